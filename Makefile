@@ -1,0 +1,56 @@
+# HiVGKit: everything a fresh Debian machine needs goes through these targets.
+SHELL := /bin/bash
+APT_PACKAGES := libzip-dev libprotobuf-c-dev protobuf-c-compiler libopenblas-dev pkg-config
+SWIFT ?= swift
+PYTHON ?= python3
+VENV := .venv
+BIN := .build/release/hivgkit
+
+.PHONY: all deps build release demo test crosscheck bench fuzz clean
+
+all: build
+
+# Installs the system libraries when any is missing (needs root, as on CI and the dev machines).
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release --product hivgkit
+
+# A git-ignored virtualenv with the light Python packages the checks use (numpy, safetensors, gguf).
+$(VENV)/.ok: Fixtures/requirements-ci.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q -r Fixtures/requirements-ci.txt
+	touch $@
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build --parallel
+	$(MAKE) --no-print-directory cli-test
+
+# End-to-end checks of the built binary: outputs and exit codes.
+cli-test: deps
+	$(SWIFT) build --product hivgkit
+	bash Tests/cli/run.sh .build/debug/hivgkit
+
+demo: release
+	bash scripts/demo.sh $(BIN)
+
+crosscheck: release $(VENV)/.ok
+	bash scripts/crosscheck.sh $(BIN)
+
+bench: release
+	bash scripts/bench.sh $(BIN)
+
+fuzz: deps
+	bash scripts/fuzz.sh
+
+clean:
+	rm -rf .build .build-* $(VENV)

@@ -1,0 +1,32 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layers (each imports only the ones above it):
+//   C shims  CZip · CProtobufC · COpenBLAS · CKernels (F16C loops)
+//   core     HiVGCore      tensors, dtypes, storage, the weight graph, errors
+//   formats  HiVGFormats   torch .pth (zip, pickle VM, legacy, TorchScript), safetensors
+//   cli      hivgkit       one thin subcommand per verb
+let package = Package(
+    name: "HiVGKit",
+    products: [
+        .library(name: "HiVGKit", targets: ["HiVGCore", "HiVGFormats"]),
+        .executable(name: "hivgkit", targets: ["hivgkit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CZip", pkgConfig: "libzip", providers: [.apt(["libzip-dev"])]),
+        .systemLibrary(name: "CProtobufC", pkgConfig: "libprotobuf-c", providers: [.apt(["libprotobuf-c-dev", "protobuf-c-compiler"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "HiVGCore", dependencies: ["CKernels"]),
+        .target(name: "HiVGFormats", dependencies: ["HiVGCore", "CZip"]),
+        .executableTarget(name: "hivgkit", dependencies: [
+            "HiVGCore", "HiVGFormats",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .testTarget(name: "HiVGKitTests", dependencies: ["HiVGCore", "HiVGFormats"],
+                    resources: []),
+    ]
+)

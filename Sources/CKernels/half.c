@@ -1,0 +1,94 @@
+#include "hivg_kernels.h"
+#include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+// Portable IEEE binary16 conversions, round-to-nearest-even, NaN kept quiet.
+static uint16_t f32_to_f16_scalar(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000u;
+    uint32_t ax = x & 0x7fffffffu;
+    if (ax > 0x7f800000u) return (uint16_t)(sign | 0x7e00u | ((ax >> 13) & 0x3ffu));
+    if (ax >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u);  // rounds to infinity
+    if (ax < 0x38800000u) {                                     // subnormal or zero in f16
+        if (ax < 0x33000000u) return (uint16_t)sign;            // below half the smallest subnormal
+        uint32_t e = ax >> 23;
+        uint32_t m = (ax & 0x7fffffu) | 0x800000u;
+        // value = m * 2^(e-150); the f16 subnormal quantum is 2^-24, so q = m * 2^(e-126)
+        uint32_t s = 126 - e;  // right shift amount (>= 1)
+        uint32_t q = m >> s;
+        uint32_t rem = m & ((1u << s) - 1);
+        uint32_t half = 1u << (s - 1);
+        if (rem > half || (rem == half && (q & 1))) q++;
+        return (uint16_t)(sign | q);
+    }
+    uint32_t e = (ax >> 23) - 112;
+    uint32_t m = ax & 0x7fffffu;
+    uint32_t h = (e << 10) | (m >> 13);
+    uint32_t rem = m & 0x1fffu;
+    if (rem > 0x1000u || (rem == 0x1000u && (h & 1))) h++;
+    return (uint16_t)(sign | h);
+}
+
+static float f16_to_f32_scalar(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t e = (h >> 10) & 0x1f, m = h & 0x3ffu, x;
+    if (e == 0) {
+        if (m == 0) x = sign;
+        else {
+            e = 113;
+            while (!(m & 0x400u)) { m <<= 1; e--; }
+            x = sign | (e << 23) | ((m & 0x3ffu) << 13);
+        }
+    } else if (e == 31) x = sign | 0x7f800000u | (m << 13);
+    else x = sign | ((e + 112) << 23) | (m << 13);
+    float f;
+    memcpy(&f, &x, 4);
+    return f;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("f16c,avx")))
+static void f32_to_f16_f16c(const float *src, uint16_t *dst, size_t n) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256 a = _mm256_loadu_ps(src + i), b = _mm256_loadu_ps(src + i + 8);
+        _mm_storeu_si128((__m128i *)(dst + i), _mm256_cvtps_ph(a, _MM_FROUND_TO_NEAREST_INT));
+        _mm_storeu_si128((__m128i *)(dst + i + 8), _mm256_cvtps_ph(b, _MM_FROUND_TO_NEAREST_INT));
+    }
+    for (; i < n; i++) dst[i] = f32_to_f16_scalar(src[i]);
+}
+
+__attribute__((target("f16c,avx")))
+static void f16_to_f32_f16c(const uint16_t *src, float *dst, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
+    for (; i < n; i++) dst[i] = f16_to_f32_scalar(src[i]);
+}
+#endif
+
+int hivg_have_f16c(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
+#else
+    return 0;
+#endif
+}
+
+void hivg_f32_to_f16(const float *src, uint16_t *dst, size_t n) {
+#if defined(__x86_64__)
+    if (hivg_have_f16c()) { f32_to_f16_f16c(src, dst, n); return; }
+#endif
+    for (size_t i = 0; i < n; i++) dst[i] = f32_to_f16_scalar(src[i]);
+}
+
+void hivg_f16_to_f32(const uint16_t *src, float *dst, size_t n) {
+#if defined(__x86_64__)
+    if (hivg_have_f16c()) { f16_to_f32_f16c(src, dst, n); return; }
+#endif
+    for (size_t i = 0; i < n; i++) dst[i] = f16_to_f32_scalar(src[i]);
+}

@@ -1,0 +1,2 @@
+// OpenBLAS provides sgemm for merges and the forward pass, and LAPACK for SVDs.
+#include <cblas.h>

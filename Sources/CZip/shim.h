@@ -1,0 +1,2 @@
+// libzip reads the zip container of torch .pth files (ZIP64, STORED and DEFLATED members).
+#include <zip.h>

@@ -1,0 +1,85 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// Somewhere tensor bytes can be read from: a region of a memory-mapped file, owned memory, or a
+/// compressed zip member that is inflated when asked.
+public protocol ByteSource: AnyObject, Sendable {
+    /// Exact number of bytes the source delivers.
+    var byteCount: Int { get }
+    /// Where the bytes live, for error messages (`file.pth:archive/data/3`).
+    var origin: String { get }
+    /// Calls `body` with the bytes; zero-copy where the source is mapped.
+    func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) throws -> R
+}
+
+/// A read-only memory map of a whole file. Unmapped when the last reference goes.
+public final class MappedFile: @unchecked Sendable {
+    public let path: String
+    public let count: Int
+    /// nil for an empty file.
+    public let base: UnsafeRawPointer?
+
+    public init(path: String) throws {
+        self.path = path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw CoreError.io(path: path, detail: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        var st = stat()
+        if fstat(fd, &st) != 0 { throw CoreError.io(path: path, detail: String(cString: strerror(errno))) }
+        if (st.st_mode & S_IFMT) == S_IFDIR { throw CoreError.io(path: path, detail: "is a directory") }
+        count = Int(st.st_size)
+        if count == 0 { base = nil; return }
+        let p = mmap(nil, count, PROT_READ, MAP_PRIVATE, fd, 0)
+        if p == MAP_FAILED || p == nil { throw CoreError.io(path: path, detail: "mmap failed: \(String(cString: strerror(errno)))") }
+        base = UnsafeRawPointer(p!)
+    }
+
+    deinit { if let base { munmap(UnsafeMutableRawPointer(mutating: base), count) } }
+
+    /// The whole file as a buffer.
+    public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+
+    /// Tells the kernel the whole file will be read in order.
+    public func adviseSequential() {
+        if let base { madvise(UnsafeMutableRawPointer(mutating: base), count, MADV_SEQUENTIAL) }
+    }
+}
+
+/// A byte range inside a mapped file.
+public final class MappedRegion: ByteSource, @unchecked Sendable {
+    public let file: MappedFile
+    public let offset: Int
+    public let byteCount: Int
+    public let origin: String
+
+    /// The range must lie inside the file; callers check before constructing.
+    public init(file: MappedFile, offset: Int, count: Int, origin: String) {
+        precondition(offset >= 0 && count >= 0 && offset <= file.count && count <= file.count - offset)
+        self.file = file
+        self.offset = offset
+        self.byteCount = count
+        self.origin = origin
+    }
+
+    public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        try body(UnsafeRawBufferPointer(rebasing: file.bytes[offset ..< offset + byteCount]))
+    }
+}
+
+/// Bytes held in memory.
+public final class OwnedBytes: ByteSource, @unchecked Sendable {
+    public let storage: [UInt8]
+    public let origin: String
+    public var byteCount: Int { storage.count }
+
+    public init(_ bytes: [UInt8], origin: String = "memory") {
+        storage = bytes
+        self.origin = origin
+    }
+
+    public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        try storage.withUnsafeBytes(body)
+    }
+}

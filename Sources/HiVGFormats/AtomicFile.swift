@@ -1,0 +1,175 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// An output file that appears at its path complete or not at all: bytes go to a temporary file
+/// beside the target (`.<name>.tmp-<pid>`), which `commit` fsyncs and renames over the target.
+/// A failed write, `abort`, or dropping the object without `commit` removes the temporary file.
+/// Not thread-safe; one writer owns it.
+public final class AtomicFile {
+    /// The final path.
+    public let path: String
+    /// Where the bytes go until `commit`.
+    public let temporaryPath: String
+    /// Bytes accepted so far (buffered or written).
+    public private(set) var bytesWritten = 0
+
+    private enum State { case open, committed, aborted }
+    private var state = State.open
+    private var fd: Int32
+    private let buffer: UnsafeMutableRawBufferPointer
+    private var buffered = 0
+
+    /// Writes smaller than this are gathered; larger ones go straight to the file.
+    public static let bufferSize = 4 << 20
+
+    /// Creates (or truncates) the temporary file beside `path`.
+    public init(path: String) throws {
+        self.path = path
+        let slash = path.lastIndex(of: "/")
+        let dir = slash.map { String(path[..<$0]) } ?? ""
+        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        if name.isEmpty || name == "." || name == ".." {
+            throw FormatError(.io, file: path, "not a file name")
+        }
+        let prefix = slash == nil ? "" : dir + "/"
+        let temporary = prefix + "." + name + ".tmp-\(getpid())"
+        temporaryPath = temporary
+        fd = try FileSyscall.call("open", path: temporary) {
+            open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        }
+        buffer = .allocate(byteCount: AtomicFile.bufferSize, alignment: 16)
+    }
+
+    deinit {
+        if state == .open { abort() }
+        buffer.deallocate()
+    }
+
+    /// Appends bytes.
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        try requireOpen()
+        guard bytes.count > 0 else { return }
+        do {
+            if buffered + bytes.count <= buffer.count {
+                UnsafeMutableRawBufferPointer(rebasing: buffer[buffered ..< buffered + bytes.count])
+                    .copyMemory(from: bytes)
+                buffered += bytes.count
+            } else {
+                try flush()
+                if bytes.count >= buffer.count {
+                    try writeAll(bytes)
+                } else {
+                    UnsafeMutableRawBufferPointer(rebasing: buffer[0 ..< bytes.count]).copyMemory(from: bytes)
+                    buffered = bytes.count
+                }
+            }
+            bytesWritten += bytes.count
+        } catch {
+            abort()
+            throw error
+        }
+    }
+
+    /// Appends bytes.
+    public func write(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try write($0) }
+    }
+
+    /// Flushes, fsyncs and renames the temporary file over the target.
+    public func commit() throws {
+        try requireOpen()
+        do {
+            try flush()
+            _ = try FileSyscall.call("fsync", path: temporaryPath) { fsync(fd) }
+            // close is not retried on EINTR: Linux releases the descriptor either way.
+            let closing = fd
+            fd = -1
+            if close(closing) != 0 && errno != EINTR { throw FileSyscall.failure("close", path: temporaryPath) }
+            _ = try FileSyscall.call("rename", path: path) { rename(temporaryPath, path) }
+        } catch {
+            abort()
+            throw error
+        }
+        state = .committed
+        syncDirectory()
+    }
+
+    /// Drops everything written and removes the temporary file. Safe to call more than once.
+    public func abort() {
+        guard state == .open else { return }
+        state = .aborted
+        if fd >= 0 { close(fd); fd = -1 }
+        unlink(temporaryPath)
+    }
+
+    private func requireOpen() throws {
+        switch state {
+        case .open: return
+        case .committed: throw FormatError(.io, file: path, "write after commit")
+        case .aborted: throw FormatError(.io, file: path, "write after abort")
+        }
+    }
+
+    private func flush() throws {
+        guard buffered > 0 else { return }
+        try writeAll(UnsafeRawBufferPointer(rebasing: buffer[0 ..< buffered]))
+        buffered = 0
+    }
+
+    private func writeAll(_ bytes: UnsafeRawBufferPointer) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = try FileSyscall.count("write", path: temporaryPath) {
+                systemWrite(fd, bytes.baseAddress! + done, bytes.count - done)
+            }
+            if n == 0 { throw FormatError(.io, file: temporaryPath, "write: no progress") }
+            done += n
+        }
+    }
+
+    /// The rename is only durable once the directory entry is on disk. Some filesystems refuse
+    /// fsync on a directory; the data itself is already synced, so that failure is not an error.
+    private func syncDirectory() {
+        let dir = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+        let dfd = open(dir.isEmpty ? "/" : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dfd >= 0 { _ = fsync(dfd); close(dfd) }
+    }
+}
+
+/// `write(2)` under a name that does not clash with `AtomicFile.write`.
+private func systemWrite(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int {
+    #if canImport(Glibc)
+    return Glibc.write(fd, p, n)
+    #else
+    return Darwin.write(fd, p, n)
+    #endif
+}
+
+/// The one place C calls of this module are checked: retries EINTR, turns -1 into
+/// `FormatError(.io)` with strerror.
+fileprivate enum FileSyscall {
+    static func call(_ what: String, path: String, _ body: () -> Int32) throws -> Int32 {
+        while true {
+            let r = body()
+            if r >= 0 { return r }
+            if errno == EINTR { continue }
+            throw failure(what, path: path)
+        }
+    }
+
+    static func count(_ what: String, path: String, _ body: () -> Int) throws -> Int {
+        while true {
+            let r = body()
+            if r >= 0 { return r }
+            if errno == EINTR { continue }
+            throw failure(what, path: path)
+        }
+    }
+
+    static func failure(_ what: String, path: String) -> FormatError {
+        FormatError(.io, file: path, "\(what): \(String(cString: strerror(errno)))")
+    }
+}

@@ -1,0 +1,582 @@
+import HiVGCore
+
+/// Bounds that keep a hostile pickle from exhausting memory, stack or time.
+public struct PickleLimits: Sendable {
+    public var maxDepth = 1000
+    public var maxMemo = 1_000_000
+    public var maxBytes = 256 << 20
+    public var maxOps = 100_000_000
+    public init() {}
+}
+
+/// Gives meaning to the few things a pickle may ask for: calls of allow-listed globals, persistent
+/// ids (torch storages) and globals that are plain values (dtypes).
+public protocol PickleInterpreter: AnyObject {
+    func call(module: String, name: String, args: [PickleValue], offset: Int) throws -> PickleValue
+    func persistentLoad(_ pid: PickleValue, offset: Int) throws -> PickleValue
+    func global(module: String, name: String) -> PickleValue
+}
+
+/// A stack machine over pickle opcodes that never imports or runs anything.
+public final class PickleMachine {
+    private struct Entry {
+        var value: PickleValue
+        var depth: Int
+    }
+
+    private let data: UnsafeRawBufferPointer
+    private let file: String
+    private let entry: String?
+    private let limits: PickleLimits
+    private unowned let interpreter: any PickleInterpreter
+    /// Where the next opcode starts; after `run`, just past STOP.
+    public private(set) var position: Int
+    private var opStart = 0
+    private var stack: [Entry] = []
+    private var marks: [Int] = []
+    private var memo: [Int: Entry] = [:]
+    private var containers: [PyContainer] = []
+    private var depthOf: [ObjectIdentifier: Int] = [:]
+
+    public init(data: UnsafeRawBufferPointer, start: Int = 0, file: String, entry: String?, limits: PickleLimits = PickleLimits(),
+                interpreter: any PickleInterpreter) {
+        self.data = data
+        self.position = start
+        self.file = file
+        self.entry = entry
+        self.limits = limits
+        self.interpreter = interpreter
+    }
+
+    private func fail(_ kind: FormatError.Kind, _ message: String, global: String? = nil) -> FormatError {
+        FormatError(kind, file: file, entry: entry, offset: opStart, global: global, message)
+    }
+
+    // MARK: reading
+
+    private func need(_ n: Int) throws {
+        if n < 0 || n > data.count - position { throw fail(.truncated, "pickle ends inside an opcode argument") }
+    }
+
+    private func readInt<T: FixedWidthInteger>(_ t: T.Type) throws -> T {
+        try need(MemoryLayout<T>.size)
+        let v = T(littleEndian: data.loadUnaligned(fromByteOffset: position, as: T.self))
+        position += MemoryLayout<T>.size
+        return v
+    }
+
+    private func readBytes(_ n: Int) throws -> [UInt8] {
+        if n > limits.maxBytes { throw fail(.pickleLimit, "a string of \(n) bytes exceeds the limit of \(limits.maxBytes)") }
+        try need(n)
+        let out = Array(data[position ..< position + n])
+        position += n
+        return out
+    }
+
+    private func readLine() throws -> [UInt8] {
+        var end = position
+        while end < data.count && data[end] != 0x0A {
+            end += 1
+            if end - position > limits.maxBytes { throw fail(.pickleLimit, "a text argument exceeds the limit of \(limits.maxBytes) bytes") }
+        }
+        if end >= data.count { throw fail(.truncated, "pickle ends inside a text argument") }
+        let out = Array(data[position ..< end])
+        position = end + 1
+        return out
+    }
+
+    private enum Arg {
+        case none
+        case int(Int)
+        case double(Double)
+        case bytes([UInt8])
+        case line([UInt8])
+        case lines(String, String)
+    }
+
+    private func readArgument(_ kind: PickleArgument) throws -> Arg {
+        switch kind {
+        case .none: return .none
+        case .u1: return .int(Int(try readInt(UInt8.self)))
+        case .u2: return .int(Int(try readInt(UInt16.self)))
+        case .i4: return .int(Int(try readInt(Int32.self)))
+        case .u4: return .int(Int(try readInt(UInt32.self)))
+        case .u8:
+            let v = try readInt(UInt64.self)
+            return .int(v > UInt64(Int.max) ? Int.max : Int(v))
+        case .float8: return .double(Double(bitPattern: UInt64(bigEndian: UInt64(littleEndian: try readInt(UInt64.self)))))
+        case .line: return .line(try readLine())
+        case .twoLines:
+            let m = try readLine(), n = try readLine()
+            return .lines(String(decoding: m, as: UTF8.self), String(decoding: n, as: UTF8.self))
+        case .bytes1: return .bytes(try readBytes(Int(try readInt(UInt8.self))))
+        case .bytes4: return .bytes(try readBytes(Int(try readInt(UInt32.self))))
+        case .bytes4Signed:
+            let n = Int(try readInt(Int32.self))
+            if n < 0 { throw fail(.pickleMalformed, "negative byte count \(n)") }
+            return .bytes(try readBytes(n))
+        case .bytes8:
+            let n = try readInt(UInt64.self)
+            if n > UInt64(limits.maxBytes) { throw fail(.pickleLimit, "a string of \(n) bytes exceeds the limit of \(limits.maxBytes)") }
+            return .bytes(try readBytes(Int(n)))
+        }
+    }
+
+    // MARK: stack
+
+    private func push(_ v: PickleValue, depth: Int = 0) throws {
+        if depth > limits.maxDepth { throw fail(.pickleLimit, "containers nest deeper than \(limits.maxDepth) levels") }
+        if let c = v.container, depthOf[ObjectIdentifier(c)] == nil {
+            containers.append(c)
+            depthOf[ObjectIdentifier(c)] = depth
+        }
+        stack.append(Entry(value: v, depth: depth))
+    }
+
+    private func pop() throws -> Entry {
+        if let m = marks.last, stack.count <= m { throw fail(.pickleMalformed, "stack underflow below a MARK") }
+        guard let e = stack.popLast() else { throw fail(.pickleMalformed, "stack underflow") }
+        return e
+    }
+
+    private func top() throws -> Entry {
+        if let m = marks.last, stack.count <= m { throw fail(.pickleMalformed, "stack underflow below a MARK") }
+        guard let e = stack.last else { throw fail(.pickleMalformed, "stack underflow") }
+        return e
+    }
+
+    private func popMark() throws -> [Entry] {
+        guard let m = marks.popLast() else { throw fail(.pickleMalformed, "no MARK on the stack") }
+        let items = Array(stack[m...])
+        stack.removeSubrange(m...)
+        return items
+    }
+
+    private func depthOfValue(_ e: Entry) -> Int {
+        if let c = e.value.container { return depthOf[ObjectIdentifier(c)] ?? e.depth }
+        return e.depth
+    }
+
+    /// Records that `container` now holds `children`, checking the nesting limit.
+    private func grow(_ container: PyContainer, with children: [Entry]) throws {
+        let id = ObjectIdentifier(container)
+        var d = depthOf[id] ?? 0
+        for c in children { d = max(d, depthOfValue(c) + 1) }
+        if d > limits.maxDepth { throw fail(.pickleLimit, "containers nest deeper than \(limits.maxDepth) levels") }
+        depthOf[id] = d
+    }
+
+    private func tupleEntry(_ items: [Entry]) throws -> (PickleValue, Int) {
+        let d = (items.map { depthOfValue($0) }.max() ?? -1) + 1
+        return (.tuple(items.map(\.value)), d)
+    }
+
+    private func memoPut(_ key: Int, _ e: Entry) throws {
+        if memo[key] == nil && memo.count >= limits.maxMemo {
+            throw fail(.pickleLimit, "memo exceeds \(limits.maxMemo) entries")
+        }
+        memo[key] = e
+    }
+
+    private func memoGet(_ key: Int) throws -> Entry {
+        guard let e = memo[key] else { throw fail(.pickleMalformed, "memo key \(key) was never stored") }
+        return e
+    }
+
+    // MARK: running
+
+    /// Runs to STOP and returns the one value left on the stack.
+    public func run() throws -> PickleValue {
+        var ok = false
+        defer {
+            if !ok { for c in containers { c.clear() } }  // iterative tear-down: no deep recursion, no cycles kept
+            containers.removeAll()
+            memo.removeAll()
+            stack.removeAll()
+        }
+        var ops = 0
+        while true {
+            opStart = position
+            guard position < data.count else { throw fail(.truncated, "pickle ends before STOP") }
+            let byte = data[position]
+            position += 1
+            ops += 1
+            if ops > limits.maxOps { throw fail(.pickleLimit, "more than \(limits.maxOps) opcodes") }
+            guard let op = PickleOp(rawValue: byte) else {
+                throw fail(.pickleMalformed, "unknown opcode 0x\(String(byte, radix: 16))")
+            }
+            let arg = try readArgument(op.argument)
+            if op == .stop { break }
+            try execute(op, arg)
+        }
+        if !marks.isEmpty { throw fail(.pickleMalformed, "\(marks.count) MARK(s) left on the stack at STOP") }
+        guard stack.count == 1 else {
+            throw fail(.pickleMalformed, stack.isEmpty ? "empty stack at STOP" : "\(stack.count) items left on the stack at STOP")
+        }
+        let result = stack[0].value
+        try checkDepth(result)
+        ok = true
+        return result
+    }
+
+    private func execute(_ op: PickleOp, _ arg: Arg) throws {
+        switch (op, arg) {
+        case (.proto, .int(let v)):
+            if v > 5 { throw fail(.unsupported, "pickle protocol \(v) is newer than 5") }
+        case (.frame, _): break
+        case (.mark, _): marks.append(stack.count)
+        case (.pop, _):
+            if let m = marks.last, m == stack.count { marks.removeLast() } else { _ = try pop() }
+        case (.popMark, _): _ = try popMark()
+        case (.dup, _): stack.append(try top())
+        case (.none, _): try push(.none)
+        case (.newTrue, _): try push(.bool(true))
+        case (.newFalse, _): try push(.bool(false))
+        case (.binInt, .int(let v)), (.binInt1, .int(let v)), (.binInt2, .int(let v)): try push(.int(Int64(v)))
+        case (.intText, .line(let l)):
+            let s = String(decoding: l, as: UTF8.self)
+            if s == "01" { try push(.bool(true)) } else if s == "00" { try push(.bool(false)) } else { try push(try decimal(s)) }
+        case (.longText, .line(let l)):
+            var s = String(decoding: l, as: UTF8.self)
+            if s.hasSuffix("L") { s.removeLast() }
+            try push(try decimal(s))
+        case (.long1, .bytes(let b)), (.long4, .bytes(let b)): try push(PickleMachine.long(b))
+        case (.floatText, .line(let l)):
+            guard let d = Double(String(decoding: l, as: UTF8.self)) else { throw fail(.pickleMalformed, "bad float text") }
+            try push(.float(d))
+        case (.binFloat, .double(let d)): try push(.float(d))
+        case (.stringText, .line(let l)): try push(.string(try quotedString(l)))
+        case (.binString, .bytes(let b)), (.shortBinString, .bytes(let b)): try push(.string(PickleMachine.text(b)))
+        case (.unicodeText, .line(let l)): try push(.string(PickleMachine.rawUnicodeEscape(l)))
+        case (.binUnicode, .bytes(let b)), (.shortBinUnicode, .bytes(let b)), (.binUnicode8, .bytes(let b)):
+            try push(.string(String(decoding: b, as: UTF8.self)))
+        case (.binBytes, .bytes(let b)), (.shortBinBytes, .bytes(let b)), (.binBytes8, .bytes(let b)), (.byteArray8, .bytes(let b)):
+            try push(.bytes(b))
+        case (.emptyTuple, _): try push(.tuple([]), depth: 1)
+        case (.tuple1, _), (.tuple2, _), (.tuple3, _):
+            let n = Int(op.rawValue - PickleOp.tuple1.rawValue) + 1
+            var items: [Entry] = []
+            for _ in 0 ..< n { items.insert(try pop(), at: 0) }
+            let (v, d) = try tupleEntry(items)
+            try push(v, depth: d)
+        case (.tuple, _):
+            let (v, d) = try tupleEntry(try popMark())
+            try push(v, depth: d)
+        case (.emptyList, _): try push(.list(PyList()))
+        case (.list, _):
+            let items = try popMark()
+            let l = PyList(items.map(\.value))
+            try push(.list(l))
+            try grow(l, with: items)
+        case (.emptyDict, _): try push(.dict(PyDict()))
+        case (.dict, _):
+            let items = try popMark()
+            let d = PyDict()
+            try fill(d, items)
+            try push(.dict(d))
+            try grow(d, with: items)
+        case (.emptySet, _): try push(.set(PyList()))
+        case (.frozenSet, _):
+            let items = try popMark()
+            let l = PyList(items.map(\.value))
+            try push(.set(l))
+            try grow(l, with: items)
+        case (.append, _):
+            let v = try pop()
+            try append([v], to: try top())
+        case (.appends, _):
+            let items = try popMark()
+            try append(items, to: try top())
+        case (.addItems, _):
+            let items = try popMark()
+            guard case let .set(s) = try top().value else { throw fail(.pickleMalformed, "ADDITEMS on a non-set") }
+            s.items += items.map(\.value)
+            try grow(s, with: items)
+        case (.setItem, _):
+            let v = try pop(), k = try pop()
+            try setItems([k, v], on: try top())
+        case (.setItems, _):
+            let items = try popMark()
+            try setItems(items, on: try top())
+        case (.put, .line(let l)):
+            guard let k = Int(String(decoding: l, as: UTF8.self)) else { throw fail(.pickleMalformed, "bad PUT key") }
+            try memoPut(k, try top())
+        case (.binPut, .int(let k)), (.longBinPut, .int(let k)): try memoPut(k, try top())
+        case (.memoize, _): try memoPut(memo.count, try top())
+        case (.get, .line(let l)):
+            guard let k = Int(String(decoding: l, as: UTF8.self)) else { throw fail(.pickleMalformed, "bad GET key") }
+            stack.append(try memoGet(k))
+        case (.binGet, .int(let k)), (.longBinGet, .int(let k)): stack.append(try memoGet(k))
+        case (.global, .lines(let m, let n)): try push(interpreter.global(module: m, name: n))
+        case (.stackGlobal, _):
+            let n = try pop(), m = try pop()
+            guard let ms = m.value.asString, let ns = n.value.asString else { throw fail(.pickleMalformed, "STACK_GLOBAL needs two strings") }
+            try push(interpreter.global(module: ms, name: ns))
+        case (.reduce, _):
+            let args = try pop(), callable = try pop()
+            guard let a = args.value.elements else { throw fail(.pickleMalformed, "REDUCE arguments are not a tuple") }
+            try push(try call(callable.value, a), depth: depthOfValue(args))
+        case (.newObj, _):
+            let args = try pop(), cls = try pop()
+            try push(try newObject(cls.value, args.value.elements ?? []), depth: depthOfValue(args))
+        case (.newObjEx, _):
+            _ = try pop()
+            let args = try pop(), cls = try pop()
+            try push(try newObject(cls.value, args.value.elements ?? []), depth: depthOfValue(args))
+        case (.inst, .lines(let m, let n)):
+            let items = try popMark()
+            try push(try call(interpreter.global(module: m, name: n), items.map(\.value)))
+        case (.obj, _):
+            let items = try popMark()
+            guard let first = items.first else { throw fail(.pickleMalformed, "OBJ without a class") }
+            try push(try call(first.value, items.dropFirst().map(\.value)))
+        case (.build, _):
+            let state = try pop()
+            let target = try top()
+            try build(target, state)
+        case (.persID, .line(let l)):
+            try push(try interpreter.persistentLoad(.string(PickleMachine.text(l)), offset: opStart))
+        case (.binPersID, _):
+            let pid = try pop()
+            try push(try interpreter.persistentLoad(pid.value, offset: opStart))
+        case (.ext1, _), (.ext2, _), (.ext4, _):
+            throw fail(.unsupported, "extension-registry opcodes (EXT1/2/4) name code by number; refused")
+        case (.nextBuffer, _), (.readonlyBuffer, _):
+            throw fail(.unsupported, "out-of-band buffers (protocol 5 NEXT_BUFFER) are not part of a weights file")
+        default:
+            throw fail(.pickleMalformed, "opcode \(op) with an argument of the wrong kind")
+        }
+    }
+
+    private func append(_ items: [Entry], to target: Entry) throws {
+        switch target.value {
+        case let .list(l):
+            l.items += items.map(\.value)
+            try grow(l, with: items)
+        case let .set(s):
+            s.items += items.map(\.value)
+            try grow(s, with: items)
+        case let .object(o):
+            // list subclasses rebuilt with NEWOBJ keep their items as arguments
+            o.args += items.map(\.value)
+            try grow(o, with: items)
+        default: throw fail(.pickleMalformed, "APPEND on a \(target.value.typeName)")
+        }
+    }
+
+    private func fill(_ d: PyDict, _ items: [Entry]) throws {
+        if items.count % 2 != 0 { throw fail(.pickleMalformed, "odd number of items for a dict") }
+        var i = 0
+        while i < items.count {
+            d.set(items[i].value, items[i + 1].value)
+            i += 2
+        }
+    }
+
+    private func setItems(_ items: [Entry], on target: Entry) throws {
+        switch target.value {
+        case let .dict(d):
+            try fill(d, items)
+            try grow(d, with: items)
+        case let .object(o):
+            // dict subclasses rebuilt with NEWOBJ: keep the items in a dict state
+            let d: PyDict
+            if case let .dict(existing)? = o.state { d = existing } else { d = PyDict(); o.state = .dict(d); containers.append(d) }
+            try fill(d, items)
+            try grow(d, with: items)
+            try grow(o, with: [Entry(value: .dict(d), depth: depthOf[ObjectIdentifier(d)] ?? 0)])
+        default: throw fail(.pickleMalformed, "SETITEM on a \(target.value.typeName)")
+        }
+    }
+
+    private func call(_ callable: PickleValue, _ args: [PickleValue]) throws -> PickleValue {
+        guard case let .global(m, n) = callable else {
+            throw fail(.pickleMalformed, "call of a \(callable.typeName), not of a global")
+        }
+        do {
+            return try interpreter.call(module: m, name: n, args: args, offset: opStart)
+        } catch var e as FormatError {
+            if e.offset == nil { e.offset = opStart }
+            if e.entry == nil { e.entry = entry }
+            throw e
+        }
+    }
+
+    private func newObject(_ cls: PickleValue, _ args: [PickleValue]) throws -> PickleValue {
+        guard case let .global(m, n) = cls else { throw fail(.pickleMalformed, "NEWOBJ of a \(cls.typeName)") }
+        if m == "collections" && n == "OrderedDict" { return .dict(PyDict(className: "collections.OrderedDict")) }
+        return .object(PyObject(module: m, name: n, args: args, fromCall: false))
+    }
+
+    private func build(_ target: Entry, _ state: Entry) throws {
+        switch target.value {
+        case let .object(o):
+            if case let .dict(existing)? = o.state, case let .dict(new) = state.value {
+                for (k, v) in new.entries { existing.set(k, v) }
+            } else {
+                o.state = state.value
+            }
+            try grow(o, with: [state])
+        case let .dict(d):
+            d.attributes = state.value
+            try grow(d, with: [state])
+        case .tensor:
+            break  // python attributes on a tensor (BUILD after _rebuild_from_type) carry no weights
+        default:
+            throw fail(.pickleMalformed, "BUILD on a \(target.value.typeName)")
+        }
+    }
+
+    // MARK: checks
+
+    /// Exact nesting depth of the finished value, iteratively; shared containers counted once, cycles refused.
+    private func checkDepth(_ root: PickleValue) throws {
+        var done: [ObjectIdentifier: Int] = [:]
+        var active: Set<ObjectIdentifier> = []
+        // Frame: a value, its children and how many were visited; depth is max child depth + 1.
+        struct Frame { var children: [PickleValue]; var next: Int; var best: Int; var id: ObjectIdentifier? }
+        func childrenOf(_ v: PickleValue) -> [PickleValue] {
+            switch v {
+            case let .tuple(t): return t
+            default: return v.container?.children() ?? []
+            }
+        }
+        var frames = [Frame(children: childrenOf(root), next: 0, best: 0, id: root.container.map { ObjectIdentifier($0) })]
+        if let id = frames[0].id { active.insert(id) }
+        while var f = frames.popLast() {
+            if f.next == f.children.count {
+                let depth = f.best + (f.children.isEmpty ? 0 : 1)
+                if depth > limits.maxDepth { throw fail(.pickleLimit, "containers nest deeper than \(limits.maxDepth) levels") }
+                if let id = f.id { done[id] = depth; active.remove(id) }
+                if var parent = frames.popLast() { parent.best = max(parent.best, depth); frames.append(parent) }
+                continue
+            }
+            let child = f.children[f.next]
+            f.next += 1
+            frames.append(f)
+            if frames.count > limits.maxDepth + 1 { throw fail(.pickleLimit, "containers nest deeper than \(limits.maxDepth) levels") }
+            if let c = child.container {
+                let id = ObjectIdentifier(c)
+                if let d = done[id] {
+                    var parent = frames.removeLast(); parent.best = max(parent.best, d); frames.append(parent)
+                    continue
+                }
+                if active.contains(id) { throw fail(.pickleMalformed, "a container contains itself") }
+                active.insert(id)
+                frames.append(Frame(children: c.children(), next: 0, best: 0, id: id))
+            } else if case let .tuple(t) = child {
+                frames.append(Frame(children: t, next: 0, best: 0, id: nil))
+            }
+        }
+    }
+
+    // MARK: literals
+
+    private func decimal(_ s: String) throws -> PickleValue {
+        let t = s.trimmingCharacters(in: " ")
+        if let v = Int64(t) { return .int(v) }
+        let digits = t.hasPrefix("-") ? t.dropFirst() : Substring(t)
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { throw fail(.pickleMalformed, "bad integer text") }
+        return .bigInt(t)
+    }
+
+    /// LONG1/LONG4: little-endian two's complement.
+    static func long(_ b: [UInt8]) -> PickleValue {
+        if b.isEmpty { return .int(0) }
+        if b.count <= 8 {
+            var v: UInt64 = 0
+            for (i, x) in b.enumerated() { v |= UInt64(x) << (8 * UInt64(i)) }
+            if b.last! & 0x80 != 0 && b.count < 8 { v |= ~0 << (8 * UInt64(b.count)) }
+            return .int(Int64(bitPattern: v))
+        }
+        let negative = b.last! & 0x80 != 0
+        var mag = b
+        if negative {  // magnitude = two's complement negation
+            var carry = 1
+            for i in mag.indices {
+                let x = Int(~mag[i] & 0xFF) + carry
+                mag[i] = UInt8(x & 0xFF)
+                carry = x >> 8
+            }
+        }
+        var digits: [UInt8] = []
+        var n = Array(mag.reversed())  // big-endian
+        while n.contains(where: { $0 != 0 }) {
+            var rem = 0
+            for i in n.indices {
+                let cur = rem * 256 + Int(n[i])
+                n[i] = UInt8(cur / 10)
+                rem = cur % 10
+            }
+            digits.append(UInt8(rem))
+        }
+        let text = digits.isEmpty ? "0" : String(digits.reversed().map { Character(String($0)) })
+        return .bigInt(negative ? "-" + text : text)
+    }
+
+    /// py2 byte strings: UTF-8 when valid, else Latin-1.
+    static func text(_ b: [UInt8]) -> String {
+        if let s = String(validating: b, as: UTF8.self) { return s }
+        return String(b.map { Character(Unicode.Scalar($0)) })
+    }
+
+    private func quotedString(_ l: [UInt8]) throws -> String {
+        guard l.count >= 2, let q = l.first, q == 0x27 || q == 0x22, l.last == q else {
+            throw fail(.pickleMalformed, "STRING argument is not quoted")
+        }
+        var out: [UInt8] = []
+        var i = 1
+        while i < l.count - 1 {
+            let c = l[i]
+            if c == 0x5C, i + 1 < l.count - 1 {
+                let e = l[i + 1]
+                i += 2
+                switch e {
+                case UInt8(ascii: "n"): out.append(0x0A)
+                case UInt8(ascii: "t"): out.append(0x09)
+                case UInt8(ascii: "r"): out.append(0x0D)
+                case UInt8(ascii: "x"):
+                    guard i + 2 <= l.count - 1, let v = UInt8(String(decoding: l[i ..< i + 2], as: UTF8.self), radix: 16) else {
+                        throw fail(.pickleMalformed, "bad \\x escape")
+                    }
+                    out.append(v)
+                    i += 2
+                default: out.append(e)
+                }
+            } else {
+                out.append(c)
+                i += 1
+            }
+        }
+        return PickleMachine.text(out)
+    }
+
+    /// Protocol 0 UNICODE: Latin-1 with \uXXXX and \UXXXXXXXX escapes.
+    static func rawUnicodeEscape(_ l: [UInt8]) -> String {
+        var scalars = String.UnicodeScalarView()
+        var i = 0
+        while i < l.count {
+            if l[i] == 0x5C, i + 1 < l.count, l[i + 1] == UInt8(ascii: "u") || l[i + 1] == UInt8(ascii: "U") {
+                let n = l[i + 1] == UInt8(ascii: "u") ? 4 : 8
+                if i + 2 + n <= l.count, let v = UInt32(String(decoding: l[i + 2 ..< i + 2 + n], as: UTF8.self), radix: 16),
+                   let s = Unicode.Scalar(v) {
+                    scalars.append(s)
+                    i += 2 + n
+                    continue
+                }
+            }
+            scalars.append(Unicode.Scalar(l[i]))
+            i += 1
+        }
+        return String(scalars)
+    }
+}
+
+extension String {
+    fileprivate func trimmingCharacters(in chars: Character) -> String {
+        var s = Substring(self)
+        while s.first == chars { s.removeFirst() }
+        while s.last == chars { s.removeLast() }
+        return String(s)
+    }
+}

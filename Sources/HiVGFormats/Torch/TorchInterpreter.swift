@@ -1,0 +1,145 @@
+import HiVGCore
+
+/// Gives torch's pickles their meaning: storages through persistent ids, tensors through the
+/// `_rebuild_*` family, and nothing else. A call of any other global is refused (naming it) unless
+/// the user accepted that global as an inert record.
+final class TorchInterpreter: PickleInterpreter {
+    typealias StorageProvider = (_ key: String, _ dtype: DType, _ numel: Int, _ offset: Int) throws -> Storage
+
+    private let file: String
+    private let entry: String?
+    private let allowed: Set<String>
+    private let provide: StorageProvider
+    private var storages: [String: Storage] = [:]
+
+    init(file: String, entry: String?, allowedGlobals: Set<String>, storage: @escaping StorageProvider) {
+        self.file = file
+        self.entry = entry
+        self.allowed = allowedGlobals
+        self.provide = storage
+    }
+
+    private func bad(_ kind: FormatError.Kind, _ offset: Int, _ msg: String, tensor: String? = nil) -> FormatError {
+        FormatError(kind, file: file, entry: entry, offset: offset, tensor: tensor, msg)
+    }
+
+    func global(module: String, name: String) -> PickleValue {
+        if module == "torch", let d = TorchGlobals.dtypes[name] { return .dtype(d) }
+        return .global(module: module, name: name)
+    }
+
+    func persistentLoad(_ pid: PickleValue, offset: Int) throws -> PickleValue {
+        guard let t = pid.elements, t.count >= 5, t[0].asString == "storage" else {
+            throw bad(.pickleMalformed, offset, "persistent id is not a ('storage', …) tuple")
+        }
+        let dtype: DType
+        switch t[1] {
+        case let .global(m, n) where m == "torch" || m == "torch.storage":
+            guard let d = TorchGlobals.storageTypes[n] else { throw bad(.unsupported, offset, "storage class \(m).\(n)") }
+            dtype = d
+        case let .dtype(d): dtype = d
+        default: throw bad(.pickleMalformed, offset, "storage type is a \(t[1].typeName)")
+        }
+        let key: String
+        switch t[2] {
+        case let .string(s): key = s
+        case let .int(i): key = String(i)
+        default: throw bad(.pickleMalformed, offset, "storage key is a \(t[2].typeName)")
+        }
+        if t.count > 5, case .none = t[5] {} else if t.count > 5 {
+            throw bad(.unsupported, offset, "storage views of the pre-1.0 legacy format")
+        }
+        guard let numel = t[4].asInt, numel >= 0 else { throw bad(.pickleMalformed, offset, "storage size is not a count") }
+        if let s = storages[key] {
+            guard s.dtype == dtype else { throw bad(.pickleMalformed, offset, "storage \(key) used with two types") }
+            return .storage(s)
+        }
+        let s = try provide(key, dtype, numel, offset)
+        storages[key] = s
+        return .storage(s)
+    }
+
+    func call(module: String, name: String, args: [PickleValue], offset: Int) throws -> PickleValue {
+        let full = module + "." + name
+        switch full {
+        case "torch._utils._rebuild_tensor", "torch._utils._rebuild_tensor_v2":
+            guard args.count >= 4, case let .storage(s) = args[0] else { throw bad(.pickleMalformed, offset, "\(name) arguments") }
+            return .tensor(try tensor(s, dtype: s.dtype, args, offset))
+        case "torch._utils._rebuild_tensor_v3":
+            guard args.count >= 7, case let .storage(s) = args[0], case let .dtype(d) = args[6] else {
+                throw bad(.pickleMalformed, offset, "\(name) arguments")
+            }
+            return .tensor(try tensor(s, dtype: d, args, offset))
+        case "torch._utils._rebuild_parameter", "torch._utils._rebuild_parameter_with_state":
+            guard let first = args.first else { throw bad(.pickleMalformed, offset, "\(name) without data") }
+            return first
+        case "torch._tensor._rebuild_from_type_v2":
+            guard args.count >= 3, case let .global(m, n) = args[0], let inner = args[2].elements else {
+                throw bad(.pickleMalformed, offset, "\(name) arguments")
+            }
+            return try call(module: m, name: n, args: inner, offset: offset)
+        case "collections.OrderedDict":
+            let d = PyDict(className: full)
+            if let pairs = args.first?.elements {
+                for p in pairs { if let kv = p.elements, kv.count == 2 { d.set(kv[0], kv[1]) } }
+            }
+            return .dict(d)
+        case "torch.Size":
+            return .tuple(args.first?.elements ?? [])
+        case "torch.device":
+            return .device(args.map { v -> String in v.asString ?? v.asInt.map(String.init) ?? "?" }.joined(separator: ":"))
+        case "_codecs.encode":
+            guard let s = args.first?.asString else { throw bad(.pickleMalformed, offset, "_codecs.encode of a non-string") }
+            let enc = args.count > 1 ? (args[1].asString ?? "latin1") : "utf-8"
+            if enc == "latin1" || enc == "latin-1" || enc == "iso-8859-1" {
+                var out: [UInt8] = []
+                for u in s.unicodeScalars {
+                    guard u.value < 256 else { throw bad(.pickleMalformed, offset, "_codecs.encode: not Latin-1") }
+                    out.append(UInt8(u.value))
+                }
+                return .bytes(out)
+            }
+            return .bytes(Array(s.utf8))
+        case "builtins.set", "builtins.frozenset":
+            return .set(PyList(args.first?.elements ?? []))
+        case "builtins.bytearray":
+            if case let .bytes(b)? = args.first { return .bytes(b) }
+            if let s = args.first?.asString { return .bytes(Array(s.utf8)) }
+            return .bytes([])
+        case "builtins.complex":
+            return .object(PyObject(module: module, name: name, args: args, fromCall: true))
+        case "torch.jit._pickle.restore_type_tag", "torch.jit._pickle.build_intlist", "torch.jit._pickle.build_doublelist",
+             "torch.jit._pickle.build_boollist", "torch.jit._pickle.build_tensorlist":
+            return args.first ?? .none
+        default:
+            if allowed.contains(full) && !TorchGlobals.alwaysRefused.contains(module) && !TorchGlobals.alwaysRefused.contains(full) {
+                return .object(PyObject(module: module, name: name, args: args, fromCall: true))
+            }
+            let hint = TorchGlobals.alwaysRefused.contains(module) || TorchGlobals.alwaysRefused.contains(full)
+                ? " (never allowed)" : "; accept it as inert data with --allow-global \(full)"
+            throw FormatError(.forbiddenCall, file: file, entry: entry, offset: offset, global: full,
+                              "refused to call `\(full)`: a weights file has no reason to call it\(hint)")
+        }
+    }
+
+    private func ints(_ v: PickleValue, _ what: String, _ offset: Int) throws -> [Int] {
+        guard let e = v.elements else { throw bad(.pickleMalformed, offset, "tensor \(what) is a \(v.typeName)") }
+        return try e.map {
+            switch $0 {
+            case let .int(i): return Int(i)
+            case .bigInt: throw bad(.shapeOverflow, offset, "tensor \(what) has an integer wider than 64 bits")
+            default: throw bad(.pickleMalformed, offset, "tensor \(what) holds a \($0.typeName)")
+            }
+        }
+    }
+
+    private func tensor(_ s: Storage, dtype: DType, _ args: [PickleValue], _ offset: Int) throws -> Tensor {
+        guard let off = args[1].asInt else { throw bad(.pickleMalformed, offset, "tensor offset is a \(args[1].typeName)") }
+        let shape = try ints(args[2], "size", offset), strides = try ints(args[3], "stride", offset)
+        if shape.count != strides.count || off < 0 || shape.contains(where: { $0 < 0 }) || strides.contains(where: { $0 < 0 }) {
+            throw bad(.invalidTensor, offset, "tensor size \(shape), stride \(strides), offset \(off) do not describe a view")
+        }
+        // Bounds are checked where the tensor gets its name (state-dict selection) and on every read.
+        return Tensor(dtype: dtype, shape: shape, strides: strides, storageOffset: off, storage: s)
+    }
+}

@@ -1,0 +1,112 @@
+import HiVGCore
+
+/// One member of a zip archive, as its central directory describes it.
+public struct ZipMember: Sendable {
+    public let name: String
+    public let index: Int
+    /// 0 stored, 8 deflated.
+    public let method: UInt16
+    public let compressedSize: Int
+    public let uncompressedSize: Int
+    public let crc32: UInt32
+    /// Where the member's data starts in the file (past its local header).
+    public let dataOffset: Int
+}
+
+/// The central directory of a zip file read straight from its bytes (ZIP64 included). We parse it
+/// ourselves because the local-header offsets are what make STORED members zero-copy from the mmap;
+/// libzip inflates DEFLATED members.
+public struct ZipDirectory: Sendable {
+    public let members: [ZipMember]
+    private let byName: [String: Int]
+
+    public subscript(name: String) -> ZipMember? { byName[name].map { members[$0] } }
+
+    public init(bytes b: UnsafeRawBufferPointer, file: String) throws {
+        func bad(_ msg: String, _ offset: Int? = nil) -> FormatError { FormatError(.zip, file: file, offset: offset, msg) }
+        func u16(_ o: Int) -> Int { Int(UInt16(littleEndian: b.loadUnaligned(fromByteOffset: o, as: UInt16.self))) }
+        func u32(_ o: Int) -> Int { Int(UInt32(littleEndian: b.loadUnaligned(fromByteOffset: o, as: UInt32.self))) }
+        func u64(_ o: Int) throws -> Int {
+            let v = UInt64(littleEndian: b.loadUnaligned(fromByteOffset: o, as: UInt64.self))
+            guard v <= UInt64(Int.max) else { throw bad("64-bit field out of range", o) }
+            return Int(v)
+        }
+        let n = b.count
+        guard n >= 22 else { throw bad("too short for a zip archive (\(n) bytes)") }
+        // End of central directory: the last signature within the final 64 KiB + 22 bytes.
+        var eocd = -1
+        var p = n - 22
+        let floor = max(0, n - 22 - 65535)
+        while p >= floor {
+            if u32(p) == 0x0605_4B50 { eocd = p; break }
+            p -= 1
+        }
+        guard eocd >= 0 else { throw bad("no end-of-central-directory record (truncated or not a zip)") }
+        var count = u16(eocd + 10)
+        var cdSize = u32(eocd + 12)
+        var cdOffset = u32(eocd + 16)
+        if eocd >= 20 && u32(eocd - 20) == 0x0706_4B50 {
+            let z = try u64(eocd - 20 + 8)
+            guard z >= 0, z <= n - 56, u32(z) == 0x0606_4B50 else { throw bad("ZIP64 end record out of place", eocd - 20) }
+            count = try u64(z + 32)
+            cdSize = try u64(z + 40)
+            cdOffset = try u64(z + 48)
+        }
+        guard cdOffset <= n, cdSize <= n - cdOffset else { throw bad("central directory lies outside the file", eocd) }
+        guard count <= cdSize / 46 else { throw bad("central directory claims \(count) entries in \(cdSize) bytes", eocd) }
+        var members: [ZipMember] = []
+        members.reserveCapacity(count)
+        var byName: [String: Int] = [:]
+        var o = cdOffset
+        let end = cdOffset + cdSize
+        for i in 0 ..< count {
+            guard o + 46 <= end, u32(o) == 0x0201_4B50 else { throw bad("bad central directory entry \(i)", o) }
+            let method = UInt16(u16(o + 10))
+            let crc = UInt32(u32(o + 16))
+            var csize = u32(o + 20), usize = u32(o + 24)
+            let nameLen = u16(o + 28), extraLen = u16(o + 30), commentLen = u16(o + 32)
+            var local = u32(o + 42)
+            guard o + 46 + nameLen + extraLen + commentLen <= end else { throw bad("central directory entry \(i) overruns", o) }
+            let name = String(decoding: UnsafeRawBufferPointer(rebasing: b[o + 46 ..< o + 46 + nameLen]), as: UTF8.self)
+            // ZIP64 extra field: the 64-bit values present are those whose 32-bit field is all ones.
+            var e = o + 46 + nameLen
+            let extraEnd = e + extraLen
+            while e + 4 <= extraEnd {
+                let id = u16(e), size = u16(e + 2)
+                guard e + 4 + size <= extraEnd else { throw bad("extra field of entry `\(name)` overruns", e) }
+                if id == 0x0001 {
+                    var f = e + 4
+                    if usize == 0xFFFF_FFFF { guard f + 8 <= e + 4 + size else { throw bad("short ZIP64 field", e) }; usize = try u64(f); f += 8 }
+                    if csize == 0xFFFF_FFFF { guard f + 8 <= e + 4 + size else { throw bad("short ZIP64 field", e) }; csize = try u64(f); f += 8 }
+                    if local == 0xFFFF_FFFF { guard f + 8 <= e + 4 + size else { throw bad("short ZIP64 field", e) }; local = try u64(f); f += 8 }
+                }
+                e += 4 + size
+            }
+            guard local <= n - 30, u32(local) == 0x0403_4B50 else {
+                throw FormatError(.zip, file: file, entry: name, offset: local, "local header missing (truncated archive?)")
+            }
+            let dataOffset = local + 30 + u16(local + 26) + u16(local + 28)
+            guard dataOffset <= n, csize <= n - dataOffset else {
+                throw FormatError(.zip, file: file, entry: name, offset: dataOffset, "member data runs past the end of the file (truncated archive?)")
+            }
+            guard method == 0 || method == 8 else {
+                throw FormatError(.unsupported, file: file, entry: name, "compression method \(method) (only stored and deflate)")
+            }
+            if method == 0 && csize != usize {
+                throw FormatError(.zip, file: file, entry: name, "stored member with compressed size \(csize) ≠ size \(usize)")
+            }
+            if byName[name] != nil { throw FormatError(.zip, file: file, entry: name, "member name appears twice") }
+            byName[name] = members.count
+            members.append(ZipMember(name: name, index: i, method: method, compressedSize: csize, uncompressedSize: usize,
+                                     crc32: crc, dataOffset: dataOffset))
+            o += 46 + nameLen + extraLen + commentLen
+        }
+        self.members = members
+        self.byName = byName
+    }
+
+    /// True when the bytes start like a zip archive.
+    public static func looksLikeZip(_ b: UnsafeRawBufferPointer) -> Bool {
+        b.count >= 4 && b[0] == 0x50 && b[1] == 0x4B && (b[2] == 3 || b[2] == 5) && (b[3] == 4 || b[3] == 6)
+    }
+}

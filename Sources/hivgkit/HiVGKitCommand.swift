@@ -1,0 +1,15 @@
+import ArgumentParser
+
+@main
+struct HiVGKitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hivgkit",
+        abstract: "Read, inspect, merge and export HiVG visual-grounding checkpoints without Python.",
+        version: HiVGKitVersion.string,
+        subcommands: [InspectCommand.self]
+    )
+}
+
+enum HiVGKitVersion {
+    static let string = "0.1.0"
+}

@@ -1,0 +1,132 @@
+import ArgumentParser
+import Foundation
+import HiVGCore
+import HiVGFormats
+
+struct InspectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect",
+        abstract: "Show what a checkpoint holds: format, container structure, module tree and tensors.",
+        discussion: "Reads only the directory and the pickle; tensor bytes are never touched. Nothing in the file is executed.")
+
+    @Argument(help: "A .pth/.bin/.pt file, a safetensors file, or a Hugging Face folder.")
+    var path: String
+
+    @OptionGroup var read: ReadOptionGroup
+    @OptionGroup var output: OutputOptionGroup
+
+    @Flag(help: "List every tensor.")
+    var tensors = false
+
+    @Option(help: ArgumentHelp("Only tensors whose name matches this glob (implies --tensors).", valueName: "GLOB"))
+    var filter: String?
+
+    @Option(help: "Depth of the module-tree summary (dotted name components).")
+    var depth = 2
+
+    func validate() throws {
+        if depth < 1 { throw ValidationError("--depth must be at least 1") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let c = try CheckpointReader.read(path, options: read.readOptions)
+            let listed = c.graph.entries.filter { e in filter.map { fnmatch($0, e.name, 0) == 0 } ?? true }
+            if output.json {
+                try printJSON(jsonReport(c, listed))
+            } else {
+                print(textReport(c, listed))
+            }
+        }
+    }
+
+    private func structure(_ c: Checkpoint) -> [(key: String, type: String, value: PickleValue?)] {
+        guard let root = c.root, let d = root.asDict, c.format != "torchscript" else { return [] }
+        return d.entries.map { k, v in (k.asString ?? k.summary(maxLength: 40), v.typeName, v) }
+    }
+
+    private func jsonReport(_ c: Checkpoint, _ listed: [(name: String, tensor: Tensor)]) -> [String: Any] {
+        var out: [String: Any] = [
+            "path": c.path,
+            "format": c.format,
+            "select": c.select,
+            "metadata": c.graph.metadata,
+            "tensor_count": c.graph.count,
+            "parameters": c.graph.parameterCount,
+            "bytes": c.graph.byteCount,
+            "tensors": listed.map { ["name": $0.name, "dtype": $0.tensor.dtype.rawValue, "shape": $0.tensor.shape,
+                                     "nbytes": $0.tensor.nbytes] as [String: Any] },
+            "modules": c.graph.moduleSummary(depth: depth).map {
+                ["prefix": $0.prefix, "tensors": $0.tensors, "parameters": $0.parameters, "bytes": $0.bytes,
+                 "dtypes": $0.dtypes.sorted()] as [String: Any]
+            },
+            "ignored": c.ignored.map { ["name": $0.name, "type": $0.type] },
+        ]
+        out["structure"] = structure(c).map { e -> [String: Any] in
+            var d: [String: Any] = ["key": e.key, "type": e.type]
+            if let v = e.value { d["value"] = v.jsonScalar }
+            return d
+        }
+        if let cfg = c.configJSON { out["config"] = (try? JSONSerialization.jsonObject(with: Data(cfg.utf8))) ?? cfg }
+        return out
+    }
+
+    private func textReport(_ c: Checkpoint, _ listed: [(name: String, tensor: Tensor)]) -> String {
+        var lines: [String] = []
+        lines.append("\(c.path): \(c.format)")
+        let s = structure(c)
+        if !s.isEmpty {
+            lines.append("")
+            lines.append("contents:")
+            let w = s.map(\.key.count).max() ?? 0
+            for e in s {
+                let isSelected = c.select.first == e.key
+                let detail: String
+                if isSelected, c.select.count == 1 { detail = "state dict, \(c.graph.count) tensors" }
+                else if let v = e.value, case .dict(let d) = v { detail = "\(e.type), \(d.count) entries" }
+                else { detail = e.value?.summary(maxLength: 200) ?? e.type }
+                lines.append("  " + e.key.padding(toLength: w, withPad: " ", startingAt: 0) + "  " + detail)
+            }
+        }
+        if !c.select.isEmpty { lines.append("state dict: \(c.select.joined(separator: "."))") }
+        if !c.graph.metadata.isEmpty {
+            lines.append("")
+            lines.append("metadata:")
+            for k in c.graph.metadata.keys.sorted() {
+                let v = c.graph.metadata[k]!
+                lines.append("  \(k): \(v.count > 120 ? String(v.prefix(119)) + "…" : v)")
+            }
+        }
+        let dtypes = Dictionary(grouping: c.graph.entries, by: { $0.tensor.dtype.rawValue }).mapValues(\.count)
+        lines.append("")
+        lines.append("\(c.graph.count) tensors, \(humanCount(c.graph.parameterCount)) parameters, \(humanBytes(c.graph.byteCount)) ("
+            + dtypes.keys.sorted().map { "\($0) ×\(dtypes[$0]!)" }.joined(separator: ", ") + ")")
+        let modules = c.graph.moduleSummary(depth: depth)
+        if !modules.isEmpty {
+            lines.append("")
+            let w = min(70, modules.map(\.prefix.count).max() ?? 0)
+            for m in modules {
+                lines.append("  " + m.prefix.padding(toLength: w, withPad: " ", startingAt: 0)
+                    + "  " + String(m.tensors).leftPad(5) + " tensors  " + humanCount(m.parameters).leftPad(8)
+                    + "  " + humanBytes(m.bytes).leftPad(9) + "  " + m.dtypes.sorted().joined(separator: ","))
+            }
+        }
+        if tensors || filter != nil {
+            lines.append("")
+            let w = min(90, listed.map(\.name.count).max() ?? 0)
+            for (n, t) in listed {
+                lines.append("  " + n.padding(toLength: w, withPad: " ", startingAt: 0) + "  " + t.dtype.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)
+                    + " " + "\(t.shape)")
+            }
+        }
+        if !c.ignored.isEmpty {
+            lines.append("")
+            lines.append("not tensors (ignored): " + c.ignored.map { "\($0.name) (\($0.type))" }.joined(separator: ", "))
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+extension String {
+    func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self }
+}

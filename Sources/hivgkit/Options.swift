@@ -1,0 +1,36 @@
+import ArgumentParser
+import HiVGFormats
+
+/// How sources are read: shared by every command that opens a checkpoint.
+struct ReadOptionGroup: ParsableArguments {
+    @Option(name: .customLong("allow-global"), help: ArgumentHelp(
+        "Accept calls of this global as inert records instead of refusing the file (repeatable), e.g. numpy.core.multiarray.scalar.",
+        valueName: "MODULE.NAME"))
+    var allowGlobal: [String] = []
+
+    @Option(help: ArgumentHelp("Container path of the state dict inside the checkpoint (found automatically when omitted).",
+                               valueName: "KEY[.KEY…]"))
+    var select: String?
+
+    func validate() throws {
+        for g in allowGlobal where !g.contains(".") || g.hasPrefix(".") || g.hasSuffix(".") {
+            throw ValidationError("--allow-global takes MODULE.NAME, got `\(g)`")
+        }
+    }
+
+    var readOptions: ReadOptions {
+        var o = ReadOptions()
+        o.allowedGlobals = Set(allowGlobal)
+        if let select { o.select = select.split(separator: ".").map(String.init) }
+        return o
+    }
+}
+
+/// Output switches every reporting command has.
+struct OutputOptionGroup: ParsableArguments {
+    @Flag(help: "Print one JSON document instead of text.")
+    var json = false
+
+    @Flag(help: "No progress display.")
+    var quiet = false
+}
