@@ -21,6 +21,9 @@ struct InspectCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Only tensors whose name matches this glob (implies --tensors).", valueName: "GLOB"))
     var filter: String?
 
+    @Flag(help: "Read every listed tensor and show the SHA-256 of its bytes (contiguous, little-endian).")
+    var hash = false
+
     @Option(help: "Depth of the module-tree summary (dotted name components).")
     var depth = 2
 
@@ -32,10 +35,19 @@ struct InspectCommand: ParsableCommand {
         try reportingErrors {
             let c = try CheckpointReader.read(path, options: read.readOptions)
             let listed = c.graph.entries.filter { e in filter.map { fnmatch($0, e.name, 0) == 0 } ?? true }
+            var hashes: [String: String] = [:]
+            if hash {
+                let progress = Progress(label: "hashing", total: listed.reduce(0) { $0 + $1.tensor.nbytes }, quiet: output.quiet)
+                for (n, t) in listed {
+                    hashes[n] = try t.withContiguousBytes(name: n) { SHA256.hex($0) }
+                    progress.advance(by: t.nbytes, item: n)
+                }
+                progress.finish()
+            }
             if output.json {
-                try printJSON(jsonReport(c, listed))
+                try printJSON(jsonReport(c, listed, hashes))
             } else {
-                print(textReport(c, listed))
+                print(textReport(c, listed, hashes))
             }
         }
     }
@@ -45,7 +57,7 @@ struct InspectCommand: ParsableCommand {
         return d.entries.map { k, v in (k.asString ?? k.summary(maxLength: 40), v.typeName, v) }
     }
 
-    private func jsonReport(_ c: Checkpoint, _ listed: [(name: String, tensor: Tensor)]) -> [String: Any] {
+    private func jsonReport(_ c: Checkpoint, _ listed: [(name: String, tensor: Tensor)], _ hashes: [String: String]) -> [String: Any] {
         var out: [String: Any] = [
             "path": c.path,
             "format": c.format,
@@ -54,8 +66,11 @@ struct InspectCommand: ParsableCommand {
             "tensor_count": c.graph.count,
             "parameters": c.graph.parameterCount,
             "bytes": c.graph.byteCount,
-            "tensors": listed.map { ["name": $0.name, "dtype": $0.tensor.dtype.rawValue, "shape": $0.tensor.shape,
-                                     "nbytes": $0.tensor.nbytes] as [String: Any] },
+            "tensors": listed.map { e -> [String: Any] in
+                var d: [String: Any] = ["name": e.name, "dtype": e.tensor.dtype.rawValue, "shape": e.tensor.shape, "nbytes": e.tensor.nbytes]
+                if let h = hashes[e.name] { d["sha256"] = h }
+                return d
+            },
             "modules": c.graph.moduleSummary(depth: depth).map {
                 ["prefix": $0.prefix, "tensors": $0.tensors, "parameters": $0.parameters, "bytes": $0.bytes,
                  "dtypes": $0.dtypes.sorted()] as [String: Any]
@@ -71,7 +86,7 @@ struct InspectCommand: ParsableCommand {
         return out
     }
 
-    private func textReport(_ c: Checkpoint, _ listed: [(name: String, tensor: Tensor)]) -> String {
+    private func textReport(_ c: Checkpoint, _ listed: [(name: String, tensor: Tensor)], _ hashes: [String: String]) -> String {
         var lines: [String] = []
         lines.append("\(c.path): \(c.format)")
         let s = structure(c)
@@ -111,12 +126,12 @@ struct InspectCommand: ParsableCommand {
                     + "  " + humanBytes(m.bytes).leftPad(9) + "  " + m.dtypes.sorted().joined(separator: ","))
             }
         }
-        if tensors || filter != nil {
+        if tensors || filter != nil || hash {
             lines.append("")
             let w = min(90, listed.map(\.name.count).max() ?? 0)
             for (n, t) in listed {
                 lines.append("  " + n.padding(toLength: w, withPad: " ", startingAt: 0) + "  " + t.dtype.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)
-                    + " " + "\(t.shape)")
+                    + " " + "\(t.shape)" + (hashes[n].map { "  " + $0 } ?? ""))
             }
         }
         if !c.ignored.isEmpty {
