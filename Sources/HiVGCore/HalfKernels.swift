@@ -1,6 +1,7 @@
 import CKernels
 
-/// The only Swift file that imports CKernels: vectorized F16 conversions (F16C when the CPU has it).
+/// The only Swift file that imports CKernels: vectorized F16 conversions (F16C when the CPU has it)
+/// and checksums.
 public enum HalfKernels {
     public static func f32ToF16(_ src: UnsafeRawPointer?, _ dst: UnsafeMutableRawPointer, _ n: Int) {
         guard n > 0, let src else { return }
@@ -13,4 +14,19 @@ public enum HalfKernels {
     }
 
     public static var usesF16C: Bool { hivg_have_f16c() != 0 }
+}
+
+/// Checksums computed in C (slicing-by-8 CRC-32, SSE4.2 CRC-32C).
+public enum Checksum {
+    /// CRC-32 as zip uses it; chain by passing the previous value.
+    public static func crc32(_ data: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
+        guard let base = data.baseAddress, data.count > 0 else { return crc }
+        return hivg_crc32(crc, base, data.count)
+    }
+
+    /// CRC-32C (Castagnoli).
+    public static func crc32c(_ data: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
+        guard let base = data.baseAddress, data.count > 0 else { return crc }
+        return hivg_crc32c(crc, base, data.count)
+    }
 }

@@ -9,4 +9,9 @@ void hivg_f16_to_f32(const uint16_t *src, float *dst, size_t n);
 /// 1 when the F16C path is used on this CPU.
 int hivg_have_f16c(void);
 
+/// CRC-32 as zip uses it; pass 0 to start, the previous result to continue.
+uint32_t hivg_crc32(uint32_t crc, const void *data, size_t n);
+/// CRC-32C (Castagnoli), SSE4.2 when available; chained like hivg_crc32.
+uint32_t hivg_crc32c(uint32_t crc, const void *data, size_t n);
+
 #endif

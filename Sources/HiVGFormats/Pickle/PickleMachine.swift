@@ -34,7 +34,10 @@ public final class PickleMachine {
     private var opStart = 0
     private var stack: [Entry] = []
     private var marks: [Int] = []
-    private var memo: [Int: Entry] = [:]
+    /// Memo keys are almost always 0, 1, 2, …: those live in an array, any others in a dictionary.
+    private var memoDense: [Entry?] = []
+    private var memoSparse: [Int: Entry] = [:]
+    private var memoCount = 0
     private var containers: [PyContainer] = []
     private var depthOf: [ObjectIdentifier: Int] = [:]
 
@@ -172,14 +175,23 @@ public final class PickleMachine {
     }
 
     private func memoPut(_ key: Int, _ e: Entry) throws {
-        if memo[key] == nil && memo.count >= limits.maxMemo {
-            throw fail(.pickleLimit, "memo exceeds \(limits.maxMemo) entries")
+        let isNew = key >= 0 && key < memoDense.count ? memoDense[key] == nil : memoSparse[key] == nil
+        if isNew {
+            if memoCount >= limits.maxMemo { throw fail(.pickleLimit, "memo exceeds \(limits.maxMemo) entries") }
+            memoCount += 1
         }
-        memo[key] = e
+        if key >= 0 && key < memoDense.count {
+            memoDense[key] = e
+        } else if key == memoDense.count && memoSparse[key] == nil {
+            memoDense.append(e)
+        } else {
+            memoSparse[key] = e
+        }
     }
 
     private func memoGet(_ key: Int) throws -> Entry {
-        guard let e = memo[key] else { throw fail(.pickleMalformed, "memo key \(key) was never stored") }
+        if key >= 0 && key < memoDense.count, let e = memoDense[key] { return e }
+        guard let e = memoSparse[key] else { throw fail(.pickleMalformed, "memo key \(key) was never stored") }
         return e
     }
 
@@ -191,7 +203,8 @@ public final class PickleMachine {
         defer {
             if !ok { for c in containers { c.clear() } }  // iterative tear-down: no deep recursion, no cycles kept
             containers.removeAll()
-            memo.removeAll()
+            memoDense.removeAll()
+            memoSparse.removeAll()
             stack.removeAll()
         }
         var ops = 0
@@ -302,7 +315,7 @@ public final class PickleMachine {
             guard let k = Int(String(decoding: l, as: UTF8.self)) else { throw fail(.pickleMalformed, "bad PUT key") }
             try memoPut(k, try top())
         case (.binPut, .int(let k)), (.longBinPut, .int(let k)): try memoPut(k, try top())
-        case (.memoize, _): try memoPut(memo.count, try top())
+        case (.memoize, _): try memoPut(memoCount, try top())
         case (.get, .line(let l)):
             guard let k = Int(String(decoding: l, as: UTF8.self)) else { throw fail(.pickleMalformed, "bad GET key") }
             stack.append(try memoGet(k))
