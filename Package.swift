@@ -4,12 +4,14 @@ import PackageDescription
 // Layers (each imports only the ones above it):
 //   C shims  CZip · CProtobufC · COpenBLAS · CKernels (F16C loops)
 //   core     HiVGCore      tensors, dtypes, storage, the weight graph, errors
-//   formats  HiVGFormats   torch .pth (zip, pickle VM, legacy, TorchScript), safetensors
+//   formats  HiVGFormats   torch .pth (zip, pickle VM, legacy, TorchScript), safetensors, GGUF
+//   model    HiVGModel     CLIP / HiVG architecture: key mapping rules, config, LoRA discovery
+//   surgery  HiVGSurgery   merge, quantize, diff, rank analysis: pure functions over the graph
 //   cli      hivgkit       one thin subcommand per verb
 let package = Package(
     name: "HiVGKit",
     products: [
-        .library(name: "HiVGKit", targets: ["HiVGCore", "HiVGFormats"]),
+        .library(name: "HiVGKit", targets: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery"]),
         .executable(name: "hivgkit", targets: ["hivgkit"]),
     ],
     dependencies: [
@@ -20,13 +22,15 @@ let package = Package(
         .systemLibrary(name: "CProtobufC", pkgConfig: "libprotobuf-c", providers: [.apt(["libprotobuf-c-dev", "protobuf-c-compiler"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
-        .target(name: "HiVGCore", dependencies: ["CKernels"]),
+        .target(name: "HiVGCore", dependencies: ["CKernels", "COpenBLAS"]),
         .target(name: "HiVGFormats", dependencies: ["HiVGCore", "CZip"]),
+        .target(name: "HiVGModel", dependencies: ["HiVGCore", "HiVGFormats"]),
+        .target(name: "HiVGSurgery", dependencies: ["HiVGCore", "HiVGModel"]),
         .executableTarget(name: "hivgkit", dependencies: [
-            "HiVGCore", "HiVGFormats",
+            "HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .testTarget(name: "HiVGKitTests", dependencies: ["HiVGCore", "HiVGFormats"],
-                    resources: []),
+        .executableTarget(name: "hivgkit-bench", dependencies: ["HiVGCore", "HiVGFormats"]),
+        .testTarget(name: "HiVGKitTests", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery"]),
     ]
 )

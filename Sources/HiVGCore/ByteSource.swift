@@ -83,3 +83,25 @@ public final class OwnedBytes: ByteSource, @unchecked Sendable {
         try storage.withUnsafeBytes(body)
     }
 }
+
+/// Bytes computed when asked (a merge, a conversion): lets writers stream tensor by tensor with
+/// only one computed tensor in memory at a time.
+public final class ComputedBytes: ByteSource, @unchecked Sendable {
+    public let byteCount: Int
+    public let origin: String
+    private let compute: @Sendable () throws -> [UInt8]
+
+    public init(count: Int, origin: String, _ compute: @escaping @Sendable () throws -> [UInt8]) {
+        self.byteCount = count
+        self.origin = origin
+        self.compute = compute
+    }
+
+    public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        let bytes = try compute()
+        guard bytes.count == byteCount else {
+            throw CoreError.storageUnavailable(source: origin, detail: "computed \(bytes.count) bytes, expected \(byteCount)")
+        }
+        return try bytes.withUnsafeBytes(body)
+    }
+}

@@ -14,6 +14,10 @@ public enum HalfKernels {
     }
 
     public static var usesF16C: Bool { hivg_have_f16c() != 0 }
+
+    static func sha256Blocks(_ state: UnsafeMutablePointer<UInt32>, _ data: UnsafeRawPointer, _ blocks: Int) {
+        hivg_sha256_blocks(state, data, blocks)
+    }
 }
 
 /// Checksums computed in C (slicing-by-8 CRC-32, SSE4.2 CRC-32C).

@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import HiVGCore
 import HiVGFormats
+import HiVGModel
+import HiVGSurgery
 
 /// Runs a command body, turning data errors into a message on stderr and exit status 1.
 func reportingErrors(_ body: () throws -> Void) throws {
@@ -11,6 +13,12 @@ func reportingErrors(_ body: () throws -> Void) throws {
         FileHandle.standardError.write(Data(("hivgkit: error: " + e.description + "\n").utf8))
         throw ExitCode(1)
     } catch let e as CoreError {
+        FileHandle.standardError.write(Data(("hivgkit: error: " + e.description + "\n").utf8))
+        throw ExitCode(1)
+    } catch let e as ModelError {
+        FileHandle.standardError.write(Data(("hivgkit: error: " + e.description + "\n").utf8))
+        throw ExitCode(1)
+    } catch let e as SurgeryError {
         FileHandle.standardError.write(Data(("hivgkit: error: " + e.description + "\n").utf8))
         throw ExitCode(1)
     } catch let e as GraphError {

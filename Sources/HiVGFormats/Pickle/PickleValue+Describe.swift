@@ -91,8 +91,21 @@ extension PickleValue {
         case let .int(i): return i
         case let .float(f): return f.isFinite ? f as Any : summary()
         case let .string(s): return s
+        case let .bigInt(s): return s
+        case let .object(o):
+            // Records such as argparse.Namespace: every field, so no flag is cut off.
+            guard case let .dict(d)? = o.state else { return summary() }
+            var fields: [String: Any] = [:]
+            for (k, v) in d.entries { fields[k.asString ?? k.summary(maxLength: 40)] = v.jsonScalarShallow }
+            return ["class": o.className, "fields": fields]
         default: return summary()
         }
+    }
+
+    /// Scalars as themselves, containers as short summaries.
+    var jsonScalarShallow: Any {
+        if case .object = self { return summary(maxLength: 400) }
+        return jsonScalar
     }
 }
 

@@ -13,7 +13,9 @@ public enum TorchWriter {
     /// - Parameters:
     ///   - wrapKey: the state dict goes under this key of a top-level dict (`model` for HiVG); nil writes it bare.
     ///   - archiveName: the zip's top folder (torch uses the file's stem).
-    public static func write(_ graph: WeightGraph, to path: String, wrapKey: String? = "model", archiveName: String? = nil) throws {
+    ///   - extras: string entries stored beside the state dict (needs `wrapKey`), e.g. our config.
+    public static func write(_ graph: WeightGraph, to path: String, wrapKey: String? = "model", archiveName: String? = nil,
+                             extras: [String: String] = [:]) throws {
         for (n, t) in graph.entries where storageClass[t.dtype] == nil {
             throw FormatError(.unsupported, file: path, tensor: n, "\(t.dtype.rawValue) has no typed torch storage class")
         }
@@ -28,7 +30,10 @@ public enum TorchWriter {
             if i % 1000 == 999 { p.op(.setItems); p.op(.mark) }
         }
         p.op(.setItems)
-        if wrapKey != nil { p.op(.setItem) }
+        if wrapKey != nil {
+            p.op(.setItem)
+            for key in extras.keys.sorted() { p.string(key); p.string(extras[key]!); p.op(.setItem) }
+        }
         p.stop()
 
         let out = try AtomicFile(path: path)

@@ -1,0 +1,14 @@
+/// Explicit settings from the command line or a caller; nil means "not given".
+public struct ConfigOverrides: Sendable {
+    public var textHeads: Int?
+    public var visionHeads: Int?
+    public var vlHeads: Int?
+    public var adaptiveWeights: Bool?
+    public var mixup: Bool?
+    public var loraAlpha: Double?
+    /// A CLIP `config.json` (Hugging Face layout), raw.
+    public var configJSON: String?
+    /// A config carried by another model (what a comparison gives the second model).
+    public var fallback: ModelConfig?
+    public init() {}
+}

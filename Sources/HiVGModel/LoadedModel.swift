@@ -1,0 +1,37 @@
+import HiVGCore
+import HiVGFormats
+
+/// One LoRA pair on a linear: ΔW = scaling · B · A.
+public struct LoRAPair: Sendable {
+    /// Canonical module path of the linear (`clip.vision_model.encoder.layers.5.self_attn.q_proj`).
+    public var linear: String
+    public var a: Tensor
+    public var b: Tensor
+    public var rank: Int { a.shape[0] }
+    public var alpha: Double
+    public var scaling: Double
+}
+
+/// A checkpoint seen through the model map: canonical base weights, LoRA pairs, and everything
+/// that was not used, by name.
+public struct LoadedModel: Sendable {
+    public var source: Checkpoint
+    /// Canonical name → base tensor (LoRA not applied).
+    public var weights: WeightGraph
+    /// Canonical linear path → its LoRA pair.
+    public var lora: [String: LoRAPair]
+    /// LoRA'd linears in source order.
+    public var loraOrder: [String]
+    /// Source tensors not carried into `weights`, with the reason.
+    public var dropped: [(source: String, reason: String)]
+    /// Canonical names present in the source that the architecture does not know (kept as they are).
+    public var unrecognized: [String]
+    public var config: ModelConfig
+    /// Number of PEFT `base_model.model.` wrappers on the CLIP keys.
+    public var wrapperDepth: Int
+    /// True when the source used PEFT ≥ 0.7 `base_layer` names.
+    public var baseLayerNaming: Bool
+
+    /// The base weight of a LoRA'd linear.
+    public func baseWeight(_ linear: String) -> Tensor? { weights[linear + ".weight"] }
+}

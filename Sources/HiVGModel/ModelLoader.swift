@@ -1,0 +1,115 @@
+import Foundation
+import HiVGCore
+import HiVGFormats
+
+/// Reads a checkpoint (or a PEFT adapter folder over a base model) through the key-mapping table:
+/// canonical weights, LoRA pairs, the resolved config, and a both-directions check.
+public enum ModelLoader {
+    public static func load(_ path: String, read: ReadOptions = ReadOptions(), overrides: ConfigOverrides = ConfigOverrides(),
+                            base: String? = nil) throws -> LoadedModel {
+        var adapterConfig: [String: Any]?
+        var isDir: ObjCBool = false
+        let adapterConfigPath = (path as NSString).appendingPathComponent("adapter_config.json")
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue,
+           FileManager.default.fileExists(atPath: adapterConfigPath) {
+            // PEFT adapter folder: LoRA factors only; the base weights come from --base.
+            guard let base else {
+                throw ModelError.missingConfig(file: path, what: "the base weights of this PEFT adapter", hint: "give --base FILE")
+            }
+            adapterConfig = (try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: adapterConfigPath)))) as? [String: Any]
+            let weightsFile = ["adapter_model.safetensors", "adapter_model.bin"].map { (path as NSString).appendingPathComponent($0) }
+                .first { FileManager.default.fileExists(atPath: $0) }
+            guard let weightsFile else {
+                throw FormatError(.unknownFormat, file: path, "adapter folder holds neither adapter_model.safetensors nor adapter_model.bin")
+            }
+            let adapter = try CheckpointReader.read(weightsFile, options: read)
+            let baseCheckpoint = try CheckpointReader.read(base, options: read)
+            var combined = baseCheckpoint
+            combined.files += adapter.files
+            for (n, t) in adapter.graph.entries {
+                let canonical = KeyMapping.canonicalize(n)
+                guard canonical.allSatisfy({ $0.role == .loraA || $0.role == .loraB }) else {
+                    throw ModelError.inconsistent(file: weightsFile, detail: "tensor `\(n)` in an adapter is not a LoRA factor")
+                }
+                combined.graph.set(n, t)
+            }
+            return try build(combined, adapterConfig: adapterConfig, overrides: overrides)
+        }
+        let c = try CheckpointReader.read(path, options: read)
+        return try build(c, adapterConfig: nil, overrides: overrides)
+    }
+
+    /// Maps an already read checkpoint.
+    public static func build(_ c: Checkpoint, adapterConfig: [String: Any]?, overrides: ConfigOverrides) throws -> LoadedModel {
+        var weights = WeightGraph()
+        weights.metadata = c.graph.metadata
+        var factors: [String: (a: Tensor?, b: Tensor?)] = [:]
+        var order: [String] = []
+        var origin: [String: String] = [:]
+        var dropped: [(String, String)] = []
+        var depth = 0, baseLayer = false
+        for (source, tensor) in c.graph.entries {
+            if source.contains(".base_layer.") { baseLayer = true }
+            if source.hasPrefix("clip.") || source.contains("_model.") { depth = max(depth, KeyMapping.wrapperDepth(source)) }
+            for key in KeyMapping.canonicalize(source) {
+                switch key.role {
+                case let .dropped(reason):
+                    dropped.append((source, reason))
+                case .loraA, .loraB:
+                    if factors[key.name] == nil { order.append(key.name); factors[key.name] = (nil, nil) }
+                    if key.role == .loraA { factors[key.name]!.a = tensor } else { factors[key.name]!.b = tensor }
+                case .weight:
+                    if let previous = origin[key.name] {
+                        throw ModelError.nameCollision(file: c.path, tensor: key.name, sources: [previous, source])
+                    }
+                    origin[key.name] = source
+                    weights.set(key.name, try transformed(tensor, key.transform, source: source, file: c.path))
+                }
+            }
+        }
+        // LoRA pairs: both factors, shapes that fit the base weight.
+        var pairs: [String: LoRAPair] = [:]
+        for linear in order {
+            let f = factors[linear]!
+            guard let a = f.a else { throw ModelError.unpairedLoRA(file: c.path, linear: linear, missing: "lora_A") }
+            guard let b = f.b else { throw ModelError.unpairedLoRA(file: c.path, linear: linear, missing: "lora_B") }
+            guard let w = weights[linear + ".weight"] else {
+                throw ModelError.missingTensor(file: c.path, tensor: linear + ".weight", detail: "the base weight of a LoRA pair")
+            }
+            guard a.shape.count == 2, b.shape.count == 2, w.shape.count == 2, a.shape[0] == b.shape[1],
+                  a.shape[1] == w.shape[1], b.shape[0] == w.shape[0] else {
+                throw ModelError.wrongShape(file: c.path, tensor: linear + ".lora_B·lora_A", expected: w.shape,
+                                            found: [b.shape.first ?? -1, a.shape.last ?? -1])
+            }
+            pairs[linear] = LoRAPair(linear: linear, a: a, b: b, alpha: 0, scaling: 0)
+        }
+        var config = try ConfigResolver.resolve(weights: weights, lora: pairs, source: c, adapterConfig: adapterConfig, overrides: overrides)
+        for (k, p) in pairs {
+            pairs[k]!.alpha = config.lora.alpha
+            pairs[k]!.scaling = config.lora.scaling(rank: p.rank)
+        }
+        if config.lora.rank == nil { config.lora.rank = pairs.values.first?.rank }
+        let unrecognized = try Architecture.check(weights, config: config, file: c.path)
+        return LoadedModel(source: c, weights: weights, lora: pairs, loraOrder: order, dropped: dropped, unrecognized: unrecognized,
+                           config: config, wrapperDepth: depth, baseLayerNaming: baseLayer)
+    }
+
+    /// Applies a value transform lazily where it is a view (transpose), or by copying rows (q;k;v split).
+    static func transformed(_ t: Tensor, _ transform: ValueTransform, source: String, file: String) throws -> Tensor {
+        switch transform {
+        case .none: return t
+        case .transpose:
+            guard t.shape.count == 2 else { throw ModelError.wrongShape(file: file, tensor: source, expected: [-1, -1], found: t.shape) }
+            return Tensor(dtype: t.dtype, shape: [t.shape[1], t.shape[0]], strides: [t.strides[1], t.strides[0]],
+                          storageOffset: t.storageOffset, storage: t.storage)
+        case let .splitQKV(part):
+            guard let rows = t.shape.first, rows % 3 == 0 else {
+                throw ModelError.wrongShape(file: file, tensor: source, expected: [-1], found: t.shape)
+            }
+            var shape = t.shape
+            shape[0] = rows / 3
+            return Tensor(dtype: t.dtype, shape: shape, strides: t.strides, storageOffset: t.storageOffset + part * (rows / 3) * t.strides[0],
+                          storage: t.storage)
+        }
+    }
+}

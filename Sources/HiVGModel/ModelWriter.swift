@@ -1,0 +1,190 @@
+import Foundation
+import HiVGCore
+import HiVGFormats
+
+/// Where merged weights came from, written into every output.
+public struct Provenance: Codable, Sendable {
+    public struct Source: Codable, Sendable {
+        public var file: String
+        public var bytes: Int
+        public var sha256: String
+    }
+
+    public var sources: [Source]
+    /// Checkpoints of the run merged in stage order (the output is the merge of the last).
+    public var stagesMerged: Int
+    public var tool: String
+    public var dtype: String
+    public var layout: String
+
+    public init(sources: [Source], stagesMerged: Int, tool: String, dtype: String, layout: String) {
+        self.sources = sources
+        self.stagesMerged = stagesMerged
+        self.tool = tool
+        self.dtype = dtype
+        self.layout = layout
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case sources, tool, dtype, layout
+        case stagesMerged = "stages_merged"
+    }
+
+    /// Names, sizes and SHA-256 of the files a checkpoint was read from (streamed through the mmap).
+    public static func describe(_ files: [String]) throws -> [Source] {
+        try files.map { path in
+            let m = try MappedFile(path: path)
+            m.adviseSequential()
+            return Source(file: (path as NSString).lastPathComponent, bytes: m.count, sha256: SHA256.hex(m.bytes))
+        }
+    }
+}
+
+/// Output containers for canonical weights.
+public enum OutputFormat: String, CaseIterable, Sendable {
+    case safetensors
+    case pth
+    case hfClip = "hf-clip"
+
+    /// From a path's extension: `.safetensors`, `.pth`/`.pt`/`.bin`; anything else (a folder) is hf-clip.
+    public static func infer(_ path: String) -> OutputFormat {
+        let ext = (path as NSString).pathExtension.lowercased()
+        switch ext {
+        case "safetensors": return .safetensors
+        case "pth", "pt", "bin": return .pth
+        default: return .hfClip
+        }
+    }
+}
+
+public enum OutputLayout: String, CaseIterable, Sendable {
+    /// Canonical names (HiVG's plain module paths).
+    case canonical
+    /// What HiVG's own code builds at `--hi_lora_stage 0`: one PEFT 0.3 wrapper, zero LoRA, position_ids.
+    case hivgStage0 = "hivg-stage0"
+}
+
+public enum ModelWriter {
+    public static let configKey = "hivgkit.config"
+    public static let provenanceKey = "hivgkit.provenance"
+
+    static func json<T: Encodable>(_ v: T) throws -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return String(decoding: try e.encode(v), as: UTF8.self)
+    }
+
+    /// Metadata every output carries: the source's own, then our config and provenance.
+    public static func metadata(_ graph: WeightGraph, config: ModelConfig, provenance: Provenance) throws -> [String: String] {
+        var m = graph.metadata
+        m["format"] = "pt"
+        m[configKey] = try json(config)
+        m[provenanceKey] = try json(provenance)
+        return m
+    }
+
+    /// Writes merged canonical weights in `format` / `layout`.
+    public static func write(_ graph: WeightGraph, config: ModelConfig, provenance: Provenance, format: OutputFormat,
+                             layout: OutputLayout, to path: String) throws {
+        let meta = try metadata(graph, config: config, provenance: provenance)
+        switch (format, layout) {
+        case (.safetensors, .canonical):
+            try SafetensorsWriter.write(graph, metadata: meta, to: path)
+        case (.pth, .canonical):
+            try TorchWriter.write(graph, to: path, wrapKey: "model", extras: [configKey: meta[configKey]!, provenanceKey: meta[provenanceKey]!])
+        case (.pth, .hivgStage0):
+            try TorchWriter.write(try stage0Layout(graph, config: config), to: path, wrapKey: "model",
+                                  extras: [configKey: meta[configKey]!, provenanceKey: meta[provenanceKey]!])
+        case (.hfClip, .canonical):
+            try writeHFCLIP(graph, config: config, metadata: meta, to: path)
+        default:
+            throw FormatError(.unsupported, file: path, "layout \(layout.rawValue) is only written as --format pth")
+        }
+    }
+
+    static func positionIDs(_ n: Int) -> Tensor {
+        Tensor(dtype: .i64, shape: [1, n], bytes: (0 ..< n).map { Int64($0) }.withUnsafeBytes { Array($0) }, origin: "position_ids")
+    }
+
+    /// The linears HiVG wraps with LoRA: q/k/v/out of every self-attention and of every bridge.
+    public static func loraLinears(_ c: ModelConfig) -> [String] {
+        var out: [String] = []
+        for (tower, layers) in [("text_model", c.text.layers), ("vision_model", c.vision.layers)] {
+            for l in 0 ..< layers {
+                for m in ["q_proj", "k_proj", "v_proj", "out_proj"] { out.append("clip.\(tower).encoder.layers.\(l).self_attn.\(m)") }
+                if tower == "vision_model" && c.adaptLayers.contains(l) {
+                    for m in ["q_proj", "k_proj", "v_proj", "out_proj"] { out.append("clip.vision_model.encoder.layers.\(l).cross_attn.\(m)") }
+                }
+            }
+        }
+        return out
+    }
+
+    /// HiVG's stage-0 module layout: `clip.base_model.model.` + path, PEFT 0.3 names, LoRA factors
+    /// present and zero (the merge already holds them), position_ids buffers.
+    static func stage0Layout(_ graph: WeightGraph, config c: ModelConfig) throws -> WeightGraph {
+        let r = c.lora.rank ?? 32
+        var out = WeightGraph()
+        let lora = Set(loraLinears(c))
+        func wrapped(_ name: String) -> String {
+            name.hasPrefix("clip.") ? "clip.base_model.model." + name.dropFirst(5) : name
+        }
+        for (name, t) in graph.entries {
+            try out.add(wrapped(name), t)
+            let linear = name.hasSuffix(".weight") ? String(name.dropLast(7)) : ""
+            if lora.contains(linear) {
+                let zerosA = [UInt8](repeating: 0, count: r * t.shape[1] * 4), zerosB = [UInt8](repeating: 0, count: t.shape[0] * r * 4)
+                try out.add(wrapped(linear) + ".lora_A.default.weight", Tensor(dtype: .f32, shape: [r, t.shape[1]], bytes: zerosA))
+                try out.add(wrapped(linear) + ".lora_B.default.weight", Tensor(dtype: .f32, shape: [t.shape[0], r], bytes: zerosB))
+            }
+            if name == "clip.text_model.embeddings.position_embedding.weight" {
+                try out.add("clip.base_model.model.text_model.embeddings.position_ids", positionIDs(t.shape[0]))
+            }
+            if name == "clip.vision_model.embeddings.position_embedding.weight" {
+                try out.add("clip.base_model.model.vision_model.embeddings.position_ids", positionIDs(t.shape[0]))
+            }
+        }
+        return out
+    }
+
+    /// Hugging Face `CLIPModel` folder: config.json + model.safetensors with the backbone only
+    /// (no bridge, no head), names without `clip.`.
+    static func writeHFCLIP(_ graph: WeightGraph, config c: ModelConfig, metadata: [String: String], to dir: String) throws {
+        var clip = WeightGraph()
+        for (name, t) in graph.entries where name.hasPrefix("clip.") && !name.contains(".cross_") {
+            try clip.add(String(name.dropFirst(5)), t)
+        }
+        for needed in ["text_projection.weight", "visual_projection.weight", "logit_scale", "vision_model.post_layernorm.weight"]
+        where !clip.contains(needed) {
+            throw ModelError.missingTensor(file: dir, tensor: "clip." + needed, detail: "a Hugging Face CLIPModel needs it")
+        }
+        try clip.add("text_model.embeddings.position_ids", positionIDs(c.maxPositions))
+        try clip.add("vision_model.embeddings.position_ids", positionIDs((c.imageSize / c.patchSize) * (c.imageSize / c.patchSize) + 1))
+        do {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        } catch {
+            throw FormatError(.io, file: dir, "cannot create the folder: \(error.localizedDescription)")
+        }
+        let hf: [String: Any] = [
+            "architectures": ["CLIPModel"], "model_type": "clip", "projection_dim": c.projectionDim,
+            "logit_scale_init_value": 2.6592, "initializer_factor": 1.0, "torch_dtype": "float32",
+            "text_config": [
+                "model_type": "clip_text_model", "hidden_size": c.text.width, "intermediate_size": c.text.mlp,
+                "num_attention_heads": c.text.heads, "num_hidden_layers": c.text.layers, "max_position_embeddings": c.maxPositions,
+                "vocab_size": c.vocabSize, "hidden_act": c.activation, "layer_norm_eps": c.layerNormEps,
+                "projection_dim": c.projectionDim, "bos_token_id": 49406, "eos_token_id": 49407, "pad_token_id": 1,
+            ] as [String: Any],
+            "vision_config": [
+                "model_type": "clip_vision_model", "hidden_size": c.vision.width, "intermediate_size": c.vision.mlp,
+                "num_attention_heads": c.vision.heads, "num_hidden_layers": c.vision.layers, "image_size": c.imageSize,
+                "patch_size": c.patchSize, "hidden_act": c.activation, "layer_norm_eps": c.layerNormEps, "num_channels": 3,
+                "projection_dim": c.projectionDim,
+            ] as [String: Any],
+        ]
+        let data = try JSONSerialization.data(withJSONObject: hf, options: [.prettyPrinted, .sortedKeys])
+        let cfg = try AtomicFile(path: (dir as NSString).appendingPathComponent("config.json"))
+        try cfg.write(Array(data) + [0x0A])
+        try cfg.commit()
+        try SafetensorsWriter.write(clip, metadata: metadata, to: (dir as NSString).appendingPathComponent("model.safetensors"))
+    }
+}

@@ -1,0 +1,122 @@
+import ArgumentParser
+import Foundation
+import HiVGCore
+import HiVGFormats
+import HiVGModel
+import HiVGSurgery
+
+struct MergeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "merge",
+        abstract: "Merge Hi LoRA into the CLIP backbone: W + s·B·A, stage by stage over the checkpoints of one run.",
+        discussion: """
+        With several checkpoints (stage order: debiased CLIP, warm-up, stage 1, 2, 3) the output is the merge
+        of the last one; the run reports each stage's increment per LoRA'd linear and audits that the
+        frozen CLIP weights are equal across stages. --emit-stages writes every stage's merge.
+        """)
+
+    @Argument(help: "Checkpoints of one training run, in stage order (or one checkpoint).")
+    var paths: [String]
+
+    @Option(name: .shortAndLong, help: "Output file (.safetensors, .pth) or folder (hf-clip).")
+    var output: String
+
+    @Option(help: "safetensors, pth or hf-clip (default: from the output's extension).")
+    var format: String?
+
+    @Option(help: "canonical, or hivg-stage0 (with --format pth: loads strictly into HiVG's own code).")
+    var layout = "canonical"
+
+    @Option(help: "Output dtype for floating-point tensors: f32, f16 or bf16 (default: as the source).")
+    var dtype: String?
+
+    @Option(name: .customLong("emit-stages"), help: ArgumentHelp("Also write every stage's merge here (safetensors).", valueName: "DIR"))
+    var emitStages: String?
+
+    @OptionGroup var read: ReadOptionGroup
+    @OptionGroup var model: ModelOptionGroup
+    @OptionGroup var out: OutputOptionGroup
+
+    func validate() throws {
+        if let format, OutputFormat(rawValue: format) == nil { throw ValidationError("--format must be safetensors, pth or hf-clip") }
+        if OutputLayout(rawValue: layout) == nil { throw ValidationError("--layout must be canonical or hivg-stage0") }
+        if let dtype, !["f32", "f16", "bf16"].contains(dtype) { throw ValidationError("--dtype must be f32, f16 or bf16") }
+        if layout == "hivg-stage0" && (format.map { $0 != "pth" } ?? (OutputFormat.infer(output) != .pth)) {
+            throw ValidationError("--layout hivg-stage0 is written as a .pth (--format pth)")
+        }
+    }
+
+    var outputDType: DType? {
+        switch dtype { case "f32": return .f32; case "f16": return .f16; case "bf16": return .bf16; default: return nil }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let progress = Progress(label: "merging", total: paths.count + 1 + (emitStages != nil ? paths.count : 0), quiet: out.quiet)
+            var models: [LoadedModel] = []
+            for p in paths {
+                models.append(try ModelLoader.load(p, read: read.readOptions, overrides: try model.overrides(), base: model.base))
+                progress.advance(item: p)
+            }
+            let series = try StageSeries.analyse(models)
+            let fmt = format.flatMap(OutputFormat.init(rawValue:)) ?? OutputFormat.infer(output)
+            let lay = OutputLayout(rawValue: layout)!
+            func provenance(_ upTo: Int) throws -> Provenance {
+                Provenance(sources: try Provenance.describe(models[0 ... upTo].flatMap { $0.source.files }), stagesMerged: upTo + 1,
+                           tool: "hivgkit \(HiVGKitVersion.string)", dtype: outputDType?.rawValue ?? "source", layout: lay.rawValue)
+            }
+            if let dir = emitStages {
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+                for (k, m) in models.enumerated() {
+                    let stem = ((m.source.path as NSString).lastPathComponent as NSString).deletingPathExtension
+                    let path = (dir as NSString).appendingPathComponent(stem + ".safetensors")
+                    try ModelWriter.write(try Merge.merged(m, dtype: outputDType), config: m.config, provenance: try provenance(k),
+                                          format: .safetensors, layout: .canonical, to: path)
+                    progress.advance(item: path)
+                }
+            }
+            let last = models[models.count - 1]
+            try ModelWriter.write(try Merge.merged(last, dtype: outputDType), config: last.config, provenance: try provenance(models.count - 1),
+                                  format: fmt, layout: lay, to: output)
+            progress.advance(item: output)
+            progress.finish()
+            try report(models, series, fmt)
+        }
+    }
+
+    private func report(_ models: [LoadedModel], _ s: StageSeries, _ fmt: OutputFormat) throws {
+        let last = models[models.count - 1]
+        if out.json {
+            try printJSON([
+                "output": output, "format": fmt.rawValue, "layout": layout, "linears_merged": last.lora.count,
+                "stages": models.map { ["file": $0.source.path, "lora_pairs": $0.lora.count, "hi_lora_stage": $0.config.hiLoraStage as Any] as [String: Any] },
+                "increments": s.increments.map { ["stage": $0.stage, "name": $0.linear, "norm": $0.norm, "total_norm": $0.total] as [String: Any] },
+                "frozen_checked": s.frozenChecked,
+                "frozen_differences": s.frozenDifferences.map {
+                    ["tensor": $0.tensor, "from_stage": $0.fromStage, "to_stage": $0.toStage, "max_abs_diff": $0.maxAbsDiff] as [String: Any]
+                },
+            ])
+            return
+        }
+        print("merged \(last.lora.count) LoRA'd linears of \(last.source.path) → \(output) (\(fmt.rawValue), \(layout))")
+        if models.count > 1 {
+            print("")
+            print("stage increments ‖ΔW_k‖_F (sum over linears; changed linears of \(last.lora.count)):")
+            for k in 0 ..< models.count {
+                let inc = s.increments.filter { $0.stage == k }
+                let changed = inc.filter { $0.norm > 1e-7 * max($0.total, 1e-30) }.count
+                let sum = inc.reduce(0.0) { $0 + $1.norm }
+                print("  \(k)  \((models[k].source.path as NSString).lastPathComponent.padding(toLength: 40, withPad: " ", startingAt: 0)) \(String(format: "%10.4f", sum))  \(changed) changed")
+            }
+            print("")
+            if s.frozenDifferences.isEmpty {
+                print("frozen CLIP weights: \(s.frozenChecked) comparisons, all identical across stages")
+            } else {
+                print("frozen CLIP weights that changed between stages (\(s.frozenDifferences.count)):")
+                for d in s.frozenDifferences.prefix(50) {
+                    print("  \(d.tensor)  stage \(d.fromStage)→\(d.toStage)  max |Δ| \(String(format: "%.3e", d.maxAbsDiff))")
+                }
+            }
+        }
+    }
+}
