@@ -51,17 +51,27 @@ public struct Tensor: Sendable {
 
     /// Number of elements (call `validate` first for untrusted shapes).
     public var elementCount: Int { Tensor.checkedCount(shape) ?? 0 }
-    /// Bytes of the tensor laid out contiguously.
-    public var nbytes: Int { elementCount * dtype.size }
+    /// Bytes of the tensor laid out contiguously (saturating; `validate` refuses what overflows).
+    public var nbytes: Int {
+        let (n, o) = elementCount.multipliedReportingOverflow(by: dtype.size)
+        return o ? Int.max : n
+    }
 
     public var isContiguous: Bool {
+        if elementCount == 0 { return true }
         var expected = 1
         for i in stride(from: shape.count - 1, through: 0, by: -1) where shape[i] != 1 {
             if strides[i] != expected { return false }
-            expected *= shape[i]
+            let (e, o) = expected.multipliedReportingOverflow(by: shape[i])
+            if o { return false }
+            expected = e
         }
         return true
     }
+
+    /// Largest materialized size of a view that repeats storage bytes (stride 0 or overlapping
+    /// strides): a view that does not overlap itself is never larger than its storage.
+    public static let maxExpansionBytes = 256 << 20
 
     /// Checks that the shape does not overflow and the view stays inside its storage.
     public func validate(name: String) throws {
@@ -74,7 +84,13 @@ public struct Tensor: Sendable {
         guard let count = Tensor.checkedCount(shape), !count.multipliedReportingOverflow(by: dtype.size).overflow else {
             throw CoreError.shapeOverflow(tensor: name, shape: shape)
         }
-        if count == 0 { return }
+        if count == 0 {
+            let (start, o) = storageOffset.multipliedReportingOverflow(by: dtype.size)
+            if o || start > storage.byteCount {
+                throw CoreError.viewOutOfBounds(tensor: name, needed: o ? Int.max : start, available: storage.byteCount)
+            }
+            return
+        }
         var last = storageOffset
         for (d, s) in zip(shape, strides) {
             let (p, o1) = (d - 1).multipliedReportingOverflow(by: s)
@@ -82,8 +98,9 @@ public struct Tensor: Sendable {
             if o1 || o2 { throw CoreError.shapeOverflow(tensor: name, shape: shape) }
             last = q
         }
-        let (end, o3) = (last + 1).multipliedReportingOverflow(by: dtype.size)
-        if o3 { throw CoreError.shapeOverflow(tensor: name, shape: shape) }
+        let (next, o3a) = last.addingReportingOverflow(1)
+        let (end, o3) = next.multipliedReportingOverflow(by: dtype.size)
+        if o3 || o3a { throw CoreError.shapeOverflow(tensor: name, shape: shape) }
         if end > storage.byteCount {
             throw CoreError.viewOutOfBounds(tensor: name, needed: end, available: storage.byteCount)
         }
@@ -94,6 +111,11 @@ public struct Tensor: Sendable {
     public func withContiguousBytes<R>(name: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
         try validate(name: name)
         let n = nbytes
+        if n == 0 { return try body(UnsafeRawBufferPointer(start: nil, count: 0)) }
+        if n > storage.byteCount && n > Tensor.maxExpansionBytes {
+            throw CoreError.invalidGeometry(tensor: name, detail: "view repeats its \(storage.byteCount)-byte storage into \(n) bytes; "
+                + "refusing to materialize more than \(Tensor.maxExpansionBytes)")
+        }
         return try storage.source.withBytes { raw in
             if isContiguous && !storage.bigEndian {
                 let start = storageOffset * dtype.size

@@ -32,8 +32,9 @@ public struct WeightGraph: Sendable {
     /// Tensors in order.
     public var entries: [(name: String, tensor: Tensor)] { names.map { ($0, table[$0]!) } }
 
-    public var parameterCount: Int { table.values.reduce(0) { $0 + $1.elementCount } }
-    public var byteCount: Int { table.values.reduce(0) { $0 + $1.nbytes } }
+    /// Saturating: broadcast views can claim more elements than any machine holds.
+    public var parameterCount: Int { table.values.reduce(0) { $0.saturatingAdd($1.elementCount) } }
+    public var byteCount: Int { table.values.reduce(0) { $0.saturatingAdd($1.nbytes) } }
 
     /// Summary of the module tree: every dotted prefix of at most `depth` components.
     public func moduleSummary(depth: Int) -> [ModuleSummary] {
@@ -45,8 +46,8 @@ public struct WeightGraph: Sendable {
             let prefix = parts.prefix(max(1, min(depth, parts.count - 1 > 0 ? parts.count - 1 : 1))).joined(separator: ".")
             if acc[prefix] == nil { order.append(prefix); acc[prefix] = ModuleSummary(prefix: prefix) }
             acc[prefix]!.tensors += 1
-            acc[prefix]!.parameters += t.elementCount
-            acc[prefix]!.bytes += t.nbytes
+            acc[prefix]!.parameters = acc[prefix]!.parameters.saturatingAdd(t.elementCount)
+            acc[prefix]!.bytes = acc[prefix]!.bytes.saturatingAdd(t.nbytes)
             acc[prefix]!.dtypes.insert(t.dtype.rawValue)
         }
         return order.map { acc[$0]! }
@@ -68,5 +69,13 @@ public enum GraphError: Error, CustomStringConvertible, Sendable {
         switch self {
         case let .duplicateName(n): return "tensor `\(n)` appears twice"
         }
+    }
+}
+
+extension Int {
+    /// a + b, clamped to Int.max.
+    public func saturatingAdd(_ b: Int) -> Int {
+        let (r, o) = addingReportingOverflow(b)
+        return o ? Int.max : r
     }
 }

@@ -38,7 +38,10 @@ public final class AtomicFile {
         let temporary = prefix + "." + name + ".tmp-\(getpid())"
         temporaryPath = temporary
         fd = try FileSyscall.call("open", path: temporary) {
-            open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            // A stale temporary from a killed run with the same pid is removed (unlink does not follow
+            // links); the new one must not exist and must not be a link.
+            _ = unlink(temporary)
+            return open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
         }
         buffer = .allocate(byteCount: AtomicFile.bufferSize, alignment: 16)
     }
@@ -76,6 +79,29 @@ public final class AtomicFile {
     /// Appends bytes.
     public func write(_ bytes: [UInt8]) throws {
         try bytes.withUnsafeBytes { try write($0) }
+    }
+
+    /// Overwrites bytes already written at `offset` (a header whose final values are known only after
+    /// the data, e.g. hashes computed meanwhile). The patch must lie inside what was written.
+    public func patch(at offset: Int, _ bytes: [UInt8]) throws {
+        try requireOpen()
+        guard offset >= 0, offset + bytes.count <= bytesWritten else {
+            throw FormatError(.io, file: path, offset: offset, "patch of \(bytes.count) bytes outside the \(bytesWritten) written")
+        }
+        do {
+            try flush()
+            var done = 0
+            while done < bytes.count {
+                let n = try FileSyscall.count("pwrite", path: temporaryPath) {
+                    bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress! + done, bytes.count - done, off_t(offset + done)) }
+                }
+                if n == 0 { throw FormatError(.io, file: temporaryPath, "pwrite: no progress") }
+                done += n
+            }
+        } catch {
+            abort()
+            throw error
+        }
     }
 
     /// Flushes, fsyncs and renames the temporary file over the target.

@@ -142,6 +142,9 @@ public enum CheckpointReader {
               let map = json["weight_map"] as? [String: String] else {
             throw FormatError(.unknownFormat, file: index, "not a weight index (needs a `weight_map` object)")
         }
+        for shard in Set(map.values) where !ShardedSafetensors.isPlainRelative(shard) {
+            throw FormatError(.unknownFormat, file: index, "shard `\(shard)` is not a plain file name inside the folder")
+        }
         var graph = WeightGraph()
         var files: [String] = []
         for shard in Set(map.values).sorted() {

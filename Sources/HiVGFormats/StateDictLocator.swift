@@ -27,22 +27,24 @@ enum StateDictLocator {
             }
             return (select, d)
         }
-        if let found = search(root, path: [], depth: 0) { return found }
+        var seen = Set<ObjectIdentifier>()
+        if let found = search(root, path: [], depth: 0, seen: &seen) { return found }
         var keys = ""
         if let d = root.asDict { keys = " (top-level keys: \(d.keys.compactMap(\.asString).joined(separator: ", ")))" }
         throw FormatError(.noStateDict, file: file, "no dict of tensors found\(keys); choose one with --select KEY[.KEY…]")
     }
 
-    private static func search(_ v: PickleValue, path: [String], depth: Int) -> ([String], PyDict)? {
-        guard depth < 8, let d = v.asDict else { return nil }
+    /// Each dict is searched once (`seen`), so shared dicts cannot make the search exponential.
+    private static func search(_ v: PickleValue, path: [String], depth: Int, seen: inout Set<ObjectIdentifier>) -> ([String], PyDict)? {
+        guard depth < 8, let d = v.asDict, seen.insert(ObjectIdentifier(d)).inserted else { return nil }
         if isStateDict(d) { return (path, d) }
         for key in preferredKeys {
-            if let child = d[key], let r = search(child, path: path + [key], depth: depth + 1) { return r }
+            if let child = d[key], let r = search(child, path: path + [key], depth: depth + 1, seen: &seen) { return r }
         }
         var found: [([String], PyDict)] = []
         for (k, child) in d.entries {
             guard let key = k.asString, !preferredKeys.contains(key), key != "optimizer" else { continue }
-            if let r = search(child, path: path + [key], depth: depth + 1) { found.append(r) }
+            if let r = search(child, path: path + [key], depth: depth + 1, seen: &seen) { found.append(r) }
         }
         if found.count == 1 { return found[0] }
         // A dict with some tensors among other values (and no better candidate inside) is the state dict.

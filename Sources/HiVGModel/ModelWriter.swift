@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import HiVGCore
 import HiVGFormats
@@ -30,6 +31,15 @@ public struct Provenance: Codable, Sendable {
         case stagesMerged = "stages_merged"
     }
 
+    /// Sources with their sizes and a placeholder hash of the final width (64 hex digits).
+    public static func placeholders(_ files: [String]) -> [Source] {
+        files.map { path in
+            var st = stat()
+            let size = stat(path, &st) == 0 ? Int(st.st_size) : 0
+            return Source(file: (path as NSString).lastPathComponent, bytes: size, sha256: String(repeating: "0", count: 64))
+        }
+    }
+
     /// Names, sizes and SHA-256 of the files a checkpoint was read from (streamed through the mmap).
     public static func describe(_ files: [String]) throws -> [Source] {
         try files.map { path in
@@ -37,6 +47,30 @@ public struct Provenance: Codable, Sendable {
             m.adviseSequential()
             return Source(file: (path as NSString).lastPathComponent, bytes: m.count, sha256: SHA256.hex(m.bytes))
         }
+    }
+}
+
+/// Hashes source files on a background thread while the output is computed and written.
+public final class SourceHasher: @unchecked Sendable {
+    public let files: [String]
+    private var result: Result<[Provenance.Source], Error>?
+    private let done = DispatchSemaphore(value: 0)
+
+    public init(files: [String]) {
+        self.files = files
+        let thread = Thread { [self] in
+            result = Result { try Provenance.describe(files) }
+            done.signal()
+        }
+        thread.stackSize = 1 << 20
+        thread.start()
+    }
+
+    /// Blocks until every file is hashed.
+    public func wait() throws -> [Provenance.Source] {
+        done.wait()
+        done.signal()
+        return try result!.get()
     }
 }
 
@@ -83,13 +117,21 @@ public enum ModelWriter {
         return m
     }
 
-    /// Writes merged canonical weights in `format` / `layout`.
-    public static func write(_ graph: WeightGraph, config: ModelConfig, provenance: Provenance, format: OutputFormat,
-                             layout: OutputLayout, to path: String) throws {
+    /// Writes merged canonical weights in `format` / `layout`. With a `hasher`, the provenance's source
+    /// hashes come from it: safetensors output streams with placeholders and patches the header at the
+    /// end (hashing overlaps the write); other formats wait for the hashes first.
+    public static func write(_ graph: WeightGraph, config: ModelConfig, provenance: Provenance, hasher: SourceHasher? = nil,
+                             format: OutputFormat, layout: OutputLayout, to path: String) throws {
+        var provenance = provenance
+        if let hasher, format != .safetensors { provenance.sources = try hasher.wait() }
+        if let hasher, format == .safetensors { provenance.sources = Provenance.placeholders(hasher.files) }
         let meta = try metadata(graph, config: config, provenance: provenance)
         switch (format, layout) {
         case (.safetensors, .canonical):
-            try SafetensorsWriter.write(graph, metadata: meta, to: path)
+            let final: (() throws -> [String: String])? = hasher.map { h in
+                { var p = provenance; p.sources = try h.wait(); return try metadata(graph, config: config, provenance: p) }
+            }
+            try SafetensorsWriter.write(graph, metadata: meta, to: path, finalMetadata: final)
         case (.pth, .canonical):
             try TorchWriter.write(graph, to: path, wrapKey: "model", extras: [configKey: meta[configKey]!, provenanceKey: meta[provenanceKey]!])
         case (.pth, .hivgStage0):

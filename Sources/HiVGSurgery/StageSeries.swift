@@ -24,6 +24,8 @@ public struct StageSeries: Sendable {
     public var frozenDifferences: [FrozenDifference] = []
     public var frozenChecked = 0
 
+    public init() {}
+
     /// Tensors CLIP keeps frozen in every HiVG stage: the towers' own weights. The bridge (`cross_*`)
     /// and everything outside `clip.` train, and so do LoRA factors (compared as increments instead).
     public static func shouldBeFrozen(_ name: String) -> Bool {

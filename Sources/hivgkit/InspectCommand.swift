@@ -37,7 +37,7 @@ struct InspectCommand: ParsableCommand {
             let listed = c.graph.entries.filter { e in filter.map { fnmatch($0, e.name, 0) == 0 } ?? true }
             var hashes: [String: String] = [:]
             if hash {
-                let progress = Progress(label: "hashing", total: listed.reduce(0) { $0 + $1.tensor.nbytes }, quiet: output.quiet)
+                let progress = Progress(label: "hashing", total: listed.reduce(0) { $0.saturatingAdd($1.tensor.nbytes) }, quiet: output.quiet)
                 for (n, t) in listed {
                     hashes[n] = try t.withContiguousBytes(name: n) { SHA256.hex($0) }
                     progress.advance(by: t.nbytes, item: n)

@@ -58,25 +58,30 @@ struct MergeCommand: ParsableCommand {
                 models.append(try ModelLoader.load(p, read: read.readOptions, overrides: try model.overrides(), base: model.base))
                 progress.advance(item: p)
             }
-            let series = try StageSeries.analyse(models)
+            // Increments and the frozen audit are about a series; one checkpoint has neither.
+            let series = models.count > 1 ? try StageSeries.analyse(models) : StageSeries()
             let fmt = format.flatMap(OutputFormat.init(rawValue:)) ?? OutputFormat.infer(output)
             let lay = OutputLayout(rawValue: layout)!
-            func provenance(_ upTo: Int) throws -> Provenance {
-                Provenance(sources: try Provenance.describe(models[0 ... upTo].flatMap { $0.source.files }), stagesMerged: upTo + 1,
-                           tool: "hivgkit \(HiVGKitVersion.string)", dtype: outputDType?.rawValue ?? "source", layout: lay.rawValue)
+            func provenance(_ upTo: Int) -> (Provenance, SourceHasher) {
+                let files = models[0 ... upTo].flatMap { $0.source.files }
+                return (Provenance(sources: [], stagesMerged: upTo + 1, tool: "hivgkit \(HiVGKitVersion.string)",
+                                   dtype: outputDType?.rawValue ?? "source", layout: lay.rawValue),
+                        SourceHasher(files: files))
             }
             if let dir = emitStages {
                 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
                 for (k, m) in models.enumerated() {
                     let stem = ((m.source.path as NSString).lastPathComponent as NSString).deletingPathExtension
                     let path = (dir as NSString).appendingPathComponent(stem + ".safetensors")
-                    try ModelWriter.write(try Merge.merged(m, dtype: outputDType), config: m.config, provenance: try provenance(k),
+                    let (p, h) = provenance(k)
+                    try ModelWriter.write(try Merge.merged(m, dtype: outputDType), config: m.config, provenance: p, hasher: h,
                                           format: .safetensors, layout: .canonical, to: path)
                     progress.advance(item: path)
                 }
             }
             let last = models[models.count - 1]
-            try ModelWriter.write(try Merge.merged(last, dtype: outputDType), config: last.config, provenance: try provenance(models.count - 1),
+            let (p, h) = provenance(models.count - 1)
+            try ModelWriter.write(try Merge.merged(last, dtype: outputDType), config: last.config, provenance: p, hasher: h,
                                   format: fmt, layout: lay, to: output)
             progress.advance(item: output)
             progress.finish()

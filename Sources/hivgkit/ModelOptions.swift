@@ -25,7 +25,7 @@ struct ModelOptionGroup: ParsableArguments {
     @Option(name: .customLong("lora-alpha"), help: "LoRA alpha (default: adapter_config.json, else HiVG's 16).")
     var loraAlpha: Double?
 
-    @Option(help: ArgumentHelp("Base weights for a PEFT adapter folder.", valueName: "FILE"))
+    @Option(help: ArgumentHelp("Base weights: under a PEFT adapter folder; for extract, the weights before merging.", valueName: "FILE"))
     var base: String?
 
     func validate() throws {

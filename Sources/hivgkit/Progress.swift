@@ -1,4 +1,5 @@
 import Foundation
+import HiVGCore
 
 /// A one-line progress display on stderr, shown only on a terminal and not with --quiet.
 final class Progress {
@@ -15,7 +16,7 @@ final class Progress {
     }
 
     func advance(by n: Int = 1, item: String = "") {
-        done += n
+        done = done.saturatingAdd(n)
         guard enabled, Date().timeIntervalSince(lastDraw) > 0.1 || done >= total else { return }
         lastDraw = Date()
         let pct = Int(100 * Double(done) / Double(total))

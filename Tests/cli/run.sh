@@ -5,14 +5,15 @@ BIN=${1:?usage: run.sh PATH/TO/hivgkit}
 cd "$(dirname "$0")/../.."
 F=Fixtures
 pass=0; fail=0
+ERRFILE=$(mktemp)
 ok()   { pass=$((pass+1)); }
 bad()  { fail=$((fail+1)); echo "FAIL: $*"; }
 
 # expect STATUS CMD… : runs CMD, checks its exit status, keeps stdout/stderr in $out/$err.
 expect() {
   local want=$1; shift
-  out=$("$@" 2>/tmp/hivgkit-cli-err); local got=$?
-  err=$(cat /tmp/hivgkit-cli-err)
+  out=$("$@" 2>"$ERRFILE"); local got=$?
+  err=$(cat "$ERRFILE")
   if [ "$got" = "$want" ]; then ok; else bad "$* → exit $got, wanted $want; stderr: $err"; fi
 }
 contains() { if grep -qF -- "$2" <<<"$1"; then ok; else bad "output lacks '$2'"; fi; }
@@ -47,7 +48,49 @@ expect 1 "$BIN" inspect $F/bad/call_os_system.pth
 contains "$err" "posix.system"
 expect 1 "$BIN" inspect $F/no-such-file.pth
 
+# Model commands on the tiny HiVG fixtures (2 heads per tower: given as flags, no config.json beside them).
+H=$F/hivg
+HEADS="--text-heads 2 --vision-heads 2 --vl-heads 2"
+T=$(mktemp -d)
+trap 'rm -rf "$T" "$ERRFILE"' EXIT
+expect 0 "$BIN" lora $HEADS $H/stage3.pth
+contains "$out" "112 LoRA'd linears, wrapper depth 4"
+expect 0 "$BIN" lora --json $HEADS $H/stage1.pth
+python3 - "$out" <<'PY' && ok || bad "lora --json records"
+import json, sys
+d = json.loads(sys.argv[1])["linears"]
+assert len(d) == 112, len(d)
+assert all(r["name"].startswith("clip.") and r["scaling"] == 0.5 and r["rank"] == 32 for r in d)
+PY
+expect 1 "$BIN" lora $H/stage3.pth
+contains "$err" "head count"
+expect 0 "$BIN" merge $HEADS $H/debiased_clip.pth $H/stage0_warmup.pth $H/stage1.pth $H/stage2.pth $H/stage3.pth -o $T/s3.safetensors --emit-stages $T/stages
+contains "$out" "all identical across stages"
+[ -f $T/stages/stage1.safetensors ] && ok || bad "--emit-stages wrote no stage1.safetensors"
+expect 0 "$BIN" inspect --json $T/s3.safetensors
+python3 - "$out" <<'PY' && ok || bad "merged safetensors metadata"
+import json, sys
+d = json.loads(sys.argv[1])
+m = d["metadata"]
+assert m["format"] == "pt"
+cfg = json.loads(m["hivgkit.config"]); prov = json.loads(m["hivgkit.provenance"])
+assert cfg["text"]["heads"] == 2 and cfg["adapt_layers"] == [0, 3, 7, 11]
+assert [s["file"] for s in prov["sources"]][-1] == "stage3.pth" and prov["stages_merged"] == 5
+assert all(len(s["sha256"]) == 64 and set(s["sha256"]) != {"0"} for s in prov["sources"])
+assert not any("lora_" in t["name"] for t in d["tensors"])
+PY
+expect 0 "$BIN" merge $HEADS $H/stage3.pth -o $T/a.safetensors --quiet
+expect 0 "$BIN" merge $HEADS $H/stage3.pth -o $T/b.safetensors --quiet
+cmp -s $T/a.safetensors $T/b.safetensors && ok || bad "merge output is not deterministic"
+expect 0 "$BIN" merge $HEADS $H/stage3.pth -o $T/s0.pth --layout hivg-stage0
+expect 0 "$BIN" extract $HEADS $T/a.safetensors --base $H/stage3.pth --rank 8 -o $T/adapter
+contains "$out" "extracted rank-8 LoRA for 112 linears"
+[ -f $T/adapter/adapter_config.json ] && ok || bad "extract wrote no adapter_config.json"
+
 # Bad usage: exit 64.
+expect 64 "$BIN" merge $H/stage3.pth -o $T/x.safetensors --layout hivg-stage0
+expect 64 "$BIN" merge $H/stage3.pth -o $T/x.safetensors --dtype f8
+expect 64 "$BIN" extract $T/a.safetensors --rank 4 -o $T/y
 expect 64 "$BIN" inspect
 expect 64 "$BIN" inspect --depth 0 $F/torch/legacy.pth
 expect 64 "$BIN" inspect --allow-global nodot $F/torch/legacy.pth

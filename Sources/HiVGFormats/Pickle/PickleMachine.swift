@@ -6,6 +6,12 @@ public struct PickleLimits: Sendable {
     public var maxMemo = 1_000_000
     public var maxBytes = 256 << 20
     public var maxOps = 100_000_000
+    /// Entries on the stack at once (a state dict pickle needs a few thousand).
+    public var maxStack = 1_000_000
+    /// Containers one run may create.
+    public var maxContainers = 10_000_000
+    /// Bytes of strings, keys and copies one run may produce: max(this, 16 × the pickle's size).
+    public var minWorkBytes = 256 << 20
     public init() {}
 }
 
@@ -39,6 +45,9 @@ public final class PickleMachine {
     private var memoSparse: [Int: Entry] = [:]
     private var memoCount = 0
     private var containers: [PyContainer] = []
+    /// Bytes produced so far (strings, bytes, dict keys, copies made by calls), against `workLimit`.
+    private var work = 0
+    private var workLimit: Int { max(limits.minWorkBytes, 16 &* data.count) }
     private var depthOf: [ObjectIdentifier: Int] = [:]
 
     public init(data: UnsafeRawBufferPointer, start: Int = 0, file: String, entry: String?, limits: PickleLimits = PickleLimits(),
@@ -127,13 +136,29 @@ public final class PickleMachine {
 
     // MARK: stack
 
+    private func charge(_ bytes: Int) throws {
+        work = work.saturatingAdd(bytes)
+        if work > workLimit { throw fail(.pickleLimit, "the pickle produces more than \(workLimit) bytes of values") }
+    }
+
+    private func append(_ e: Entry) throws {
+        if stack.count >= limits.maxStack { throw fail(.pickleLimit, "more than \(limits.maxStack) items on the stack") }
+        stack.append(e)
+    }
+
     private func push(_ v: PickleValue, depth: Int = 0) throws {
         if depth > limits.maxDepth { throw fail(.pickleLimit, "containers nest deeper than \(limits.maxDepth) levels") }
+        switch v {
+        case let .string(s): try charge(s.utf8.count)
+        case let .bytes(b): try charge(b.count)
+        default: break
+        }
         if let c = v.container, depthOf[ObjectIdentifier(c)] == nil {
+            if containers.count >= limits.maxContainers { throw fail(.pickleLimit, "more than \(limits.maxContainers) containers") }
             containers.append(c)
             depthOf[ObjectIdentifier(c)] = depth
         }
-        stack.append(Entry(value: v, depth: depth))
+        try append(Entry(value: v, depth: depth))
     }
 
     private func pop() throws -> Entry {
@@ -200,8 +225,11 @@ public final class PickleMachine {
     /// Runs to STOP and returns the one value left on the stack.
     public func run() throws -> PickleValue {
         var ok = false
+        var reachable: Set<ObjectIdentifier> = []
         defer {
-            if !ok { for c in containers { c.clear() } }  // iterative tear-down: no deep recursion, no cycles kept
+            // Iterative tear-down: containers the result does not reach (all of them after a failure)
+            // are emptied one by one, so freeing never recurses deeply and no cycle is kept alive.
+            for c in containers where !ok || !reachable.contains(ObjectIdentifier(c)) { c.clear() }
             containers.removeAll()
             memoDense.removeAll()
             memoSparse.removeAll()
@@ -227,7 +255,7 @@ public final class PickleMachine {
             throw fail(.pickleMalformed, stack.isEmpty ? "empty stack at STOP" : "\(stack.count) items left on the stack at STOP")
         }
         let result = stack[0].value
-        try checkDepth(result)
+        reachable = try checkDepth(result)
         ok = true
         return result
     }
@@ -241,7 +269,7 @@ public final class PickleMachine {
         case (.pop, _):
             if let m = marks.last, m == stack.count { marks.removeLast() } else { _ = try pop() }
         case (.popMark, _): _ = try popMark()
-        case (.dup, _): stack.append(try top())
+        case (.dup, _): try append(try top())
         case (.none, _): try push(.none)
         case (.newTrue, _): try push(.bool(true))
         case (.newFalse, _): try push(.bool(false))
@@ -262,7 +290,8 @@ public final class PickleMachine {
         case (.binString, .bytes(let b)), (.shortBinString, .bytes(let b)): try push(.string(PickleMachine.text(b)))
         case (.unicodeText, .line(let l)): try push(.string(PickleMachine.rawUnicodeEscape(l)))
         case (.binUnicode, .bytes(let b)), (.shortBinUnicode, .bytes(let b)), (.binUnicode8, .bytes(let b)):
-            try push(.string(String(decoding: b, as: UTF8.self)))
+            guard let text = String(validating: b, as: UTF8.self) else { throw fail(.pickleMalformed, "string is not valid UTF-8") }
+            try push(.string(text))
         case (.binBytes, .bytes(let b)), (.shortBinBytes, .bytes(let b)), (.binBytes8, .bytes(let b)), (.byteArray8, .bytes(let b)):
             try push(.bytes(b))
         case (.emptyTuple, _): try push(.tuple([]), depth: 1)
@@ -318,8 +347,8 @@ public final class PickleMachine {
         case (.memoize, _): try memoPut(memoCount, try top())
         case (.get, .line(let l)):
             guard let k = Int(String(decoding: l, as: UTF8.self)) else { throw fail(.pickleMalformed, "bad GET key") }
-            stack.append(try memoGet(k))
-        case (.binGet, .int(let k)), (.longBinGet, .int(let k)): stack.append(try memoGet(k))
+            try append(try memoGet(k))
+        case (.binGet, .int(let k)), (.longBinGet, .int(let k)): try append(try memoGet(k))
         case (.global, .lines(let m, let n)): try push(interpreter.global(module: m, name: n))
         case (.stackGlobal, _):
             let n = try pop(), m = try pop()
@@ -328,14 +357,18 @@ public final class PickleMachine {
         case (.reduce, _):
             let args = try pop(), callable = try pop()
             guard let a = args.value.elements else { throw fail(.pickleMalformed, "REDUCE arguments are not a tuple") }
-            try push(try call(callable.value, a), depth: depthOfValue(args))
+            let result = try call(callable.value, a)
+            if case let .dict(d) = result { try charge(8 &* d.count) }
+            try push(result, depth: depthOfValue(args))
         case (.newObj, _):
             let args = try pop(), cls = try pop()
-            try push(try newObject(cls.value, args.value.elements ?? []), depth: depthOfValue(args))
+            guard case let .tuple(a) = args.value else { throw fail(.pickleMalformed, "NEWOBJ arguments are not a tuple") }
+            try push(try newObject(cls.value, a), depth: depthOfValue(args))
         case (.newObjEx, _):
-            _ = try pop()
-            let args = try pop(), cls = try pop()
-            try push(try newObject(cls.value, args.value.elements ?? []), depth: depthOfValue(args))
+            let kwargs = try pop(), args = try pop(), cls = try pop()
+            guard case let .tuple(a) = args.value else { throw fail(.pickleMalformed, "NEWOBJ_EX arguments are not a tuple") }
+            if let kw = kwargs.value.asDict, kw.count > 0 { throw fail(.unsupported, "NEWOBJ_EX with keyword arguments") }
+            try push(try newObject(cls.value, a), depth: depthOfValue(args))
         case (.inst, .lines(let m, let n)):
             let items = try popMark()
             try push(try call(interpreter.global(module: m, name: n), items.map(\.value)))
@@ -381,6 +414,11 @@ public final class PickleMachine {
         if items.count % 2 != 0 { throw fail(.pickleMalformed, "odd number of items for a dict") }
         var i = 0
         while i < items.count {
+            switch items[i].value {
+            case let .string(k): try charge(k.utf8.count)
+            case let .bytes(k): try charge(k.count)
+            default: try charge(8)
+            }
             d.set(items[i].value, items[i + 1].value)
             i += 2
         }
@@ -425,6 +463,7 @@ public final class PickleMachine {
         switch target.value {
         case let .object(o):
             if case let .dict(existing)? = o.state, case let .dict(new) = state.value {
+                try charge(8 &* new.count)
                 for (k, v) in new.entries { existing.set(k, v) }
             } else {
                 o.state = state.value
@@ -443,8 +482,12 @@ public final class PickleMachine {
     // MARK: checks
 
     /// Exact nesting depth of the finished value, iteratively; shared containers counted once, cycles refused.
-    private func checkDepth(_ root: PickleValue) throws {
+    @discardableResult
+    private func checkDepth(_ root: PickleValue) throws -> Set<ObjectIdentifier> {
         var done: [ObjectIdentifier: Int] = [:]
+        // Tuples have no identity to remember: a shared tuple is walked again each time. The walk is
+        // bounded by a budget no honest pickle reaches (it visits each object a few times at most).
+        var budget = max(4_000_000, 8 &* data.count)
         var active: Set<ObjectIdentifier> = []
         // Frame: a value, its children and how many were visited; depth is max child depth + 1.
         struct Frame { var children: [PickleValue]; var next: Int; var best: Int; var id: ObjectIdentifier? }
@@ -467,6 +510,8 @@ public final class PickleMachine {
             let child = f.children[f.next]
             f.next += 1
             frames.append(f)
+            budget -= 1
+            if budget < 0 { throw fail(.pickleLimit, "the structure shares values too often to walk (exponential fan-out)") }
             if frames.count > limits.maxDepth + 1 { throw fail(.pickleLimit, "containers nest deeper than \(limits.maxDepth) levels") }
             if let c = child.container {
                 let id = ObjectIdentifier(c)
@@ -481,6 +526,7 @@ public final class PickleMachine {
                 frames.append(Frame(children: t, next: 0, best: 0, id: nil))
             }
         }
+        return Set(done.keys)
     }
 
     // MARK: literals
@@ -501,6 +547,11 @@ public final class PickleMachine {
             for (i, x) in b.enumerated() { v |= UInt64(x) << (8 * UInt64(i)) }
             if b.last! & 0x80 != 0 && b.count < 8 { v |= ~0 << (8 * UInt64(b.count)) }
             return .int(Int64(bitPattern: v))
+        }
+        if b.count > 64 {
+            // Wider than any integer a weights file holds: kept as hex (two's complement,
+            // little-endian bytes reversed) so decoding stays linear in its length.
+            return .bigInt("0x" + b.reversed().map { String(format2hex: $0) }.joined())
         }
         let negative = b.last! & 0x80 != 0
         var mag = b
@@ -591,5 +642,13 @@ extension String {
         while s.first == chars { s.removeFirst() }
         while s.last == chars { s.removeLast() }
         return String(s)
+    }
+}
+
+extension String {
+    /// Two lower-case hex digits.
+    fileprivate init(format2hex byte: UInt8) {
+        let digits = Array("0123456789abcdef")
+        self = String([digits[Int(byte >> 4)], digits[Int(byte & 15)]])
     }
 }

@@ -27,11 +27,25 @@ public struct SafetensorsWriter {
 
     /// Writes `graph` to `path`. `metadata` defaults to `graph.metadata`; `"format": "pt"` is added
     /// unless the caller set `format`, since transformers refuses files without it.
+    ///
+    /// `finalMetadata`, when given, is asked for after the data is written and replaces the metadata
+    /// in the header; it must encode to a header of the same length (placeholders of fixed width, such
+    /// as hashes computed while the data streams).
     public static func write(_ graph: WeightGraph, metadata: [String: String]? = nil, to path: String,
-                             order: Order = .reference) throws {
+                             order: Order = .reference, finalMetadata: (() throws -> [String: String])? = nil) throws {
         let plan = try plan(graph.entries, file: path, order: order)
         let out = try AtomicFile(path: path)
-        try write(plan, metadata: effectiveMetadata(metadata ?? graph.metadata), into: out)
+        let first = effectiveMetadata(metadata ?? graph.metadata)
+        try write(plan, metadata: first, into: out)
+        if let finalMetadata {
+            let before = try header(plan, metadata: first, file: path)
+            let after = try header(plan, metadata: effectiveMetadata(try finalMetadata()), file: path)
+            guard after.count == before.count else {
+                out.abort()
+                throw FormatError(.io, file: path, "final metadata changes the header length (\(before.count) → \(after.count))")
+            }
+            try out.patch(at: 8, after)
+        }
         try out.commit()
     }
 

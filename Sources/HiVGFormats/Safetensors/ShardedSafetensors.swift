@@ -128,7 +128,7 @@ public enum ShardedSafetensors {
     }
 
     /// A shard name may not escape the index's folder.
-    private static func isPlainRelative(_ name: String) -> Bool {
+    static func isPlainRelative(_ name: String) -> Bool {
         if name.isEmpty || name.hasPrefix("/") || name.utf8.contains(0) { return false }
         return !name.split(separator: "/", omittingEmptySubsequences: false).contains { $0 == ".." || $0.isEmpty }
     }

@@ -32,6 +32,18 @@ enum TorchGlobals {
         "torch.jit._pickle.build_boollist", "torch.jit._pickle.build_tensorlist",
     ]
 
-    /// Named as their module spells them on the machines that wrote them (torch's own refusals).
-    static let alwaysRefused: Set<String> = ["os", "posix", "nt", "sys", "subprocess", "builtins.eval", "builtins.exec"]
+    /// Never accepted, even with --allow-global: modules (and their submodules) and single names.
+    static let alwaysRefused: Set<String> = ["os", "posix", "nt", "sys", "subprocess", "builtins.eval", "builtins.exec",
+                                             "builtins.compile", "builtins.__import__", "builtins.getattr", "builtins.open"]
+
+    static func isNeverAllowed(module: String, full: String) -> Bool {
+        if alwaysRefused.contains(full) { return true }
+        let root = module.split(separator: ".").first.map(String.init) ?? module
+        return alwaysRefused.contains(module) || alwaysRefused.contains(root)
+    }
+
+    /// Python 2 module names in protocol 0–2 pickles → Python 3 (as `_compat_pickle` maps them).
+    static let python2Modules: [String: String] = [
+        "__builtin__": "builtins", "copy_reg": "copyreg", "cPickle": "pickle", "_codecs": "_codecs",
+    ]
 }

@@ -25,7 +25,9 @@ final class TorchInterpreter: PickleInterpreter {
 
     func global(module: String, name: String) -> PickleValue {
         if module == "torch", let d = TorchGlobals.dtypes[name] { return .dtype(d) }
-        return .global(module: module, name: name)
+        // Protocol 0–2 pickles written by Python 2 name Python 3's modules the old way.
+        let renamed = TorchGlobals.python2Modules[module] ?? module
+        return .global(module: renamed, name: name)
     }
 
     func persistentLoad(_ pid: PickleValue, offset: Int) throws -> PickleValue {
@@ -61,6 +63,7 @@ final class TorchInterpreter: PickleInterpreter {
 
     func call(module: String, name: String, args: [PickleValue], offset: Int) throws -> PickleValue {
         let full = module + "." + name
+        guard TorchGlobals.interpreted.contains(full) else { return try refuseOrRecord(module, name, args, offset) }
         switch full {
         case "torch._utils._rebuild_tensor", "torch._utils._rebuild_tensor_v2":
             guard args.count >= 4, case let .storage(s) = args[0] else { throw bad(.pickleMalformed, offset, "\(name) arguments") }
@@ -81,7 +84,10 @@ final class TorchInterpreter: PickleInterpreter {
         case "collections.OrderedDict":
             let d = PyDict(className: full)
             if let pairs = args.first?.elements {
-                for p in pairs { if let kv = p.elements, kv.count == 2 { d.set(kv[0], kv[1]) } }
+                for p in pairs {
+                    guard let kv = p.elements, kv.count == 2 else { throw bad(.pickleMalformed, offset, "OrderedDict item is not a pair") }
+                    d.set(kv[0], kv[1])
+                }
             }
             return .dict(d)
         case "torch.Size":
@@ -104,7 +110,18 @@ final class TorchInterpreter: PickleInterpreter {
             return .set(PyList(args.first?.elements ?? []))
         case "builtins.bytearray":
             if case let .bytes(b)? = args.first { return .bytes(b) }
-            if let s = args.first?.asString { return .bytes(Array(s.utf8)) }
+            if let s = args.first?.asString {
+                let enc = args.count > 1 ? (args[1].asString ?? "utf-8") : "utf-8"
+                if enc == "latin1" || enc == "latin-1" || enc == "iso-8859-1" {
+                    var out: [UInt8] = []
+                    for u in s.unicodeScalars {
+                        guard u.value < 256 else { throw bad(.pickleMalformed, offset, "bytearray: not Latin-1") }
+                        out.append(UInt8(u.value))
+                    }
+                    return .bytes(out)
+                }
+                return .bytes(Array(s.utf8))
+            }
             return .bytes([])
         case "builtins.complex":
             return .object(PyObject(module: module, name: name, args: args, fromCall: true))
@@ -112,14 +129,20 @@ final class TorchInterpreter: PickleInterpreter {
              "torch.jit._pickle.build_boollist", "torch.jit._pickle.build_tensorlist":
             return args.first ?? .none
         default:
-            if allowed.contains(full) && !TorchGlobals.alwaysRefused.contains(module) && !TorchGlobals.alwaysRefused.contains(full) {
-                return .object(PyObject(module: module, name: name, args: args, fromCall: true))
-            }
-            let hint = TorchGlobals.alwaysRefused.contains(module) || TorchGlobals.alwaysRefused.contains(full)
-                ? " (never allowed)" : "; accept it as inert data with --allow-global \(full)"
-            throw FormatError(.forbiddenCall, file: file, entry: entry, offset: offset, global: full,
-                              "refused to call `\(full)`: a weights file has no reason to call it\(hint)")
+            return try refuseOrRecord(module, name, args, offset)
         }
+    }
+
+    /// A call outside the interpreted set: an inert record if the user allowed it, else refused.
+    private func refuseOrRecord(_ module: String, _ name: String, _ args: [PickleValue], _ offset: Int) throws -> PickleValue {
+        let full = module + "." + name
+        let never = TorchGlobals.isNeverAllowed(module: module, full: full)
+        if allowed.contains(full) && !never {
+            return .object(PyObject(module: module, name: name, args: args, fromCall: true))
+        }
+        let hint = never ? " (never allowed)" : "; accept it as inert data with --allow-global \(full)"
+        throw FormatError(.forbiddenCall, file: file, entry: entry, offset: offset, global: full,
+                          "refused to call `\(full)`: a weights file has no reason to call it\(hint)")
     }
 
     private func ints(_ v: PickleValue, _ what: String, _ offset: Int) throws -> [Int] {

@@ -11,6 +11,8 @@ public struct ZipMember: Sendable {
     public let crc32: UInt32
     /// Where the member's data starts in the file (past its local header).
     public let dataOffset: Int
+    /// Where its local header starts.
+    public let headerOffset: Int
 }
 
 /// The central directory of a zip file read straight from its bytes (ZIP64 included). We parse it
@@ -85,7 +87,12 @@ public struct ZipDirectory: Sendable {
             guard local <= n - 30, u32(local) == 0x0403_4B50 else {
                 throw FormatError(.zip, file: file, entry: name, offset: local, "local header missing (truncated archive?)")
             }
-            let dataOffset = local + 30 + u16(local + 26) + u16(local + 28)
+            let localNameLen = u16(local + 26)
+            guard local + 30 + localNameLen <= n,
+                  UnsafeRawBufferPointer(rebasing: b[local + 30 ..< local + 30 + localNameLen]).elementsEqual(name.utf8) else {
+                throw FormatError(.zip, file: file, entry: name, offset: local, "local header names another member")
+            }
+            let dataOffset = local + 30 + localNameLen + u16(local + 28)
             guard dataOffset <= n, csize <= n - dataOffset else {
                 throw FormatError(.zip, file: file, entry: name, offset: dataOffset, "member data runs past the end of the file (truncated archive?)")
             }
@@ -98,8 +105,13 @@ public struct ZipDirectory: Sendable {
             if byName[name] != nil { throw FormatError(.zip, file: file, entry: name, "member name appears twice") }
             byName[name] = members.count
             members.append(ZipMember(name: name, index: i, method: method, compressedSize: csize, uncompressedSize: usize,
-                                     crc32: crc, dataOffset: dataOffset))
+                                     crc32: crc, dataOffset: dataOffset, headerOffset: local))
             o += 46 + nameLen + extraLen + commentLen
+        }
+        // Members must not share bytes: sorted by position, each ends before the next local header.
+        let byOffset = members.sorted { $0.dataOffset < $1.dataOffset }
+        for (a, b2) in zip(byOffset, byOffset.dropFirst()) where a.dataOffset + a.compressedSize > b2.headerOffset {
+            throw FormatError(.zip, file: file, entry: b2.name, offset: b2.dataOffset, "member overlaps `\(a.name)`")
         }
         self.members = members
         self.byName = byName

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# make crosscheck: hivgkit's readers against the real Python stack (torch.load, torch.jit.load,
+# safetensors). The checks themselves are in scripts/crosscheck/crosscheck.py.
+#
+# Python: $CROSSCHECK_PYTHON when set (any interpreter with torch, numpy and safetensors);
+# otherwise the git-ignored venv .venv-crosscheck/, made from the pinned
+# Fixtures/requirements-fixtures.txt (torch==2.13.0+cpu, numpy, safetensors==0.4.5) the first
+# time, and again only when that file changes.
+# Other knobs: CROSSCHECK_CKPT (a real-size HiVG checkpoint; default /tmp/bench/vitb16_stage3.pth
+# when it exists, empty to skip); for the merge checks (scripts/crosscheck/crosscheck_merge.py)
+# CROSSCHECK_HIVG_PYTHON (a python with the HiVG stack of Fixtures/hivg/requirements.txt) and
+# HIVG_SRC (a checkout of linhuixiao/HiVG); without them those checks SKIP.
+set -euo pipefail
+BIN=${1:?usage: crosscheck.sh PATH/TO/hivgkit}
+[ -x "$BIN" ] || { echo "crosscheck.sh: $BIN is not an executable" >&2; exit 64; }
+BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
+cd "$(dirname "$0")/.."
+
+if [ -n "${CROSSCHECK_PYTHON:-}" ]; then
+  PY=$CROSSCHECK_PYTHON
+else
+  VENV=.venv-crosscheck
+  REQ=Fixtures/requirements-fixtures.txt
+  PY=$VENV/bin/python
+  if ! cmp -s "$REQ" "$VENV/.ok"; then
+    echo "crosscheck: installing $REQ into $VENV (once)"
+    [ -x "$PY" ] || "${PYTHON:-python3}" -m venv "$VENV"
+    "$PY" -m pip install -q -r "$REQ"
+    cp "$REQ" "$VENV/.ok"
+  fi
+fi
+
+# Each part prints its own `<name>: N passed, M failed` line last; the parts' lines are kept out of
+# the stream and summed into the one `crosscheck: N passed, M failed` line at the end.
+LOG=$(mktemp -t hivgkit-crosscheck.XXXXXX)
+trap 'rm -f "$LOG"' EXIT
+PASSED=0 FAILED=0 STATUS=0
+part() {  # part NAME SCRIPT: run SCRIPT "$BIN" with $PY, stream its output, add up its counts
+  local name=$1 script=$2 rc counts
+  set +e
+  "$PY" -u "$script" "$BIN" | tee "$LOG" | grep --line-buffered -v -E "^$name: [0-9]+ passed, [0-9]+ failed\$"
+  rc=${PIPESTATUS[0]}
+  set -e
+  counts=$(sed -n -E "s/^$name: ([0-9]+) passed, ([0-9]+) failed\$/\1 \2/p" "$LOG" | tail -n 1)
+  if [ -z "$counts" ]; then
+    echo "FAIL  $script exited $rc without a summary line"
+    counts="0 1"
+  fi
+  PASSED=$((PASSED + ${counts% *})) FAILED=$((FAILED + ${counts#* }))
+  [ "$rc" -eq 0 ] || STATUS=1
+}
+part crosscheck scripts/crosscheck/crosscheck.py
+# `hivgkit merge` outputs against torch, transformers and the original HiVG code
+# (CROSSCHECK_HIVG_PYTHON, HIVG_SRC: see scripts/crosscheck/crosscheck_merge.py; SKIPs without them).
+part crosscheck-merge scripts/crosscheck/crosscheck_merge.py
+echo "crosscheck: $PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ] && exit "$STATUS" || exit 1
