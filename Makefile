@@ -32,7 +32,7 @@ $(VENV)/.ok: Fixtures/requirements-ci.txt
 
 test: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --parallel
+	$(SWIFT) test --skip-build --disable-swift-testing
 	$(MAKE) --no-print-directory cli-test
 
 # End-to-end checks of the built binary: outputs and exit codes.
@@ -54,3 +54,14 @@ fuzz: deps
 
 clean:
 	rm -rf .build .build-* $(VENV)
+
+# Regenerates the native format's manifest code (Sources/CHiVGManifest) from proto/hivgw.proto with
+# protoc-c. The output is committed; NativeFormatTests fails when it is stale.
+.PHONY: proto
+proto: deps
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	protoc-c --proto_path=proto --c_out="$$tmp" hivgw.proto && \
+	mkdir -p Sources/CHiVGManifest/include && \
+	cp "$$tmp/hivgw.pb-c.c" Sources/CHiVGManifest/hivgw.pb-c.c && \
+	cp "$$tmp/hivgw.pb-c.h" Sources/CHiVGManifest/include/hivgw.pb-c.h && \
+	echo "regenerated Sources/CHiVGManifest from proto/hivgw.proto ($$(protoc-c --version | head -1))"

@@ -8,6 +8,10 @@ import PackageDescription
 //   model    HiVGModel     CLIP / HiVG architecture: key mapping rules, config, LoRA discovery
 //   surgery  HiVGSurgery   merge, quantize, diff, rank analysis: pure functions over the graph
 //   cli      hivgkit       one thin subcommand per verb
+// The numeric layers are optimized in debug builds too: tests (and the CLI tests' debug binary) run
+// merges, SVDs and forward passes, which are 10–50× slower unoptimized.
+let optimized: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 let package = Package(
     name: "HiVGKit",
     products: [
@@ -22,10 +26,10 @@ let package = Package(
         .systemLibrary(name: "CProtobufC", pkgConfig: "libprotobuf-c", providers: [.apt(["libprotobuf-c-dev", "protobuf-c-compiler"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
-        .target(name: "HiVGCore", dependencies: ["CKernels", "COpenBLAS"]),
-        .target(name: "HiVGFormats", dependencies: ["HiVGCore", "CZip"]),
-        .target(name: "HiVGModel", dependencies: ["HiVGCore", "HiVGFormats"]),
-        .target(name: "HiVGSurgery", dependencies: ["HiVGCore", "HiVGModel"]),
+        .target(name: "HiVGCore", dependencies: ["CKernels", "COpenBLAS"], swiftSettings: optimized),
+        .target(name: "HiVGFormats", dependencies: ["HiVGCore", "CZip"], swiftSettings: optimized),
+        .target(name: "HiVGModel", dependencies: ["HiVGCore", "HiVGFormats"], swiftSettings: optimized),
+        .target(name: "HiVGSurgery", dependencies: ["HiVGCore", "HiVGModel"], swiftSettings: optimized),
         .executableTarget(name: "hivgkit", dependencies: [
             "HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

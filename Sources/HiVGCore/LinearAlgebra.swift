@@ -45,4 +45,40 @@ public enum LinearAlgebra {
         if info != 0 { throw Failure.lapack(routine: "dgesdd", info: Int(info)) }
         return (lvt, s, lu)
     }
+
+    /// y = A·x (row-major m×n A), single precision.
+    public static func sgemv(m: Int, n: Int, a: UnsafePointer<Float>, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
+                             transpose: Bool = false) {
+        cblas_sgemv(CblasRowMajor, transpose ? CblasTrans : CblasNoTrans, blasint(m), blasint(n), 1, a, blasint(n), x, 1, 0, y, 1)
+    }
+
+    /// Thin QR of a row-major m×k matrix in double precision: Q (m×p, row-major, orthonormal columns)
+    /// and R (p×k, row-major, upper triangular), p = min(m, k).
+    public static func qr(_ a: [Double], m: Int, k: Int) throws -> (q: [Double], r: [Double], p: Int) {
+        let p = min(m, k)
+        if p == 0 { return ([], [], 0) }
+        // Column-major copy of A (m×k).
+        var cm = [Double](repeating: 0, count: m * k)
+        for i in 0 ..< m { for j in 0 ..< k { cm[j * m + i] = a[i * k + j] } }
+        var mm = Int32(m), kk = Int32(k), lda = Int32(m), pp = Int32(p), info: Int32 = 0
+        var tau = [Double](repeating: 0, count: p)
+        var lwork: Int32 = -1
+        var query = 0.0
+        dgeqrf_(&mm, &kk, &cm, &lda, &tau, &query, &lwork, &info)
+        lwork = max(Int32(query), 1)
+        var work = [Double](repeating: 0, count: Int(lwork))
+        dgeqrf_(&mm, &kk, &cm, &lda, &tau, &work, &lwork, &info)
+        if info != 0 { throw Failure.lapack(routine: "dgeqrf", info: Int(info)) }
+        var r = [Double](repeating: 0, count: p * k)
+        for i in 0 ..< p { for j in i ..< k { r[i * k + j] = cm[j * m + i] } }
+        lwork = -1
+        dorgqr_(&mm, &pp, &pp, &cm, &lda, &tau, &query, &lwork, &info)
+        lwork = max(Int32(query), 1)
+        work = [Double](repeating: 0, count: Int(lwork))
+        dorgqr_(&mm, &pp, &pp, &cm, &lda, &tau, &work, &lwork, &info)
+        if info != 0 { throw Failure.lapack(routine: "dorgqr", info: Int(info)) }
+        var q = [Double](repeating: 0, count: m * p)
+        for i in 0 ..< m { for j in 0 ..< p { q[i * p + j] = cm[j * m + i] } }
+        return (q, r, p)
+    }
 }

@@ -97,30 +97,14 @@ final class TorchInterpreter: PickleInterpreter {
         case "_codecs.encode":
             guard let s = args.first?.asString else { throw bad(.pickleMalformed, offset, "_codecs.encode of a non-string") }
             let enc = args.count > 1 ? (args[1].asString ?? "latin1") : "utf-8"
-            if enc == "latin1" || enc == "latin-1" || enc == "iso-8859-1" {
-                var out: [UInt8] = []
-                for u in s.unicodeScalars {
-                    guard u.value < 256 else { throw bad(.pickleMalformed, offset, "_codecs.encode: not Latin-1") }
-                    out.append(UInt8(u.value))
-                }
-                return .bytes(out)
-            }
-            return .bytes(Array(s.utf8))
+            return .bytes(try encode(s, enc, "_codecs.encode", offset))
         case "builtins.set", "builtins.frozenset":
             return .set(PyList(args.first?.elements ?? []))
         case "builtins.bytearray":
             if case let .bytes(b)? = args.first { return .bytes(b) }
             if let s = args.first?.asString {
                 let enc = args.count > 1 ? (args[1].asString ?? "utf-8") : "utf-8"
-                if enc == "latin1" || enc == "latin-1" || enc == "iso-8859-1" {
-                    var out: [UInt8] = []
-                    for u in s.unicodeScalars {
-                        guard u.value < 256 else { throw bad(.pickleMalformed, offset, "bytearray: not Latin-1") }
-                        out.append(UInt8(u.value))
-                    }
-                    return .bytes(out)
-                }
-                return .bytes(Array(s.utf8))
+                return .bytes(try encode(s, enc, "bytearray", offset))
             }
             return .bytes([])
         case "builtins.complex":
@@ -131,6 +115,17 @@ final class TorchInterpreter: PickleInterpreter {
         default:
             return try refuseOrRecord(module, name, args, offset)
         }
+    }
+
+    /// Text to bytes as Python 2 pickles ask for it: Latin-1 (each code point one byte) or UTF-8.
+    private func encode(_ s: String, _ encoding: String, _ what: String, _ offset: Int) throws -> [UInt8] {
+        guard ["latin1", "latin-1", "iso-8859-1"].contains(encoding) else { return Array(s.utf8) }
+        var out: [UInt8] = []
+        for u in s.unicodeScalars {
+            guard u.value < 256 else { throw bad(.pickleMalformed, offset, "\(what): not Latin-1") }
+            out.append(UInt8(u.value))
+        }
+        return out
     }
 
     /// A call outside the interpreted set: an inert record if the user allowed it, else refused.
