@@ -15,7 +15,7 @@ let optimized: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debu
 let package = Package(
     name: "HiVGKit",
     products: [
-        .library(name: "HiVGKit", targets: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery"]),
+        .library(name: "HiVGKit", targets: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward"]),
         .executable(name: "hivgkit", targets: ["hivgkit"]),
     ],
     dependencies: [
@@ -30,11 +30,12 @@ let package = Package(
         .target(name: "HiVGFormats", dependencies: ["HiVGCore", "CZip"], swiftSettings: optimized),
         .target(name: "HiVGModel", dependencies: ["HiVGCore", "HiVGFormats"], swiftSettings: optimized),
         .target(name: "HiVGSurgery", dependencies: ["HiVGCore", "HiVGModel"], swiftSettings: optimized),
+        .target(name: "HiVGForward", dependencies: ["HiVGCore", "HiVGModel", "HiVGSurgery"], swiftSettings: optimized),
         .executableTarget(name: "hivgkit", dependencies: [
-            "HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery",
+            "HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "hivgkit-bench", dependencies: ["HiVGCore", "HiVGFormats"]),
-        .testTarget(name: "HiVGKitTests", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery"]),
+        .testTarget(name: "HiVGKitTests", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward"]),
     ]
 )

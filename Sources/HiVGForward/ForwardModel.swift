@@ -1,0 +1,522 @@
+import Foundation
+import HiVGCore
+import HiVGModel
+import HiVGSurgery
+
+/// How a batch is run.
+public struct ForwardOptions: Sendable {
+    /// Reproduce the original bridge's cross-batch reshape (text keys/values laid out (L, B, D) read as
+    /// (B, L, D)) instead of the exact per-sample semantics. Only differs when B > 1.
+    public var batchQuirk: Bool
+    /// Keep the intermediates (text/vision hidden states, bridge states, VL output, …) in the outputs.
+    public var intermediates: Bool
+    public init(batchQuirk: Bool = false, intermediates: Bool = false) {
+        self.batchQuirk = batchQuirk
+        self.intermediates = intermediates
+    }
+}
+
+/// The reference forward pass of CLIP and HiVG on F32 weights (LoRA merged once at load, W + s·B·A).
+///
+/// HiVG (the recipe of `hivg-checkpoints.md` § Inference, checked against the original code):
+/// text tower (causal, pre-LN, quick_gelu) → bridge text states → vision tower with the cross-modal
+/// bridge in the adapt layers → multi-level visual projection → pre-norm VL transformer with key-padding
+/// mask → box MLP. Plain CLIP (`architecture == "clip"`): `image_embeds` / `text_embeds` as transformers'
+/// `CLIPModel.forward` returns them (projected, L2-normalised) and `logits_per_image`.
+///
+/// Batches are processed together in the row-wise layers; attention and the bridge keep samples apart
+/// (exact B = 1 semantics) unless `batchQuirk` is set.
+public final class ForwardModel: @unchecked Sendable {
+    public let config: ModelConfig
+    private let p: [String: [Float]]
+
+    public init(_ model: LoadedModel) throws {
+        var config = model.config
+        // A mixup bridge takes condition_text_proj(text_features), vision-wide, straight as keys/values:
+        // the original code cannot run it with adaptive weights (widths differ). When only the shapes
+        // suggested adaptive weights (released mixup files carry no `args`), mixup turns them off.
+        if config.architecture == "hivg" && config.mixup && config.adaptiveWeights && config.provenance["adaptive_weights"] == "shape" {
+            config.adaptiveWeights = false
+            config.provenance["adaptive_weights"] = "off: implied by mixup"
+        }
+        self.config = config
+        var p: [String: [Float]] = [:]
+        var names = Architecture.required(config).map { $0.0 }
+        if model.weights.contains("clip.logit_scale") { names.append("clip.logit_scale") }
+        for name in names where p[name] == nil {
+            let linear = name.hasSuffix(".weight") ? String(name.dropLast(7)) : name
+            if model.lora[linear] != nil {
+                p[name] = try Merge.mergedFloats(model, linear: linear)
+            } else {
+                guard let t = model.weights[name] else { throw ForwardError.missingWeight(name) }
+                guard t.dtype.isFloatingPoint else {
+                    throw ForwardError.unsupported("tensor `\(name)` has dtype \(t.dtype.rawValue); the forward pass needs floating-point weights")
+                }
+                p[name] = try t.floats(name: name)
+            }
+        }
+        // The VL transformer's packed q;k;v projection, split once.
+        if let h = config.head, config.architecture == "hivg" {
+            let d = h.hidden
+            for l in 0 ..< h.layers {
+                let a = "vl_transformer.encoder.layers.\(l).self_attn."
+                let w = p[a + "in_proj_weight"]!, b = p[a + "in_proj_bias"]!
+                for (i, part) in ["q", "k", "v"].enumerated() {
+                    p[a + part + ".weight"] = Array(w[i * d * d ..< (i + 1) * d * d])
+                    p[a + part + ".bias"] = Array(b[i * d ..< (i + 1) * d])
+                }
+            }
+        }
+        self.p = p
+        if config.architecture == "hivg" && !config.adaptLayers.isEmpty {
+            if config.mixup && config.adaptiveWeights && config.text.width != config.vision.width {
+                throw ForwardError.unsupported("""
+                    mixup with adaptive weights: the original code multiplies the \(config.vision.width)-wide condition_text_proj \
+                    state by the \(config.text.width)-wide adaptive weights and fails; mixup checkpoints run with adaptive weights off \
+                    (drop --adaptive, or give --no-adaptive)
+                    """)
+            }
+            if !config.mixup && !config.adaptiveWeights && config.text.width != config.vision.width {
+                throw ForwardError.unsupported("""
+                    adaptive weights off: the bridge would attend to the \(config.text.width)-wide text state with \
+                    \(config.vision.width)-wide projections (the original code fails too)
+                    """)
+            }
+        }
+    }
+
+    /// Parameter by canonical name (present by construction).
+    private func w(_ name: String) -> [Float] {
+        guard let v = p[name] else { preconditionFailure("forward: weight `\(name)` was not loaded") }
+        return v
+    }
+
+    private var eps: Double { config.layerNormEps }
+
+    private func linear(_ x: [Float], rows: Int, _ prefix: String, bias: Bool = true) -> [Float] {
+        let weight = w(prefix + ".weight")
+        let inDim = x.count / rows
+        precondition(rows > 0 && inDim * rows == x.count && weight.count % inDim == 0, "linear \(prefix): shape mismatch")
+        return Kernels.linear(x, rows: rows, weight, bias ? w(prefix + ".bias") : nil, inDim: inDim, outDim: weight.count / inDim)
+    }
+
+    private func norm(_ x: [Float], rows: Int, dim: Int, _ prefix: String) -> [Float] {
+        Kernels.layerNorm(x, rows: rows, dim: dim, w(prefix + ".weight"), w(prefix + ".bias"), eps: eps)
+    }
+
+    // MARK: - CLIP encoder layer pieces
+
+    /// x += out_proj(MHA(LN1 x)) per sample (`seq` rows each).
+    private func selfAttention(_ x: inout [Float], _ layer: String, tower t: ModelConfig.Tower, batch: Int, seq: Int, causal: Bool) {
+        let d = t.width, rows = batch * seq
+        let h = norm(x, rows: rows, dim: d, layer + ".layer_norm1")
+        let q = linear(h, rows: rows, layer + ".self_attn.q_proj")
+        let k = linear(h, rows: rows, layer + ".self_attn.k_proj")
+        let v = linear(h, rows: rows, layer + ".self_attn.v_proj")
+        var a = [Float](repeating: 0, count: rows * d)
+        let scale = Float(1 / Double(d / t.heads).squareRoot())
+        q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in a.withUnsafeMutableBufferPointer { ap in
+            for b in 0 ..< batch {
+                let o = b * seq * d
+                Kernels.attention(q: qp.baseAddress! + o, k: kp.baseAddress! + o, v: vp.baseAddress! + o, out: ap.baseAddress! + o,
+                                  tq: seq, tk: seq, dim: d, heads: t.heads, scale: scale, causal: causal)
+            }
+        } } } }
+        Kernels.add(&x, linear(a, rows: rows, layer + ".self_attn.out_proj"))
+    }
+
+    /// fc2(quick_gelu(fc1 x)).
+    private func mlp(_ x: [Float], rows: Int, _ prefix: String) -> [Float] {
+        var h = linear(x, rows: rows, prefix + ".fc1")
+        Kernels.quickGELU(&h)
+        return linear(h, rows: rows, prefix + ".fc2")
+    }
+
+    // MARK: - text tower
+
+    /// Hidden states hs[0…layers] (B·L rows each) of the CLIP text tower: causal mask, no padding mask.
+    private func textTower(ids: [Int], batch: Int, length l: Int) -> [[Float]] {
+        let t = config.text, d = t.width
+        let tok = w("clip.text_model.embeddings.token_embedding.weight"), pos = w("clip.text_model.embeddings.position_embedding.weight")
+        var x = [Float](repeating: 0, count: batch * l * d)
+        for b in 0 ..< batch {
+            for i in 0 ..< l {
+                let id = ids[b * l + i], row = (b * l + i) * d
+                for c in 0 ..< d { x[row + c] = tok[id * d + c] + pos[i * d + c] }
+            }
+        }
+        var hs = [x]
+        for layer in 0 ..< t.layers {
+            let prefix = "clip.text_model.encoder.layers.\(layer)"
+            selfAttention(&x, prefix, tower: t, batch: batch, seq: l, causal: true)
+            Kernels.add(&x, mlp(norm(x, rows: batch * l, dim: d, prefix + ".layer_norm2"), rows: batch * l, prefix + ".mlp"))
+            hs.append(x)
+        }
+        return hs
+    }
+
+    // MARK: - vision tower
+
+    /// Patch grid of an H×W input (the stride-p convolution drops a remainder).
+    public func grid(height: Int, width: Int) -> (h: Int, w: Int) { (height / config.patchSize, width / config.patchSize) }
+
+    /// The vision position embedding for a gh×gw grid: as stored when the grid matches, otherwise the
+    /// patch rows resized with PyTorch's antialiased bicubic (the class row is kept), as HiVG's
+    /// `Modified_CLIPVisionEmbeddings` does.
+    public func positionEmbedding(gridH: Int, gridW: Int) -> [Float] {
+        let d = config.vision.width
+        let pos = w("clip.vision_model.embeddings.position_embedding.weight")
+        let n = Int(Double(pos.count / d - 1).squareRoot().rounded())
+        if n == gridH && n == gridW { return pos }
+        return Self.interpolatePositions(pos, width: d, from: n, toH: gridH, toW: gridW)
+    }
+
+    /// (1 + n·n, D) → (1 + gh·gw, D): the n×n patch rows as D planes, bicubic-antialias resized.
+    static func interpolatePositions(_ pos: [Float], width d: Int, from n: Int, toH gh: Int, toW gw: Int) -> [Float] {
+        var planes = [Float](repeating: 0, count: d * n * n)
+        for r in 0 ..< n * n { for c in 0 ..< d { planes[c * n * n + r] = pos[(1 + r) * d + c] } }
+        let resized = Resample.resize(planes, channels: d, inH: n, inW: n, outH: gh, outW: gw, filter: .bicubic)
+        let g = gh * gw
+        var out = [Float](repeating: 0, count: (1 + g) * d)
+        for c in 0 ..< d { out[c] = pos[c] }
+        for r in 0 ..< g { for c in 0 ..< d { out[(1 + r) * d + c] = resized[c * g + r] } }
+        return out
+    }
+
+    /// pre_layrnorm(class/patch embeddings + position embedding), B·(1+G) rows.
+    private func visionEmbeddings(_ inp: ForwardInputs) -> [Float] {
+        let d = config.vision.width, ps = config.patchSize
+        let (gh, gw) = grid(height: inp.height, width: inp.width)
+        let g = gh * gw, s = 1 + g, kdim = 3 * ps * ps
+        var patches = [Float](repeating: 0, count: inp.batch * g * kdim)
+        let hw = inp.height * inp.width
+        inp.pixelValues.withUnsafeBufferPointer { px in
+            patches.withUnsafeMutableBufferPointer { pp in
+                for b in 0 ..< inp.batch {
+                    for gy in 0 ..< gh {
+                        for gx in 0 ..< gw {
+                            let row = pp.baseAddress! + ((b * g) + gy * gw + gx) * kdim
+                            for c in 0 ..< 3 {
+                                for ky in 0 ..< ps {
+                                    let src = px.baseAddress! + (b * 3 + c) * hw + (gy * ps + ky) * inp.width + gx * ps
+                                    (row + (c * ps + ky) * ps).update(from: src, count: ps)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let emb = Kernels.linear(patches, rows: inp.batch * g, w("clip.vision_model.embeddings.patch_embedding.weight"), nil,
+                                 inDim: kdim, outDim: d)
+        let cls = w("clip.vision_model.embeddings.class_embedding")
+        let pos = positionEmbedding(gridH: gh, gridW: gw)
+        var x = [Float](repeating: 0, count: inp.batch * s * d)
+        for b in 0 ..< inp.batch {
+            for c in 0 ..< d { x[b * s * d + c] = cls[c] + pos[c] }
+            for r in 0 ..< g {
+                let dst = (b * s + 1 + r) * d, src = (b * g + r) * d
+                for c in 0 ..< d { x[dst + c] = emb[src + c] + pos[(1 + r) * d + c] }
+            }
+        }
+        return norm(x, rows: inp.batch * s, dim: d, "clip.vision_model.pre_layrnorm")
+    }
+
+    /// The key/value source of one bridge: cross_gate(concat_j(E_j ⊙ T_j + T_j)) with adaptive
+    /// weights, else the last text state. B·L rows of the vision width.
+    private func bridgeSource(_ layer: String, text states: [[Float]], batch: Int, length l: Int) throws -> (source: [Float], gate: Bool) {
+        if !config.adaptiveWeights { return (states[states.count - 1], false) }
+        let n = states.count
+        let dt = states[0].count / (batch * l)
+        var cat = [Float](repeating: 0, count: batch * l * dt * n)
+        for j in 0 ..< n {
+            let e = w("\(layer).cross_adaptive_weights.\(j).weight")
+            guard e.count == l * dt else {
+                throw ForwardError.unsupported("the bridge's adaptive weights have \(e.count / dt) rows; the text length is \(l)")
+            }
+            let t = states[j]
+            for b in 0 ..< batch {
+                for i in 0 ..< l {
+                    let src = (b * l + i) * dt, dst = (b * l + i) * dt * n + j * dt
+                    for c in 0 ..< dt { let v = t[src + c]; cat[dst + c] = e[i * dt + c] * v + v }
+                }
+            }
+        }
+        return (linear(cat, rows: batch * l, layer + ".cross_gate"), true)
+    }
+
+    /// cross_mlp(out_proj(MHA(q(cross_norm x), k(T), v(T)))) per sample: the term the bridge adds.
+    private func bridge(_ x: [Float], _ layer: String, source t: [Float], batch: Int, seq: Int, length l: Int) -> [Float] {
+        let d = config.vision.width, rows = batch * seq
+        let h = norm(x, rows: rows, dim: d, layer + ".cross_norm")
+        let q = linear(h, rows: rows, layer + ".cross_attn.q_proj")
+        let k = linear(t, rows: batch * l, layer + ".cross_attn.k_proj")
+        let v = linear(t, rows: batch * l, layer + ".cross_attn.v_proj")
+        var a = [Float](repeating: 0, count: rows * d)
+        let scale = Float(1 / Double(d / config.vision.heads).squareRoot())
+        q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in a.withUnsafeMutableBufferPointer { ap in
+            for b in 0 ..< batch {
+                Kernels.attention(q: qp.baseAddress! + b * seq * d, k: kp.baseAddress! + b * l * d, v: vp.baseAddress! + b * l * d,
+                                  out: ap.baseAddress! + b * seq * d, tq: seq, tk: l, dim: d, heads: config.vision.heads, scale: scale)
+            }
+        } } } }
+        let o = linear(a, rows: rows, layer + ".cross_attn.out_proj")
+        return mlp(o, rows: rows, layer + ".cross_mlp")
+    }
+
+    /// The original bridge permutes the text state to (L, B, D) and its attention then views the
+    /// projected keys/values as (B, L, D): sample b′, position l′ reads flat row r = b′·L + l′ of the
+    /// (L, B) order, i.e. sample r mod B at position r div B. Row-wise projections commute with this
+    /// gather, so it is applied to the source rows.
+    static func quirkReshape(_ t: [Float], batch: Int, length l: Int, width d: Int) -> [Float] {
+        var out = [Float](repeating: 0, count: t.count)
+        for bp in 0 ..< batch {
+            for lp in 0 ..< l {
+                let r = bp * l + lp
+                let src = ((r % batch) * l + r / batch) * d, dst = r * d
+                for c in 0 ..< d { out[dst + c] = t[src + c] }
+            }
+        }
+        return out
+    }
+
+    // MARK: - forward
+
+    public func run(_ inp: ForwardInputs, options: ForwardOptions = ForwardOptions()) throws -> ForwardOutputs {
+        try validate(inp)
+        return config.architecture == "clip" ? try runCLIP(inp, options) : try runHiVG(inp, options)
+    }
+
+    private func validate(_ inp: ForwardInputs) throws {
+        guard inp.batch > 0 else { throw ForwardError.badInput(name: "pixel_values", detail: "empty batch") }
+        guard inp.pixelValues.count == inp.batch * 3 * inp.height * inp.width else {
+            throw ForwardError.badInput(name: "pixel_values", detail: "\(inp.pixelValues.count) values for (\(inp.batch), 3, \(inp.height), \(inp.width))")
+        }
+        let (gh, gw) = grid(height: inp.height, width: inp.width)
+        guard gh > 0, gw > 0 else {
+            throw ForwardError.badInput(name: "pixel_values", detail: "\(inp.height)×\(inp.width) is smaller than one \(config.patchSize)-pixel patch")
+        }
+        guard inp.textLength > 0, inp.textLength <= config.maxPositions else {
+            throw ForwardError.badInput(name: "input_ids", detail: "length \(inp.textLength); the text tower takes 1…\(config.maxPositions) tokens")
+        }
+        guard inp.inputIds.count == inp.batch * inp.textLength else {
+            throw ForwardError.badInput(name: "input_ids", detail: "\(inp.inputIds.count) ids for (\(inp.batch), \(inp.textLength))")
+        }
+        if let bad = inp.inputIds.first(where: { $0 < 0 || $0 >= config.vocabSize }) {
+            throw ForwardError.badInput(name: "input_ids", detail: "id \(bad) outside the vocabulary (0…\(config.vocabSize - 1))")
+        }
+        if let m = inp.pixelMask, m.count != inp.batch * inp.height * inp.width {
+            throw ForwardError.badInput(name: "pixel_mask", detail: "\(m.count) values for (\(inp.batch), \(inp.height), \(inp.width))")
+        }
+    }
+
+    /// HiVG's `get_masks`: torchvision `Resize([gh, gw])` of the int32 pad mask (float cast, bilinear
+    /// with antialias), rounded back to integers (half to even, as torch.round), then ≠ 0. B×G, true =
+    /// masked. The rounding is what the real pipeline does (the mask arrives as int32 from collate_fn).
+    public func visuMask(_ inp: ForwardInputs) -> [Bool] {
+        let (gh, gw) = grid(height: inp.height, width: inp.width)
+        guard let m = inp.pixelMask else { return [Bool](repeating: false, count: inp.batch * gh * gw) }
+        let planes = m.map { $0 ? Float(1) : 0 }
+        let r = Resample.resize(planes, channels: inp.batch, inH: inp.height, inW: inp.width, outH: gh, outW: gw, filter: .bilinear)
+        return r.map { $0.rounded(.toNearestOrEven) != 0 }
+    }
+
+    private func runHiVG(_ inp: ForwardInputs, _ o: ForwardOptions) throws -> ForwardOutputs {
+        guard let head = config.head else { throw ForwardError.unsupported("this HiVG model has no grounding head (vl_transformer / bbox_embed)") }
+        var out = ForwardOutputs()
+        let bsz = inp.batch, l = inp.textLength
+        let dt = config.text.width, dv = config.vision.width, pdim = head.hidden
+        let (gh, gw) = grid(height: inp.height, width: inp.width)
+        let g = gh * gw, s = 1 + g, n = 1 + s + l
+        guard n == head.positions else {
+            throw ForwardError.badInput(name: "pixel_values", detail: """
+                the VL transformer has \(head.positions) positions; a \(gh)×\(gw) patch grid and \(l) tokens make 1 + \(s) + \(l) = \(n)
+                """)
+        }
+        if config.adaptiveWeights && !config.adaptLayers.isEmpty && l != config.maxPositions {
+            throw ForwardError.badInput(name: "input_ids", detail: "the bridge's adaptive weights need exactly \(config.maxPositions) tokens, got \(l)")
+        }
+        let keep = o.intermediates
+
+        // Text tower.
+        let hs = textTower(ids: inp.inputIds, batch: bsz, length: l)
+        let last = norm(hs[hs.count - 1], rows: bsz * l, dim: dt, "clip.text_model.final_layer_norm")
+        let textFeatures = linear(last, rows: bsz * l, "clip.text_projection", bias: false)
+        if keep {
+            for (i, h) in hs.enumerated() { out.set("text_hidden_\(i)", [bsz, l, dt], h) }
+            out.set("text_last_hidden", [bsz, l, dt], last)
+            out.set("text_features", [bsz, l, config.projectionDim], textFeatures)
+        }
+
+        // Bridge text states: mixup → [condition_text_proj(text_features)], else the extracted hidden states.
+        let states: [[Float]] = config.mixup ? [linear(textFeatures, rows: bsz * l, "condition_text_proj")]
+            : config.bridgeTextLayers.map { hs[$0] }
+        if keep && !config.adaptLayers.isEmpty {
+            for (j, t) in states.enumerated() { out.set("bridge_text_\(j)", [bsz, l, t.count / (bsz * l)], t) }
+        }
+
+        // Vision tower with the bridge.
+        var x = visionEmbeddings(inp)
+        var vhs = [x]
+        let adapt = Set(config.adaptLayers)
+        for layer in 0 ..< config.vision.layers {
+            let prefix = "clip.vision_model.encoder.layers.\(layer)"
+            selfAttention(&x, prefix, tower: config.vision, batch: bsz, seq: s, causal: false)
+            if adapt.contains(layer) {
+                var (src, gated) = try bridgeSource(prefix, text: states, batch: bsz, length: l)
+                if keep && gated { out.set("bridge_gate_\(layer)", [bsz, l, dv], src) }
+                if o.batchQuirk && bsz > 1 { src = Self.quirkReshape(src, batch: bsz, length: l, width: dv) }
+                let m = bridge(x, prefix, source: src, batch: bsz, seq: s, length: l)
+                if keep { out.set("bridge_out_\(layer)", [bsz, s, dv], m) }
+                Kernels.add(&x, m)
+            }
+            Kernels.add(&x, mlp(norm(x, rows: bsz * s, dim: dv, prefix + ".layer_norm2"), rows: bsz * s, prefix + ".mlp"))
+            vhs.append(x)
+        }
+        if keep { for (i, h) in vhs.enumerated() { out.set("vision_hidden_\(i)", [bsz, s, dv], h) } }
+
+        // Multi-level visual projection, VL inputs.
+        let ex = config.extractLayers
+        var cat = [Float](repeating: 0, count: bsz * s * dv * ex.count)
+        for (j, e) in ex.enumerated() {
+            let h = vhs[e]
+            for r in 0 ..< bsz * s { for c in 0 ..< dv { cat[r * dv * ex.count + j * dv + c] = h[r * dv + c] } }
+        }
+        let visuFeatures = linear(cat, rows: bsz * s, "ml_visual_projection")
+        let visuSrc = linear(visuFeatures, rows: bsz * s, "visu_proj")
+        let textSrc = linear(textFeatures, rows: bsz * l, "text_proj")
+        let vmask = visuMask(inp)
+        if keep {
+            out.set("visu_features", [bsz, s, pdim], visuFeatures)
+            out.set("visu_src", [bsz, s, pdim], visuSrc)
+            out.set("text_src", [bsz, l, pdim], textSrc)
+            out.set("visu_mask", [bsz, g], vmask.map { $0 ? 1 : 0 }, mask: true)
+        }
+        let reg = w("reg_token.weight")
+        var v = [Float](repeating: 0, count: bsz * n * pdim)
+        var keyMask = [[Bool]](repeating: [], count: bsz)
+        for b in 0 ..< bsz {
+            let base = b * n * pdim
+            for c in 0 ..< pdim { v[base + c] = reg[c] }
+            for r in 0 ..< s { for c in 0 ..< pdim { v[base + (1 + r) * pdim + c] = visuSrc[(b * s + r) * pdim + c] } }
+            for r in 0 ..< l { for c in 0 ..< pdim { v[base + (1 + s + r) * pdim + c] = textSrc[(b * l + r) * pdim + c] } }
+            keyMask[b] = [false, false] + vmask[b * g ..< (b + 1) * g] + inp.inputIds[b * l ..< (b + 1) * l].map { $0 == 0 }
+        }
+
+        // VL transformer (pre-norm): h = norm1 x; q = k = h + pos; x += out_proj(MHA(q, k, h)); x += FFN(norm2 x).
+        let pos = w("vl_pos_embed.weight")
+        let rows = bsz * n
+        let scale = Float(1 / Double(pdim / head.heads).squareRoot())
+        for layer in 0 ..< head.layers {
+            let prefix = "vl_transformer.encoder.layers.\(layer)"
+            let h = norm(v, rows: rows, dim: pdim, prefix + ".norm1")
+            var qk = h
+            for b in 0 ..< bsz { for i in 0 ..< n * pdim { qk[b * n * pdim + i] += pos[i] } }
+            let q = linear(qk, rows: rows, prefix + ".self_attn.q"), k = linear(qk, rows: rows, prefix + ".self_attn.k")
+            let vv = linear(h, rows: rows, prefix + ".self_attn.v")
+            var a = [Float](repeating: 0, count: rows * pdim)
+            q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in vv.withUnsafeBufferPointer { vp in a.withUnsafeMutableBufferPointer { ap in
+                for b in 0 ..< bsz {
+                    let off = b * n * pdim
+                    Kernels.attention(q: qp.baseAddress! + off, k: kp.baseAddress! + off, v: vp.baseAddress! + off, out: ap.baseAddress! + off,
+                                      tq: n, tk: n, dim: pdim, heads: head.heads, scale: scale, keyMask: keyMask[b])
+                }
+            } } } }
+            Kernels.add(&v, linear(a, rows: rows, prefix + ".self_attn.out_proj"))
+            var f = linear(norm(v, rows: rows, dim: pdim, prefix + ".norm2"), rows: rows, prefix + ".linear1")
+            Kernels.relu(&f)
+            Kernels.add(&v, linear(f, rows: rows, prefix + ".linear2"))
+        }
+        v = norm(v, rows: rows, dim: pdim, "vl_transformer.encoder.norm")
+        var regOut = [Float](repeating: 0, count: bsz * pdim)
+        for b in 0 ..< bsz { for c in 0 ..< pdim { regOut[b * pdim + c] = v[b * n * pdim + c] } }
+        if keep {
+            out.set("vl_output", [bsz, n, pdim], v)
+            out.set("vl_output_reg", [bsz, pdim], regOut)
+        }
+
+        // Box MLP: sigmoid(L2(relu(L1(relu(L0 reg))))) = (cx, cy, w, h).
+        var bx = linear(regOut, rows: bsz, "bbox_embed.layers.0")
+        Kernels.relu(&bx)
+        bx = linear(bx, rows: bsz, "bbox_embed.layers.1")
+        Kernels.relu(&bx)
+        bx = linear(bx, rows: bsz, "bbox_embed.layers.2").map(Kernels.sigmoid)
+        var result = ForwardOutputs()
+        result.set("pred_box", [bsz, 4], bx)
+        for name in out.names { result.set(name, out[name]!.shape, out[name]!.values, mask: out[name]!.isMask) }
+        return result
+    }
+
+    // MARK: - plain CLIP
+
+    private func runCLIP(_ inp: ForwardInputs, _ o: ForwardOptions) throws -> ForwardOutputs {
+        var out = ForwardOutputs()
+        let bsz = inp.batch, l = inp.textLength, dt = config.text.width, dv = config.vision.width, pd = config.projectionDim
+        let (gh, gw) = grid(height: inp.height, width: inp.width)
+        let n = Int(Double(w("clip.vision_model.embeddings.position_embedding.weight").count / dv - 1).squareRoot().rounded())
+        guard gh == n && gw == n else {
+            throw ForwardError.badInput(name: "pixel_values", detail: """
+                \(inp.height)×\(inp.width) gives a \(gh)×\(gw) patch grid; this CLIP was trained on \(n)×\(n) \
+                (\(n * config.patchSize) px) and transformers' CLIPModel does not interpolate its position embedding
+                """)
+        }
+        let hs = textTower(ids: inp.inputIds, batch: bsz, length: l)
+        let last = norm(hs[hs.count - 1], rows: bsz * l, dim: dt, "clip.text_model.final_layer_norm")
+        // Pooled at argmax(input_ids) (transformers 4.30; the first maximum, the end token).
+        var pooled = [Float](repeating: 0, count: bsz * dt)
+        for b in 0 ..< bsz {
+            var eos = 0
+            for i in 0 ..< l where inp.inputIds[b * l + i] > inp.inputIds[b * l + eos] { eos = i }
+            for c in 0 ..< dt { pooled[b * dt + c] = last[(b * l + eos) * dt + c] }
+        }
+        let textEmbeds = Self.l2normalized(linear(pooled, rows: bsz, "clip.text_projection", bias: false), dim: pd)
+
+        var x = visionEmbeddings(inp)
+        let s = 1 + gh * gw
+        var vhs = [x]
+        for layer in 0 ..< config.vision.layers {
+            let prefix = "clip.vision_model.encoder.layers.\(layer)"
+            selfAttention(&x, prefix, tower: config.vision, batch: bsz, seq: s, causal: false)
+            Kernels.add(&x, mlp(norm(x, rows: bsz * s, dim: dv, prefix + ".layer_norm2"), rows: bsz * s, prefix + ".mlp"))
+            vhs.append(x)
+        }
+        var cls = [Float](repeating: 0, count: bsz * dv)
+        for b in 0 ..< bsz { for c in 0 ..< dv { cls[b * dv + c] = x[b * s * dv + c] } }
+        let vpooled = norm(cls, rows: bsz, dim: dv, "clip.vision_model.post_layernorm")
+        let imageEmbeds = Self.l2normalized(linear(vpooled, rows: bsz, "clip.visual_projection", bias: false), dim: pd)
+        out.set("image_embeds", [bsz, pd], imageEmbeds)
+        out.set("text_embeds", [bsz, pd], textEmbeds)
+        if let ls = p["clip.logit_scale"]?.first {
+            // logits_per_text = exp(logit_scale)·text·imageᵀ; logits_per_image is its transpose.
+            let scale = expf(ls)
+            var logits = [Float](repeating: 0, count: bsz * bsz)
+            for i in 0 ..< bsz {
+                for j in 0 ..< bsz {
+                    var acc: Float = 0
+                    for c in 0 ..< pd { acc += textEmbeds[j * pd + c] * imageEmbeds[i * pd + c] }
+                    logits[i * bsz + j] = acc * scale
+                }
+            }
+            out.set("logits_per_image", [bsz, bsz], logits)
+        }
+        if o.intermediates {
+            for (i, h) in hs.enumerated() { out.set("text_hidden_\(i)", [bsz, l, dt], h) }
+            out.set("text_last_hidden", [bsz, l, dt], last)
+            out.set("text_pooled", [bsz, dt], pooled)
+            for (i, h) in vhs.enumerated() { out.set("vision_hidden_\(i)", [bsz, s, dv], h) }
+            out.set("vision_pooled", [bsz, dv], vpooled)
+        }
+        return out
+    }
+
+    static func l2normalized(_ x: [Float], dim: Int) -> [Float] {
+        var y = x
+        for r in 0 ..< x.count / dim {
+            var ss = 0.0
+            for c in 0 ..< dim { ss += Double(x[r * dim + c]) * Double(x[r * dim + c]) }
+            let norm = Float(ss.squareRoot())
+            for c in 0 ..< dim { y[r * dim + c] = x[r * dim + c] / norm }
+        }
+        return y
+    }
+}

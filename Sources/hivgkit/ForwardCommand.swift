@@ -1,0 +1,99 @@
+import ArgumentParser
+import Foundation
+import HiVGCore
+import HiVGForward
+import HiVGFormats
+import HiVGModel
+
+struct ForwardCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "forward",
+        abstract: "Run the reference forward pass (HiVG box prediction, or plain CLIP embeddings) on given inputs.",
+        discussion: """
+        Inputs (safetensors, by name): pixel_values F32 (B,3,H,W), already normalised and padded as HiVG's
+        eval pipeline makes them; pixel_mask any integer or bool dtype (B,H,W), nonzero = padding (optional:
+        absent means no padding); input_ids any integer dtype (B,77). LoRA is merged into the weights at load
+        (W + s·B·A, F32).
+
+        Outputs: pred_box F32 (B,4) = sigmoid (cx,cy,w,h) in the padded canvas; with --all also the text
+        hidden states and features, the bridge text/gate/output states, the vision hidden states, the
+        visual/text sources, visu_mask and the VL transformer output (names as in Fixtures/hivg/goldens).
+        A plain CLIP model gives image_embeds and text_embeds (projected, L2-normalised, as transformers'
+        CLIPModel returns them) and logits_per_image.
+
+        B > 1 runs every sample with the exact B = 1 semantics; --batch-quirk reproduces the original
+        bridge's cross-batch reshape of the text keys/values (the published model's batched numbers).
+        """)
+
+    @Argument(help: "The model: a checkpoint (LoRA applied on the fly), a merged file, or an HF CLIP folder.")
+    var modelPath: String
+
+    @Option(help: ArgumentHelp("Input tensors (safetensors).", valueName: "IN.safetensors"))
+    var inputs: String
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Output file (safetensors).", valueName: "OUT.safetensors"))
+    var output: String
+
+    @Flag(help: "Also write the intermediates.")
+    var all = false
+
+    @Option(help: "BLAS threads (default: all cores).")
+    var threads: Int?
+
+    @Flag(name: .customLong("batch-quirk"), help: "Reproduce the original bridge's cross-batch text reshape when B > 1.")
+    var batchQuirk = false
+
+    @OptionGroup var read: ReadOptionGroup
+    @OptionGroup var model: ModelOptionGroup
+    @OptionGroup var out: OutputOptionGroup
+
+    func validate() throws {
+        if let threads, threads <= 0 { throw ValidationError("--threads must be positive") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            do {
+                LinearAlgebra.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+                let t0 = Date()
+                let loaded = try ModelLoader.load(modelPath, read: read.readOptions, overrides: try model.overrides(), base: model.base)
+                let fm = try ForwardModel(loaded)
+                let t1 = Date()
+                let inp = try ForwardInputs.from(try SafetensorsReader.read(path: inputs).graph)
+                let res = try fm.run(inp, options: ForwardOptions(batchQuirk: batchQuirk, intermediates: all))
+                let t2 = Date()
+                var meta = ["hivgkit.forward.model": modelPath, "hivgkit.forward.architecture": fm.config.architecture,
+                            "hivgkit.tool": "hivgkit \(HiVGKitVersion.string)"]
+                if inp.batch > 1 {
+                    meta["hivgkit.forward.batch_semantics"] = batchQuirk ? "original cross-batch bridge reshape (--batch-quirk)" : "per-sample (B = 1)"
+                }
+                try SafetensorsWriter.write(res.graph(metadata: meta), to: output)
+                let main = fm.config.architecture == "clip" ? ["image_embeds", "text_embeds"] : ["pred_box"]
+                if out.json {
+                    var doc: [String: Any] = [
+                        "model": modelPath, "architecture": fm.config.architecture, "batch": inp.batch, "output": output,
+                        "outputs": res.names, "load_seconds": t1.timeIntervalSince(t0), "forward_seconds": t2.timeIntervalSince(t1),
+                        "batch_quirk": batchQuirk,
+                    ]
+                    for name in main {
+                        guard let o = res[name], let w = o.shape.last, w > 0 else { continue }
+                        doc[name] = stride(from: 0, to: o.values.count, by: w).map { Array(o.values[$0 ..< $0 + w]).map(Double.init) }
+                    }
+                    try printJSON(doc)
+                } else if !out.quiet {
+                    print("\(fm.config.architecture) forward, B = \(inp.batch), \(inp.height)×\(inp.width): \(res.names.count) outputs → \(output)")
+                    if let box = res["pred_box"] {
+                        for b in 0 ..< inp.batch {
+                            let v = box.values[b * 4 ..< b * 4 + 4].map { String(format: "%.6f", $0) }.joined(separator: ", ")
+                            print("  pred_box[\(b)] (cx, cy, w, h) = [\(v)]")
+                        }
+                    }
+                    print(String(format: "  load %.3f s, forward %.3f s", t1.timeIntervalSince(t0), t2.timeIntervalSince(t1)))
+                }
+            } catch let e as ForwardError {
+                FileHandle.standardError.write(Data(("hivgkit: error: " + e.description + "\n").utf8))
+                throw ExitCode(1)
+            }
+        }
+    }
+}
