@@ -82,13 +82,16 @@ public enum FloatConversion {
     /// Reads little-endian values of `dtype` as F32.
     public static func toFloat32(_ raw: UnsafeRawBufferPointer, dtype: DType, tensor: String) throws -> [Float] {
         let n = raw.count / dtype.size
-        var out = [Float](repeating: 0, count: n)
-        out.withUnsafeMutableBufferPointer { o in
+        if dtype == .c64 || dtype == .c128 { throw CoreError.unsupportedConversion(tensor: tensor, from: dtype, to: "F32") }
+        if n == 0 { return [] }
+        // Every element is written below, so the buffer is not zero-filled first.
+        return [Float](unsafeUninitializedCapacity: n) { o, count in
+            count = n
             func each<T>(_ t: T.Type, _ f: (T) -> Float) {
                 for i in 0 ..< n { o[i] = f(raw.loadUnaligned(fromByteOffset: i * dtype.size, as: T.self)) }
             }
             switch dtype {
-            case .f32: each(Float.self) { $0 }
+            case .f32: if n > 0 { UnsafeMutableRawPointer(o.baseAddress!).copyMemory(from: raw.baseAddress!, byteCount: n * 4) }
             case .f64: each(Double.self) { Float($0) }
             case .f16: HalfKernels.f16ToF32(raw.baseAddress, o.baseAddress!, n)
             case .bf16: each(UInt16.self) { float(bf16: $0) }
@@ -106,8 +109,6 @@ public enum FloatConversion {
             case .c64, .c128: break
             }
         }
-        if dtype == .c64 || dtype == .c128 { throw CoreError.unsupportedConversion(tensor: tensor, from: dtype, to: "F32") }
-        return out
     }
 
     /// Writes F32 values as `dtype` (F32, F16, BF16, F8 formats), little-endian.

@@ -20,6 +20,21 @@ public enum HalfKernels {
     }
 }
 
+/// The LoRA merge loop in C (vectorized per CPU).
+public enum MergeKernel {
+    /// W (out×in) += scale · B (out×r) · A (r×in), row-major F32.
+    public static func loraMerge(w: UnsafeMutablePointer<Float>, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                                 out: Int, inFeatures: Int, rank: Int, scale: Float) {
+        hivg_lora_merge(w, a, b, out, inFeatures, rank, scale)
+    }
+
+    /// True when no value is NaN or ±inf.
+    public static func allFinite(_ x: UnsafeBufferPointer<Float>) -> Bool {
+        guard let base = x.baseAddress, x.count > 0 else { return true }
+        return hivg_all_finite(base, x.count) != 0
+    }
+}
+
 /// Checksums computed in C (slicing-by-8 CRC-32, SSE4.2 CRC-32C).
 public enum Checksum {
     /// CRC-32 as zip uses it; chain by passing the previous value.
@@ -32,5 +47,19 @@ public enum Checksum {
     public static func crc32c(_ data: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
         guard let base = data.baseAddress, data.count > 0 else { return crc }
         return hivg_crc32c(crc, base, data.count)
+    }
+}
+
+// MARK: - Quantization kernels (CKernels quant.c), used by HiVGSurgery's Quantizer
+
+extension HalfKernels {
+    /// SIMD level of the quantization kernels on this CPU: 2 AVX-512F, 1 AVX2, 0 scalar.
+    public static var quantSIMDLevel: Int { Int(hivg_quant_simd_level()) }
+
+    /// ggml Q8_0 of `blocks` blocks of 32 floats into 34-byte blocks (bit-exact with
+    /// `quantize_row_q8_0_ref`). `level` caps the SIMD level (nil: best); all levels give identical bytes.
+    public static func quantizeQ8_0(_ src: UnsafePointer<Float>, _ dst: UnsafeMutableRawPointer, blocks: Int, level: Int? = nil) {
+        guard blocks > 0 else { return }
+        hivg_quantize_q8_0(src, dst.assumingMemoryBound(to: UInt8.self), blocks, Int32(level ?? -1))
     }
 }

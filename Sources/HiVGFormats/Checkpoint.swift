@@ -14,7 +14,7 @@ public struct ReadOptions: Sendable {
 /// What a reader found: the weights and, for pickles, the whole container structure.
 public struct Checkpoint: Sendable {
     public var path: String
-    /// `torch-zip`, `torch-legacy`, `torchscript`, `safetensors`, `safetensors-sharded`, `hf-folder`.
+    /// `torch-zip`, `torch-legacy`, `torchscript`, `safetensors`, `safetensors-sharded`, `hf-folder`, `hivgw`.
     public var format: String
     /// Keys from the root to the state dict (empty when the root is the state dict).
     public var select: [String]
@@ -27,6 +27,10 @@ public struct Checkpoint: Sendable {
     public var configJSON: String?
     /// Files the weights came from.
     public var files: [String] = []
+    /// Block-quantized tensors of a `.hivgw` or GGUF file, still encoded (decoded by the model loader).
+    public var encoded: [EncodedTensor] = []
+    /// GGUF key-value metadata (GGUF files only).
+    public var ggufKV: [GGUFKeyValue] = []
 }
 
 /// Opens any supported checkpoint file or folder.
@@ -54,6 +58,26 @@ public enum CheckpointReader {
             let root = try LegacyReader.read(bytes: bytes, mapped: mapped, file: file, allowedGlobals: options.allowedGlobals,
                                              limits: options.limits)
             return try fromPickle(root, format: "torch-legacy", file: file, options: options)
+        }
+        if NativeFormat.looksLikeNative(bytes) {
+            let n = try NativeFormat.read(bytes: bytes, mapped: mapped, file: file)
+            var c = Checkpoint(path: file, format: NativeFormat.formatName, select: [], graph: n.graph, root: nil)
+            c.files = [file]
+            c.encoded = n.quantized.map { EncodedTensor(name: $0.name, shape: $0.shape, scheme: $0.quantization.scheme, source: $0.source) }
+            return c
+        }
+        if GGUFReader.looksLikeGGUF(bytes) {
+            let g = try GGUFReader.read(bytes: bytes, mapped: mapped, file: file)
+            var c = Checkpoint(path: file, format: "gguf", select: [], graph: g.graph, root: nil)
+            c.files = [file]
+            c.ggufKV = g.kv
+            c.encoded = try g.quantized.map { q in
+                guard let scheme = EncodedTensor.scheme(ggmlType: q.type) else {
+                    throw FormatError(.unsupported, file: file, tensor: q.name, "ggml type \(q.type.name) cannot be decoded")
+                }
+                return EncodedTensor(name: q.name, shape: q.shape, scheme: scheme, source: q.source)
+            }
+            return c
         }
         if SafetensorsReader.looksLikeSafetensors(bytes) {
             let r = try SafetensorsReader.read(bytes: bytes, file: file, source: mapped)
@@ -164,5 +188,34 @@ public enum CheckpointReader {
         var c = Checkpoint(path: dir, format: "torch-zip-sharded", select: [], graph: graph, root: nil)
         c.files = files
         return c
+    }
+}
+
+/// A tensor stored in a block-quantized encoding (`q8_0`, `q4_k`, `int8`, …; the names of `QuantScheme`).
+public struct EncodedTensor: Sendable {
+    public var name: String
+    /// Logical shape (torch order).
+    public var shape: [Int]
+    public var scheme: String
+    public var source: any ByteSource
+
+    public init(name: String, shape: [Int], scheme: String, source: any ByteSource) {
+        self.name = name
+        self.shape = shape
+        self.scheme = scheme
+        self.source = source
+    }
+
+    /// The scheme name of a ggml block type.
+    static func scheme(ggmlType t: GGMLType) -> String? {
+        switch t {
+        case .q8_0: return "q8_0"
+        case .q4_0: return "q4_0"
+        case .q4_1: return "q4_1"
+        case .q5_0: return "q5_0"
+        case .q4_k: return "q4_k"
+        case .q6_k: return "q6_k"
+        default: return nil
+        }
     }
 }

@@ -39,8 +39,49 @@ public enum ModelLoader {
         return try build(c, adapterConfig: nil, overrides: overrides)
     }
 
+    /// GGUF files use their own names; quantized tensors (GGUF blocks, `.hivgw` schemes) are decoded to
+    /// F32 lazily, when their values are first read, so loading stays metadata-only.
+    static func normalized(_ c: Checkpoint) throws -> Checkpoint {
+        var c = c
+        var graph = c.graph
+        for e in c.encoded { try graph.add(e.name, try decodeEncoded(e, file: c.path)) }
+        if c.format == "gguf" {
+            let (canonical, _) = try GGUFNames.canonicalGraph(graph, file: c.path)
+            graph = canonical
+            graph.metadata.merge(GGUFNames.metadata(fromKV: c.ggufKV)) { a, _ in a }
+            if graph.metadata[ConfigResolver.metadataKey] == nil,
+               let cfg = try? GGUFNames.config(fromKV: c.ggufKV, file: c.path),
+               let data = try? JSONEncoder().encode(cfg) {
+                graph.metadata[ConfigResolver.metadataKey] = String(decoding: data, as: UTF8.self)
+            }
+        }
+        c.graph = graph
+        c.encoded = []
+        return c
+    }
+
+    static func decodeEncoded(_ e: EncodedTensor, file: String) throws -> Tensor {
+        guard let scheme = QuantScheme(rawValue: e.scheme) else {
+            throw FormatError(.unsupported, file: file, tensor: e.name, "unknown quantization `\(e.scheme)`")
+        }
+        guard let count = Tensor.checkedCount(e.shape), let cols = e.shape.last, cols > 0 else {
+            throw FormatError(.invalidTensor, file: file, tensor: e.name, "shape \(e.shape) cannot hold blocks")
+        }
+        let rows = count / cols
+        guard scheme.fits(rowLength: cols), e.source.byteCount == scheme.byteCount(rows: rows, cols: cols) else {
+            throw FormatError(.invalidTensor, file: file, tensor: e.name,
+                              "\(e.source.byteCount) bytes do not hold \(rows)×\(cols) values as \(scheme.rawValue)")
+        }
+        let source = ComputedBytes(count: count * 4, origin: "\(file): \(e.name) (\(scheme.rawValue))") {
+            let values = try e.source.withBytes { Quantizer.dequantize($0, rows: rows, cols: cols, scheme: scheme) }
+            return values.withUnsafeBytes { Array($0) }
+        }
+        return Tensor(dtype: .f32, shape: e.shape, storage: Storage(key: e.name, dtype: .f32, source: source))
+    }
+
     /// Maps an already read checkpoint.
     public static func build(_ c: Checkpoint, adapterConfig: [String: Any]?, overrides: ConfigOverrides) throws -> LoadedModel {
+        let c = try normalized(c)
         var weights = WeightGraph()
         weights.metadata = c.graph.metadata
         var factors: [String: (a: Tensor?, b: Tensor?)] = [:]

@@ -41,9 +41,18 @@ public enum Merge {
         guard let w = model.weights[name], let p = model.lora[linear] else { throw SurgeryError.mismatch("no LoRA on `\(linear)`") }
         guard w.dtype.isFloatingPoint else { throw SurgeryError.unsupportedDType(tensor: name, dtype: w.dtype) }
         var values = try w.floats(name: name)
-        let d = try delta(p)
-        for i in values.indices { values[i] += d[i] }
-        if !values.allSatisfy({ $0.isFinite }) { throw SurgeryError.nonFinite(tensor: name) }
+        // W += s·B·A in one pass over W (each row loaded and stored once).
+        let a = try p.a.floats(name: linear + ".lora_A"), b = try p.b.floats(name: linear + ".lora_B")
+        let out = p.b.shape[0], inn = p.a.shape[1], r = p.rank
+        a.withUnsafeBufferPointer { ap in
+            b.withUnsafeBufferPointer { bp in
+                values.withUnsafeMutableBufferPointer { cp in
+                    MergeKernel.loraMerge(w: cp.baseAddress!, a: ap.baseAddress!, b: bp.baseAddress!, out: out, inFeatures: inn,
+                                          rank: r, scale: Float(p.scaling))
+                }
+            }
+        }
+        if !values.withUnsafeBufferPointer({ MergeKernel.allFinite($0) }) { throw SurgeryError.nonFinite(tensor: name) }
         return values
     }
 

@@ -33,6 +33,9 @@ struct MergeCommand: ParsableCommand {
     @Option(name: .customLong("emit-stages"), help: ArgumentHelp("Also write every stage's merge here (safetensors).", valueName: "DIR"))
     var emitStages: String?
 
+    @Flag(help: "Print phase timings (load, merge arithmetic alone, write) to stderr.")
+    var timings = false
+
     @OptionGroup var read: ReadOptionGroup
     @OptionGroup var model: ModelOptionGroup
     @OptionGroup var out: OutputOptionGroup
@@ -53,10 +56,22 @@ struct MergeCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let progress = Progress(label: "merging", total: paths.count + 1 + (emitStages != nil ? paths.count : 0), quiet: out.quiet)
+            let clock = ContinuousClock()
+            let started = clock.now
             var models: [LoadedModel] = []
             for p in paths {
                 models.append(try ModelLoader.load(p, read: read.readOptions, overrides: try model.overrides(), base: model.base))
                 progress.advance(item: p)
+            }
+            let loaded = clock.now
+            if timings {
+                // The arithmetic alone, once, for every LoRA'd linear of the last checkpoint (the write
+                // below recomputes each tensor as it streams it).
+                let m = models[models.count - 1]
+                let t0 = clock.now
+                for linear in m.loraOrder { _ = try Merge.mergedFloats(m, linear: linear) }
+                let t1 = clock.now
+                FileHandle.standardError.write(Data("timing: merge arithmetic \(m.lora.count) linears \(ms(t1 - t0)) ms\n".utf8))
             }
             // Increments and the frozen audit are about a series; one checkpoint has neither.
             let series = models.count > 1 ? try StageSeries.analyse(models) : StageSeries()
@@ -85,8 +100,15 @@ struct MergeCommand: ParsableCommand {
                                   format: fmt, layout: lay, to: output)
             progress.advance(item: output)
             progress.finish()
+            if timings {
+                FileHandle.standardError.write(Data("timing: load \(ms(loaded - started)) ms, total \(ms(clock.now - started)) ms\n".utf8))
+            }
             try report(models, series, fmt)
         }
+    }
+
+    private func ms(_ d: Duration) -> String {
+        String(format: "%.1f", Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15)
     }
 
     private func report(_ models: [LoadedModel], _ s: StageSeries, _ fmt: OutputFormat) throws {

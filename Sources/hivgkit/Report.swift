@@ -21,6 +21,9 @@ func reportingErrors(_ body: () throws -> Void) throws {
     } catch let e as SurgeryError {
         FileHandle.standardError.write(Data(("hivgkit: error: " + e.description + "\n").utf8))
         throw ExitCode(1)
+    } catch let e as NativeFormatError {
+        FileHandle.standardError.write(Data(("hivgkit: error: " + e.description + "\n").utf8))
+        throw ExitCode(1)
     } catch let e as GraphError {
         FileHandle.standardError.write(Data(("hivgkit: error: " + e.description + "\n").utf8))
         throw ExitCode(1)

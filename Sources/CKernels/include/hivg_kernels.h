@@ -13,7 +13,18 @@ int hivg_have_f16c(void);
 uint32_t hivg_crc32(uint32_t crc, const void *data, size_t n);
 /// CRC-32C (Castagnoli), SSE4.2 when available; chained like hivg_crc32.
 uint32_t hivg_crc32c(uint32_t crc, const void *data, size_t n);
+/// W (out×in) += scale · B (out×r) · A (r×in), all row-major F32 (the LoRA merge).
+void hivg_lora_merge(float *w, const float *a, const float *b, size_t out, size_t in, size_t r, float scale);
+/// 1 when no element of x is NaN or ±inf.
+int hivg_all_finite(const float *x, size_t n);
 /// SHA-256 compression of `blocks` 64-byte blocks into `state` (SHA extensions when available).
 void hivg_sha256_blocks(uint32_t state[8], const void *data, size_t blocks);
+
+// Quantization kernels (quant.c).
+/// SIMD level the quantization kernels use on this CPU: 2 AVX-512F, 1 AVX2, 0 scalar (all need F16C).
+int hivg_quant_simd_level(void);
+/// ggml Q8_0 of `nblocks` blocks of 32 floats into 34-byte blocks, bit-exact with quantize_row_q8_0_ref.
+/// `level` caps the SIMD level (-1: best available); every level gives identical bytes.
+void hivg_quantize_q8_0(const float *x, uint8_t *out, size_t nblocks, int level);
 
 #endif
