@@ -48,12 +48,13 @@ crosscheck: release $(VENV)/.ok
 
 bench: release
 	bash scripts/bench.sh $(BIN)
+	bash scripts/bench-models.sh $(BIN)
 
 fuzz: deps
 	bash scripts/fuzz.sh
 
 clean:
-	rm -rf .build .build-* $(VENV)
+	rm -rf .build .build-* $(VENV) demo-out bench-out
 
 # Regenerates the native format's manifest code (Sources/CHiVGManifest) from proto/hivgw.proto with
 # protoc-c. The output is committed; NativeFormatTests fails when it is stale.
