@@ -31,6 +31,14 @@ public struct Checkpoint: Sendable {
     public var encoded: [EncodedTensor] = []
     /// GGUF key-value metadata (GGUF files only).
     public var ggufKV: [GGUFKeyValue] = []
+
+    public init(path: String, format: String, select: [String], graph: WeightGraph, root: PickleValue?) {
+        self.path = path
+        self.format = format
+        self.select = select
+        self.graph = graph
+        self.root = root
+    }
 }
 
 /// Opens any supported checkpoint file or folder.

@@ -133,10 +133,10 @@ public enum ModelWriter {
             }
             try SafetensorsWriter.write(graph, metadata: meta, to: path, finalMetadata: final)
         case (.pth, .canonical):
-            try TorchWriter.write(graph, to: path, wrapKey: "model", extras: [configKey: meta[configKey]!, provenanceKey: meta[provenanceKey]!])
+            try TorchWriter.write(graph, to: path, wrapKey: "model", extras: meta.filter { $0.key.hasPrefix("hivgkit.") })
         case (.pth, .hivgStage0):
             try TorchWriter.write(try stage0Layout(graph, config: config), to: path, wrapKey: "model",
-                                  extras: [configKey: meta[configKey]!, provenanceKey: meta[provenanceKey]!])
+                                  extras: meta.filter { $0.key.hasPrefix("hivgkit.") })
         case (.hfClip, .canonical):
             try writeHFCLIP(graph, config: config, metadata: meta, to: path)
         default:

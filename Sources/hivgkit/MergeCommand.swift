@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HiVGCore
 import HiVGFormats
+import HiVGForward
 import HiVGModel
 import HiVGSurgery
 
@@ -32,6 +33,9 @@ struct MergeCommand: ParsableCommand {
 
     @Option(name: .customLong("emit-stages"), help: ArgumentHelp("Also write every stage's merge here (safetensors).", valueName: "DIR"))
     var emitStages: String?
+
+    @Flag(help: "Run the merged weights against the unmerged source on synthetic inputs before writing; record the figures in the output; exit 1 outside the gates.")
+    var verify = false
 
     @Flag(help: "Print phase timings (load, merge arithmetic alone, write) to stderr.")
     var timings = false
@@ -96,8 +100,18 @@ struct MergeCommand: ParsableCommand {
             }
             let last = models[models.count - 1]
             let (p, h) = provenance(models.count - 1)
-            try ModelWriter.write(try Merge.merged(last, dtype: outputDType), config: last.config, provenance: p, hasher: h,
-                                  format: fmt, layout: lay, to: output)
+            defer { _ = try? h.wait() }
+            var merged = try Merge.merged(last, dtype: outputDType)
+            if verify {
+                let r = try Verify.candidate(merged, against: last)
+                merged.metadata["hivgkit.verification"] = Verify.summaryJSON(r)
+                if !out.json { print("verify: \(Verify.summaryJSON(r))") }
+                if !r.pass {
+                    FileHandle.standardError.write(Data("hivgkit: error: the merge does not reproduce the source; nothing written\n".utf8))
+                    throw ExitCode(1)
+                }
+            }
+            try ModelWriter.write(merged, config: last.config, provenance: p, hasher: h, format: fmt, layout: lay, to: output)
             progress.advance(item: output)
             progress.finish()
             if timings {
@@ -105,6 +119,28 @@ struct MergeCommand: ParsableCommand {
             }
             try report(models, series, fmt)
         }
+    }
+
+    /// Entries of the checkpoint that are not weights (optimizer, epoch, args, …), by name.
+    private func notWeights(_ m: LoadedModel) -> [String] {
+        var out: [String] = []
+        if let root = m.source.root?.asDict, let top = m.source.select.first {
+            for k in root.keys.compactMap(\.asString) where k != top { out.append(k) }
+        }
+        return out + m.source.ignored.map { "\(m.source.select.joined(separator: ".")).\($0.name)" }
+    }
+
+    /// Every source tensor is used or named: what was not carried into the output, and why.
+    private func accounting(_ m: LoadedModel) -> [String] {
+        var lines: [String] = []
+        if !m.dropped.isEmpty {
+            let reasons = Dictionary(grouping: m.dropped, by: \.reason).map { "\($0.value.count) \($0.key)" }.sorted()
+            lines.append("not carried over: " + reasons.joined(separator: ", ") + " (" + m.dropped.map(\.source).joined(separator: ", ") + ")")
+        }
+        let nw = notWeights(m)
+        if !nw.isEmpty { lines.append("not weights (ignored): " + nw.joined(separator: ", ")) }
+        if !m.unrecognized.isEmpty { lines.append("kept, not part of the architecture: " + m.unrecognized.joined(separator: ", ")) }
+        return lines
     }
 
     private func ms(_ d: Duration) -> String {
@@ -119,6 +155,8 @@ struct MergeCommand: ParsableCommand {
                 "stages": models.map { ["file": $0.source.path, "lora_pairs": $0.lora.count, "hi_lora_stage": $0.config.hiLoraStage as Any] as [String: Any] },
                 "increments": s.increments.map { ["stage": $0.stage, "name": $0.linear, "norm": $0.norm, "total_norm": $0.total] as [String: Any] },
                 "frozen_checked": s.frozenChecked,
+                "not_carried": last.dropped.map { ["source": $0.source, "reason": $0.reason] },
+                "not_weights": notWeights(last), "unrecognized_kept": last.unrecognized,
                 "frozen_differences": s.frozenDifferences.map {
                     ["tensor": $0.tensor, "from_stage": $0.fromStage, "to_stage": $0.toStage, "max_abs_diff": $0.maxAbsDiff] as [String: Any]
                 },
@@ -126,6 +164,7 @@ struct MergeCommand: ParsableCommand {
             return
         }
         print("merged \(last.lora.count) LoRA'd linears of \(last.source.path) → \(output) (\(fmt.rawValue), \(layout))")
+        for line in accounting(last) { print("  " + line) }
         if models.count > 1 {
             print("")
             print("stage increments ‖ΔW_k‖_F (sum over linears; changed linears of \(last.lora.count)):")
