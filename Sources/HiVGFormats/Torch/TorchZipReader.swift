@@ -28,8 +28,8 @@ enum TorchZipReader {
         var entries: [String]
     }
 
-    /// Largest `data.pkl` we inflate; real ones are well under a megabyte.
-    static let maxPickleBytes = 1 << 30
+    /// Largest `data.pkl` we inflate; real ones are well under a megabyte (795 keys: ~100 KB).
+    static let maxPickleBytes = 256 << 20
 
     static func read(bytes: UnsafeRawBufferPointer, mapped: MappedFile?, file: String, allowedGlobals: Set<String>,
                      limits: PickleLimits = PickleLimits()) throws -> Result {
