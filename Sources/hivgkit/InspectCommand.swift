@@ -76,6 +76,9 @@ struct InspectCommand: ParsableCommand {
                  "dtypes": $0.dtypes.sorted()] as [String: Any]
             },
             "ignored": c.ignored.map { ["name": $0.name, "type": $0.type] },
+            "encoded": c.encoded.filter { e in filter.map { fnmatch($0, e.name, 0) == 0 } ?? true }.map {
+                ["name": $0.name, "encoding": $0.scheme, "shape": $0.shape, "nbytes": $0.source.byteCount] as [String: Any]
+            },
         ]
         out["structure"] = structure(c).map { e -> [String: Any] in
             var d: [String: Any] = ["key": e.key, "type": e.type]
@@ -132,6 +135,17 @@ struct InspectCommand: ParsableCommand {
             for (n, t) in listed {
                 lines.append("  " + n.padding(toLength: w, withPad: " ", startingAt: 0) + "  " + t.dtype.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)
                     + " " + "\(t.shape)" + (hashes[n].map { "  " + $0 } ?? ""))
+            }
+        }
+        if !c.encoded.isEmpty {
+            let schemes = Dictionary(grouping: c.encoded, by: \.scheme).mapValues(\.count)
+            lines.append("")
+            lines.append("\(c.encoded.count) block-quantized tensors, \(humanBytes(c.encoded.reduce(0) { $0.saturatingAdd($1.source.byteCount) })) ("
+                + schemes.keys.sorted().map { "\($0) ×\(schemes[$0]!)" }.joined(separator: ", ") + ")")
+            if tensors || filter != nil {
+                for e in c.encoded where filter.map({ fnmatch($0, e.name, 0) == 0 }) ?? true {
+                    lines.append("  \(e.name)  \(e.scheme)  \(e.shape)")
+                }
             }
         }
         if !c.ignored.isEmpty {
