@@ -53,5 +53,10 @@ part crosscheck scripts/crosscheck/crosscheck.py
 # `hivgkit merge` outputs against torch, transformers and the original HiVG code
 # (CROSSCHECK_HIVG_PYTHON, HIVG_SRC: see scripts/crosscheck/crosscheck_merge.py; SKIPs without them).
 part crosscheck-merge scripts/crosscheck/crosscheck_merge.py
+# `hivgkit export --format gguf` / `quantize --scheme S` of the tiny stage-3 fixture (f32 and every ggml-native
+# scheme) against gguf-py: opens, every tensor dequantizes to our values bit for bit (our values come from the
+# hidden `--sidecar FILE` flag), KV round-trips (scripts/crosscheck/crosscheck_gguf.py, gguf_check.py; needs
+# gguf==0.19.0: $CROSSCHECK_GGUF_PYTHON, else .venv/bin/python from `make crosscheck`; SKIPs without).
+part crosscheck-gguf scripts/crosscheck/crosscheck_gguf.py
 echo "crosscheck: $PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ] && exit "$STATUS" || exit 1

@@ -87,6 +87,57 @@ expect 0 "$BIN" extract $HEADS $T/a.safetensors --base $H/stage3.pth --rank 8 -o
 contains "$out" "extracted rank-8 LoRA for 112 linears"
 [ -f $T/adapter/adapter_config.json ] && ok || bad "extract wrote no adapter_config.json"
 
+# quantize / export: the plan, the native file and GGUF, read back without head flags.
+expect 0 "$BIN" quantize $HEADS $H/stage3.pth --scheme q4_k --plan
+contains "$out" "fallback q4_k→q8_0: row 64 % 256"
+contains "$out" "kept: LayerNorm"
+expect 0 "$BIN" quantize $HEADS $H/stage3.pth --scheme q8_0 -o $T/q8.hivgw --quiet
+contains "$out" "worst rms rel"
+expect 0 "$BIN" check $T/q8.hivgw
+contains "$out" "ok: 569 tensors"
+expect 0 "$BIN" lora $T/q8.hivgw
+contains "$out" "0 LoRA'd linears"
+expect 0 "$BIN" quantize $HEADS $H/stage3.pth --scheme q8_0 -o $T/q8b.hivgw --quiet --threads 1
+cmp -s $T/q8.hivgw $T/q8b.hivgw && ok || bad "quantize output is not deterministic"
+expect 0 "$BIN" quantize --json $HEADS $H/stage3.pth --scheme q6_k -o $T/q6.gguf --keep '*.fc1.weight' --verify
+printf '%s' "$out" > $T/q6.json
+python3 - $T/q6.json <<'PY' && ok || bad "quantize --json report"
+import json, sys
+d = json.load(open(sys.argv[1]))
+t = {x["name"]: x for x in d["tensors"]}
+assert d["format"] == "gguf" and d["summary"]["fallbacks"] > 0, d["summary"]
+assert t["clip.vision_model.encoder.layers.0.mlp.fc2.weight"]["scheme"] == "q6_k"
+assert t["clip.vision_model.encoder.layers.0.mlp.fc1.weight"]["reason"] == "kept: --keep *.fc1.weight"
+q = t["clip.vision_model.encoder.layers.0.mlp.fc2.weight"]
+assert 0 < q["rms_relative"] < q["rms_relative_bound"] and q["snr_db"] > 20, q
+assert d["verification"]["pass"] and d["provenance"]["verification"]["verify_pass"] == 1
+assert d["provenance"]["quantization"]["scheme"] == "q6_k" and d["provenance"]["tool"].startswith("hivgkit ")
+PY
+expect 0 "$BIN" export $HEADS $H/stage3.pth --format gguf -o $T/f32.gguf --quiet
+expect 0 "$BIN" inspect $T/f32.gguf
+contains "$out" "$T/f32.gguf: gguf"
+expect 0 "$BIN" verify $HEADS $H/stage3.pth $T/f32.gguf
+contains "$out" "PASS"
+expect 0 "$BIN" export $T/q8.hivgw -o $T/q8-f16.safetensors --dtype f16 --quiet
+expect 0 "$BIN" inspect --json $T/q8-f16.safetensors
+printf '%s' "$out" > $T/q8-f16.json
+python3 - $T/q8-f16.json <<'PY' && ok || bad "export --dtype f16 safetensors"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert {t["dtype"] for t in d["tensors"]} == {"F16"}, {t["dtype"] for t in d["tensors"]}
+prov = json.loads(d["metadata"]["hivgkit.provenance"])
+assert prov["sources"][0]["file"] == "q8.hivgw" and prov["dtype"] == "f16", prov
+assert "hivgkit.upstream_provenance" in d["metadata"]
+PY
+# quantize / export usage errors: exit 64 (unknown scheme, int8 to GGUF, a block scheme to safetensors, …).
+expect 64 "$BIN" quantize $H/stage3.pth --scheme q3_k -o $T/x.hivgw
+contains "$err" "unknown scheme"
+expect 64 "$BIN" quantize $H/stage3.pth --scheme int8 -o $T/x.gguf
+contains "$err" "int8 is not a ggml type"
+expect 64 "$BIN" export $H/stage3.pth --format safetensors --scheme q8_0 -o $T/x.safetensors
+expect 64 "$BIN" export $H/stage3.pth --scheme q8_0 --dtype f16 -o $T/x.hivgw
+expect 64 "$BIN" quantize $H/stage3.pth --scheme q8_0
+
 # Bad usage: exit 64.
 expect 64 "$BIN" merge $H/stage3.pth -o $T/x.safetensors --layout hivg-stage0
 expect 64 "$BIN" merge $H/stage3.pth -o $T/x.safetensors --dtype f8

@@ -1,0 +1,119 @@
+import Foundation
+import HiVGCore
+import HiVGModel
+
+/// Which tensor gets which encoding: a pure function of names, shapes, dtypes and the options, returning
+/// the decision table (`ExportPlan`) that `hivgkit quantize --plan` prints and `Exporter` writes.
+///
+/// Default rules, first match wins (`reason` in parentheses):
+///  1. integer tensors are written as they are (`kept: integer`); empty tensors likewise (`kept: empty`);
+///  2. `logit_scale` (`kept: logit_scale`), the box head `bbox_embed.*` and `reg_token`
+///     (`kept: box head`), anything named `*norm*` with one dimension (`kept: LayerNorm`), biases
+///     (`kept: bias`), `class_embedding` (`kept: class embedding`), position embeddings
+///     (`*position_embedding*`, `*pos_embed*`: `kept: position embedding`), the bridges'
+///     per-position `cross_adaptive_weights` (`kept: adaptive weights (per-position embedding)`),
+///     other 0-/1-D tensors (`kept: 1-D`) and tensors of more than two dimensions (the patch
+///     embedding and `seg_conv*`: `kept: convolution (4-D)`) stay F32;
+///  3. every other 2-D floating-point tensor is quantized: linear weights (`quantized: linear weight`)
+///     and the token embedding (`quantized: token embedding`, row lookups dequantize block by block).
+///
+/// Overrides: a tensor matching a `--keep` glob is kept (`kept: --keep GLOB`), whatever else matches.
+/// With `--only` globs, exactly the floating-point tensors matching one are encoded, the default rules
+/// notwithstanding (`encoded: --only GLOB`), and all others are kept (`kept: not matched by --only`).
+/// Globs are `fnmatch(3)` patterns over the canonical name, `*` crossing dots.
+///
+/// Fallback: blocks run along the last dimension; when the scheme's block does not divide that row
+/// length, the next scheme that fits is taken: K-quant (256) → q8_0 (32) → f16 (reason
+/// `fallback q4_k→q8_0: row 64 % 256`). f16, bf16 and int8 fit every row.
+///
+/// Kept floating-point tensors are written F32 (`keptDType`); without a scheme (a plain export) every
+/// floating-point tensor is written as `keptDType` (`plain f32`).
+public enum QuantPolicy {
+    /// The decision table for `graph` (canonical names) in graph order.
+    public static func plan(_ graph: WeightGraph, scheme: QuantScheme?, keep: [String] = [], only: [String] = [],
+                            keptDType: DType = .f32) -> ExportPlan {
+        let entries = graph.entries.map { name, t in
+            decide(name: name, shape: t.shape, dtype: t.dtype, scheme: scheme, keep: keep, only: only, keptDType: keptDType)
+        }
+        return ExportPlan(scheme: scheme, entries: entries, keep: keep, only: only)
+    }
+
+    /// The decision for one tensor.
+    public static func decide(name: String, shape: [Int], dtype: DType, scheme: QuantScheme?, keep: [String] = [],
+                              only: [String] = [], keptDType: DType = .f32) -> ExportPlan.Entry {
+        let plainDType = dtype.isFloatingPoint ? keptDType : dtype
+        func kept(_ why: String) -> ExportPlan.Entry {
+            ExportPlan.Entry(name: name, shape: shape, sourceDType: dtype, scheme: nil, plainDType: plainDType, reason: why)
+        }
+        guard let scheme else { return kept(dtype.isFloatingPoint ? "plain \(keptDType.rawValue.lowercased())" : "kept: integer") }
+        if !dtype.isFloatingPoint { return kept("kept: integer") }
+        if (Tensor.checkedCount(shape) ?? 0) == 0 { return kept("kept: empty") }
+        if let g = keep.first(where: { matches($0, name) }) { return kept("kept: --keep \(g)") }
+        let why: String
+        if !only.isEmpty {
+            guard let g = only.first(where: { matches($0, name) }) else { return kept("kept: not matched by --only") }
+            why = "encoded: --only \(g)"
+        } else {
+            if let reason = defaultKeepReason(name: name, shape: shape) { return kept(reason) }
+            why = name.hasSuffix("token_embedding.weight") ? "quantized: token embedding" : "quantized: linear weight"
+        }
+        let cols = shape.last ?? 1
+        let (chosen, fallback) = fit(scheme, rowLength: cols)
+        return ExportPlan.Entry(name: name, shape: shape, sourceDType: dtype, scheme: chosen, plainDType: plainDType,
+                                requested: chosen == scheme ? nil : scheme, reason: fallback ?? why)
+    }
+
+    /// Why the default rules keep a floating-point tensor, or nil when they quantize it.
+    public static func defaultKeepReason(name: String, shape: [Int]) -> String? {
+        let lower = name.lowercased()
+        let last = lower.split(separator: ".").last.map(String.init) ?? lower
+        if last == "logit_scale" { return "kept: logit_scale" }
+        if lower.hasPrefix("bbox_embed.") || lower.hasPrefix("reg_token.") { return "kept: box head" }
+        if shape.count <= 1 && lower.contains("norm") { return "kept: LayerNorm" }
+        if last == "bias" || last.hasSuffix("_bias") { return "kept: bias" }
+        if lower.contains("class_embedding") { return "kept: class embedding" }
+        if lower.contains("position_embedding") || lower.contains("pos_embed") { return "kept: position embedding" }
+        if lower.contains("cross_adaptive_weights") { return "kept: adaptive weights (per-position embedding)" }
+        if shape.count <= 1 { return "kept: \(shape.count)-D" }
+        if shape.count > 2 { return "kept: convolution (\(shape.count)-D)" }
+        return nil
+    }
+
+    /// The scheme that fits a row of `rowLength`, starting from `scheme`: K-quant → q8_0 → f16, and
+    /// the fallback reason when it is not `scheme`.
+    public static func fit(_ scheme: QuantScheme, rowLength cols: Int) -> (QuantScheme, String?) {
+        if scheme.fits(rowLength: cols) { return (scheme, nil) }
+        var misses = ["% \(scheme.blockSize)"]
+        if scheme.isKQuant {
+            if QuantScheme.q8_0.fits(rowLength: cols) {
+                return (.q8_0, "fallback \(scheme.rawValue)→q8_0: row \(cols) % \(scheme.blockSize)")
+            }
+            misses.append("% 32")
+        }
+        return (.f16, "fallback \(scheme.rawValue)→f16: row \(cols) " + misses.joined(separator: ", "))
+    }
+
+    /// `fnmatch(3)` without flags: `*` and `?` match any character, dots included.
+    public static func matches(_ glob: String, _ name: String) -> Bool {
+        fnmatch(glob, name, 0) == 0
+    }
+
+    /// A ceiling on the relative RMS error ‖x̂ − x‖ / ‖x‖ of each scheme on trained or randomly
+    /// initialised weights (roughly Gaussian rows), used by the error report to flag tensors and by the
+    /// tests. f16 and bf16 are exact bounds (half an ulp, relative, for normal numbers); the others are
+    /// about 1.4× what the schemes give on N(0, σ²) rows (q8_0 0.0053, q6_k 0.018, q5_0 0.043, q4_k
+    /// 0.071, q4_1 0.078, q4_0 0.086, int8 ≈ 0.0075 per 1024-wide row), leaving room for heavier tails.
+    public static func rmsRelativeBound(_ s: QuantScheme) -> Double {
+        switch s {
+        case .f16: return 0x1p-11
+        case .bf16: return 0x1p-8
+        case .int8: return 0.02
+        case .q8_0: return 0.0075
+        case .q6_k: return 0.025
+        case .q5_0: return 0.06
+        case .q4_k: return 0.10
+        case .q4_1: return 0.11
+        case .q4_0: return 0.12
+        }
+    }
+}

@@ -1,0 +1,55 @@
+import ArgumentParser
+import Foundation
+import HiVGCore
+import HiVGModel
+import HiVGSurgery
+
+struct QuantizeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "quantize",
+        abstract: "Quantize a model (LoRA merged on the way) to .hivgw or GGUF, with a per-tensor error report.",
+        discussion: """
+        Schemes: f16, bf16, int8 (per output channel, symmetric; .hivgw only), q8_0, q4_0, q4_1, q5_0, q4_k, q6_k. \
+        The output format comes from --format or the extension: .gguf (ggml-native schemes), .safetensors \
+        (f16 / bf16 only), anything else .hivgw.
+
+        Policy (see --plan): 2-D linear weights and the token embedding are encoded; LayerNorms, biases, \
+        position and class embeddings, logit_scale, the box head (bbox_embed, reg_token), the bridges' \
+        adaptive weights and convolutions stay F32. --keep GLOB keeps matching tensors; --only GLOB encodes \
+        exactly the matching ones. A row (the last dimension) that the scheme's block does not divide falls \
+        back to the next scheme that fits: K-quant (256) → q8_0 (32) → f16.
+
+        The report gives, per encoded tensor, the RMS relative error ‖x̂ − x‖/‖x‖, the max abs error and the \
+        SNR in dB (text, or --json). --verify runs the output's weights against the source through the \
+        forward pass on synthetic inputs, records the figures in the file and exits 1 outside the gate.
+        """)
+
+    @Argument(help: "Source checkpoint (.pth, .safetensors, .hivgw, .gguf, a folder; LoRA is merged).")
+    var source: String
+
+    @Option(help: "Scheme: \(QuantScheme.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var scheme: String
+
+    @Option(name: .shortAndLong, help: "Output file (.hivgw, .gguf, .safetensors); not needed with --plan.")
+    var output: String?
+
+    @Option(help: "hivgw, gguf or safetensors (default: from the output's extension).")
+    var format: String?
+
+    @OptionGroup var quant: QuantOptionGroup
+    @OptionGroup var read: ReadOptionGroup
+    @OptionGroup var model: ModelOptionGroup
+    @OptionGroup var out: OutputOptionGroup
+
+    func validate() throws {
+        guard let s = QuantScheme(rawValue: scheme) else { throw unknownScheme(scheme) }
+        _ = try resolvedFormat(format: format, output: output, scheme: s, plan: quant.plan)
+    }
+
+    func run() throws {
+        let s = QuantScheme(rawValue: scheme)!
+        try ExportJob(verb: "quantize", source: source, output: output,
+                      format: try resolvedFormat(format: format, output: output, scheme: s, plan: quant.plan),
+                      scheme: s, keptDType: .f32, quant: quant, read: read, model: model, out: out).run()
+    }
+}
