@@ -31,6 +31,9 @@ public struct LoadedModel: Sendable {
     public var wrapperDepth: Int
     /// True when the source used PEFT ≥ 0.7 `base_layer` names.
     public var baseLayerNaming: Bool
+    /// Tensors stored block-quantized in the source (`.hivgw`, GGUF), by canonical name → scheme; their
+    /// values in `weights` are the decoded ones.
+    public var encodings: [String: String] = [:]
 
     /// The base weight of a LoRA'd linear.
     public func baseWeight(_ linear: String) -> Tensor? { weights[linear + ".weight"] }

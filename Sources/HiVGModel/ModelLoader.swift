@@ -81,6 +81,11 @@ public enum ModelLoader {
 
     /// Maps an already read checkpoint.
     public static func build(_ c: Checkpoint, adapterConfig: [String: Any]?, overrides: ConfigOverrides) throws -> LoadedModel {
+        var encodings: [String: String] = [:]
+        for e in c.encoded {
+            let name = c.format == "gguf" ? (GGUFNames.canonicalName(e.name) ?? e.name) : e.name
+            for key in KeyMapping.canonicalize(name) { encodings[key.name] = e.scheme }
+        }
         let c = try normalized(c)
         var weights = WeightGraph()
         weights.metadata = c.graph.metadata
@@ -131,8 +136,10 @@ public enum ModelLoader {
         }
         if config.lora.rank == nil { config.lora.rank = pairs.values.first?.rank }
         let unrecognized = try Architecture.check(weights, config: config, file: c.path)
-        return LoadedModel(source: c, weights: weights, lora: pairs, loraOrder: order, dropped: dropped, unrecognized: unrecognized,
-                           config: config, wrapperDepth: depth, baseLayerNaming: baseLayer)
+        var model = LoadedModel(source: c, weights: weights, lora: pairs, loraOrder: order, dropped: dropped, unrecognized: unrecognized,
+                                config: config, wrapperDepth: depth, baseLayerNaming: baseLayer)
+        model.encodings = encodings
+        return model
     }
 
     /// Applies a value transform lazily where it is a view (transpose), or by copying rows (q;k;v split).
