@@ -42,8 +42,12 @@ public struct WeightGraph: Sendable {
         var acc: [String: ModuleSummary] = [:]
         for name in names {
             let t = table[name]!
-            let parts = name.split(separator: ".", omittingEmptySubsequences: false)
-            let prefix = parts.prefix(max(1, min(depth, parts.count - 1 > 0 ? parts.count - 1 : 1))).joined(separator: ".")
+            // The first `depth` components, but never the whole name (a tensor is not a module): one
+            // scan of the UTF-8 bytes for the cut.
+            let utf8 = name.utf8
+            let dots = utf8.indices.filter { utf8[$0] == UInt8(ascii: ".") }
+            let keep = max(1, min(depth, max(dots.count, 1)))
+            let prefix = keep <= dots.count ? String(name[..<dots[keep - 1]]) : name
             if acc[prefix] == nil { order.append(prefix); acc[prefix] = ModuleSummary(prefix: prefix) }
             acc[prefix]!.tensors += 1
             acc[prefix]!.parameters = acc[prefix]!.parameters.saturatingAdd(t.elementCount)

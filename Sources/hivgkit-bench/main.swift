@@ -3,7 +3,7 @@
 //
 //   hivgkit-bench read FILE [--reps N]       read every tensor's bytes through the mmap (single thread)
 //   hivgkit-bench f16 [--mb 256] [--reps N]   HalfKernels.f32ToF16 over a warm buffer, best of N
-//   hivgkit-bench open FILE                   CheckpointReader.read only; memory split after it
+//   hivgkit-bench open FILE [--reps N]        inspect's phases in-process: parse, module summary, teardown
 import Foundation
 import HiVGCore
 import HiVGFormats
@@ -53,26 +53,25 @@ func minorFaults() -> Int {
     return Int(u.ru_minflt)
 }
 
-/// Touches every byte: wrapping sum of the 64-bit words (four accumulators so the loop vectorizes),
-/// then the tail bytes. A checksum-like reduction, as cheap as a read can be.
+/// Touches every byte: wrapping sum of the 64-bit words, 64 bytes per step in vector registers, then
+/// the tail bytes. A checksum-like reduction, far cheaper than the memory traffic it causes.
 @inline(never)
 func wordSum(_ raw: UnsafeRawBufferPointer) -> UInt64 {
     guard let base = raw.baseAddress, raw.count > 0 else { return 0 }
-    let words = raw.count / 8
-    var a0: UInt64 = 0, a1: UInt64 = 0, a2: UInt64 = 0, a3: UInt64 = 0
-    var i = 0
-    if Int(bitPattern: base) & 7 == 0 {
-        let p = base.assumingMemoryBound(to: UInt64.self)
-        while i + 4 <= words {
-            a0 &+= p[i]; a1 &+= p[i + 1]; a2 &+= p[i + 2]; a3 &+= p[i + 3]
-            i += 4
-        }
-        while i < words { a0 &+= p[i]; i += 1 }
-    } else {
-        while i < words { a0 &+= raw.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self); i += 1 }
+    var acc0 = SIMD8<UInt64>(), acc1 = SIMD8<UInt64>()
+    var off = 0
+    let n = raw.count
+    while off + 128 <= n {
+        acc0 &+= (base + off).loadUnaligned(as: SIMD8<UInt64>.self)
+        acc1 &+= (base + off + 64).loadUnaligned(as: SIMD8<UInt64>.self)
+        off += 128
     }
-    var s = a0 &+ a1 &+ a2 &+ a3
-    for j in (words * 8) ..< raw.count { s &+= UInt64(raw[j]) }
+    while off + 8 <= n {
+        acc0[0] &+= (base + off).loadUnaligned(as: UInt64.self)
+        off += 8
+    }
+    var s = (acc0 &+ acc1).wrappedSum()
+    while off < n { s &+= UInt64(raw[off]); off += 1 }
     return s
 }
 
@@ -109,18 +108,35 @@ func readBench(_ path: String, reps: Int) {
     emit(out)
 }
 
-func openBench(_ path: String) {
-    let before = memStatus()
-    let t0 = now()
-    let c: Checkpoint
-    do { c = try CheckpointReader.read(path) } catch { fail("\(error)") }
-    let t1 = now()
-    var out: [String: Any] = ["what": "open", "file": path, "tensors": c.graph.count, "seconds": t1 - t0,
-                              "minor_faults": minorFaults()]
-    for (k, v) in memStatus() { out[k] = v }
-    for (k, v) in before { out["before_" + k] = v }
-    emit(out)
-    withExtendedLifetime(c) {}
+/// Where `inspect` spends its time inside the process: parse (CheckpointReader.read), the module
+/// summary the text report prints, and freeing the parsed tree. First run measured alone (cold process:
+/// first-touch page faults of the mapping, lazy runtime metadata), then the median of `reps` more.
+func openBench(_ path: String, reps: Int) {
+    var parse: [Double] = [], summary: [Double] = [], teardown: [Double] = []
+    var tensors = 0
+    var first: [String: Any] = [:]
+    for i in 0 ... reps {
+        let t0 = now()
+        var c: Checkpoint?
+        do { c = try CheckpointReader.read(path) } catch { fail("\(error)") }
+        let t1 = now()
+        let modules = c!.graph.moduleSummary(depth: 2).count
+        let t2 = now()
+        tensors = c!.graph.count
+        if i == 0 {
+            first = ["minor_faults": minorFaults(), "modules": modules]
+            for (k, v) in memStatus() { first[k] = v }
+        }
+        c = nil
+        let t3 = now()
+        if i == 0 {
+            first["parse_s"] = t1 - t0; first["summary_s"] = t2 - t1; first["teardown_s"] = t3 - t2
+        } else {
+            parse.append(t1 - t0); summary.append(t2 - t1); teardown.append(t3 - t2)
+        }
+    }
+    emit(["what": "open", "file": path, "tensors": tensors, "first": first, "reps": reps,
+          "parse_median_s": median(parse), "summary_median_s": median(summary), "teardown_median_s": median(teardown)])
 }
 
 func f16Bench(mb: Int, reps: Int) {
@@ -169,10 +185,10 @@ case "read":
     guard args.count >= 2 else { fail("usage: hivgkit-bench read FILE [--reps N]") }
     readBench(args[1], reps: option(args, "--reps", 1))
 case "open":
-    guard args.count >= 2 else { fail("usage: hivgkit-bench open FILE") }
-    openBench(args[1])
+    guard args.count >= 2 else { fail("usage: hivgkit-bench open FILE [--reps N]") }
+    openBench(args[1], reps: option(args, "--reps", 10))
 case "f16":
     f16Bench(mb: option(args, "--mb", 256), reps: option(args, "--reps", 10))
 default:
-    fail("usage: hivgkit-bench read FILE [--reps N] | open FILE | f16 [--mb 256] [--reps N]")
+    fail("usage: hivgkit-bench read FILE [--reps N] | open FILE [--reps N] | f16 [--mb 256] [--reps N]")
 }

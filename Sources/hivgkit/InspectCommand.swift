@@ -1,5 +1,8 @@
 import ArgumentParser
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import HiVGCore
 import HiVGFormats
 
@@ -49,6 +52,9 @@ struct InspectCommand: ParsableCommand {
             } else {
                 print(textReport(c, listed, hashes))
             }
+            // Nothing is left to write: skip freeing the parsed container tree (a sixth of the run).
+            fflush(nil)
+            Glibc.exit(0)
         }
     }
 
