@@ -5,26 +5,15 @@ import HiVGFormats
 import HiVGModel
 import HiVGSurgery
 
+/// Errors that mean bad data (exit 1), as opposed to usage errors (exit 64, ArgumentParser's).
+private let dataErrors: [Any.Type] = [FormatError.self, CoreError.self, ModelError.self, SurgeryError.self,
+                                      NativeFormatError.self, GraphError.self, LinearAlgebra.Failure.self]
+
 /// Runs a command body, turning data errors into a message on stderr and exit status 1.
 func reportingErrors(_ body: () throws -> Void) throws {
     do {
         try body()
-    } catch let e as FormatError {
-        FileHandle.standardError.write(Data(("hivgkit: error: " + e.description + "\n").utf8))
-        throw ExitCode(1)
-    } catch let e as CoreError {
-        FileHandle.standardError.write(Data(("hivgkit: error: " + e.description + "\n").utf8))
-        throw ExitCode(1)
-    } catch let e as ModelError {
-        FileHandle.standardError.write(Data(("hivgkit: error: " + e.description + "\n").utf8))
-        throw ExitCode(1)
-    } catch let e as SurgeryError {
-        FileHandle.standardError.write(Data(("hivgkit: error: " + e.description + "\n").utf8))
-        throw ExitCode(1)
-    } catch let e as NativeFormatError {
-        FileHandle.standardError.write(Data(("hivgkit: error: " + e.description + "\n").utf8))
-        throw ExitCode(1)
-    } catch let e as GraphError {
+    } catch let e as CustomStringConvertible & Error where dataErrors.contains(where: { $0 == type(of: e) }) {
         FileHandle.standardError.write(Data(("hivgkit: error: " + e.description + "\n").utf8))
         throw ExitCode(1)
     }
