@@ -74,8 +74,10 @@ def main():
             "(scripts/bench/models_merge_ref.py)", "s")
         a, n = med(m["arith_ms"]), m["numpy"]["median_ms"]
         fig("merge_arith", "merge arithmetic, %d linears" % m["arith_linears"], a, n, n / a, "ours <= 60 ms", a <= 60,
-            ("%.1f ms" % a, "%.1f ms" % n), "numpy W += 0.5*(B@A), f32, same %d linears (models_merge_numpy.py)"
-            % m["numpy"]["linears"], "ms")
+            ("%.1f ms" % a, "%.1f ms" % n), "numpy W += 0.5*(B@A), f32, same %d linears (models_merge_numpy.py); "
+            "the faster of BLAS threads %s: %s ms" % (m["numpy"]["linears"],
+                                                      "/".join(str((x.get("blas") or [{}])[0].get("num_threads")) for x in m["numpy"].get("runs", [m["numpy"]])),
+                                                      "/".join("%.1f" % x["median_ms"] for x in m["numpy"].get("runs", [m["numpy"]]))), "ms")
         if m.get("arith_ms_skylakex"):
             sk = med(m["arith_ms_skylakex"])
             fig("merge_arith_skylakex", "  (info) same, OPENBLAS_CORETYPE=SkylakeX", sk, n, n / sk, None, None,
@@ -181,7 +183,8 @@ def main():
     if p and "skipped" not in p:
         for key, title in (("forward", "hivgkit forward, HiVG B=8 (merged file), default kernel"),
                            ("forward_skylakex", "same, OPENBLAS_CORETYPE=SkylakeX"), ("ranks", "hivgkit ranks --json"),
-                           ("merge", "hivgkit merge CKPT -o X.safetensors")):
+                           ("merge", "hivgkit merge CKPT -o X.safetensors"),
+                           ("quantize", "hivgkit quantize CKPT --scheme q8_0 -o X.hivgw")):
             if key not in p:
                 continue
             pr = p[key]

@@ -113,19 +113,18 @@ def section_merge(c):
             sys.exit("merge --timings printed no 'merge arithmetic' line:\n" + err)
         arith.append(float(m.group(2)))
         n_linears = int(m.group(1))
-    skx = []    # informational: the same with OpenBLAS's SkylakeX kernels forced (not the default path)
-    for _ in range(R):
-        _, err, _ = run([c.bin, "merge", c.ckpt, "-o", tmp, "--timings", "--quiet"],
-                        env=dict(os.environ, OPENBLAS_CORETYPE="SkylakeX"))
-        skx.append(float(re.search(r"merge arithmetic (\d+) linears ([\d.]+) ms", err).group(2)))
     os.remove(tmp)
-    numpy_ref = json.loads(run([PY, script("models_merge_numpy.py"), c.ckpt, "--reps", "7"])[0])
+    # numpy with its default threads and with one: under contention from other jobs the 2-thread BLAS can be
+    # several times slower than the 1-thread one; the faster of the two is the reference.
+    numpy_runs = [json.loads(run([PY, script("models_merge_numpy.py"), c.ckpt, "--reps", "7"], env=e)[0])
+                  for e in (None, dict(os.environ, OPENBLAS_NUM_THREADS="1"))]
+    numpy_ref = dict(min(numpy_runs, key=lambda d: d["median_ms"]), runs=numpy_runs)
     say("   peak RssAnon (3 runs, 5 ms sampling)")
     rss = [peak_rss_anon([c.bin, "merge", c.ckpt, "-o", ours_out, "--quiet"]) for _ in range(3)]
     rss_ref = peak_rss_anon([PY, script("models_merge_ref.py"), c.ckpt, ref_out])
     os.remove(ref_out)
     dump({"loadavg_before": la0, "loadavg_after": loadavg(), "timing": t, "ref_log": ref_log, "crosscheck": check,
-          "arith_ms": arith, "arith_ms_skylakex": skx, "arith_linears": n_linears, "numpy": numpy_ref, "rss": rss, "rss_ref": rss_ref,
+          "arith_ms": arith, "arith_linears": n_linears, "numpy": numpy_ref, "rss": rss, "rss_ref": rss_ref,
           "file_bytes": os.path.getsize(c.ckpt)}, os.path.join(c.raw, "merge.json"))
 
 
@@ -369,7 +368,7 @@ def section_perf(c):
         res["skipped"] = "perf not installed"
         dump(res, os.path.join(c.raw, "perf.json"))
         return
-    say("5/5 perf record -e cpu-clock of hivgkit forward (HiVG, B=8), ranks and merge")
+    say("5/5 perf record -e cpu-clock of hivgkit forward (HiVG, B=8), ranks, merge, quantize")
     model = os.path.join(c.raw, "merged_ours.safetensors")
     if not os.path.exists(model):
         run([c.bin, "merge", c.ckpt, "-o", model, "--quiet"])
@@ -388,14 +387,18 @@ def section_perf(c):
         res[key] = prof
     if "skipped" not in res:
         merged = os.path.join(c.raw, "perf_merge_out.safetensors")
-        for key, argv in (("ranks", [c.bin, "ranks", c.ckpt, "--json"]),
-                          ("merge", [c.bin, "merge", c.ckpt, "-o", merged, "--quiet"])):
+        profiles = [("ranks", [c.bin, "ranks", c.ckpt, "--json"]), ("merge", [c.bin, "merge", c.ckpt, "-o", merged, "--quiet"])]
+        if re.search(r"^\s+quantize\s", run([c.bin, "--help"])[0], re.M):
+            profiles.append(("quantize", [c.bin, "quantize", c.ckpt, "--scheme", "q8_0", "-o",
+                                          os.path.join(c.raw, "perf_quant.hivgw"), "--quiet"]))
+        for key, argv in profiles:
             prof, err = perf_profile(c, argv, os.path.join(c.raw, "perf.data"))
             if prof is not None:
                 prof.pop("stdout")
                 res[key] = prof
-        if os.path.exists(merged):
-            os.remove(merged)
+        for f in (merged, os.path.join(c.raw, "perf_quant.hivgw")):
+            if os.path.exists(f):
+                os.remove(f)
     if os.path.exists(out):
         os.remove(out)
     res["loadavg_after"] = loadavg()
