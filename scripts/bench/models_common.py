@@ -15,6 +15,25 @@ def loadavg():
         return [float(x) for x in f.read().split()[:3]]
 
 
+def cpu_snapshot():
+    """(busy CPU ticks of the whole machine, CPU ticks of this process and its reaped children, time)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    busy = v[0] + v[1] + v[2] + v[5] + v[6] + (v[7] if len(v) > 7 else 0)   # user nice system irq softirq steal
+    with open("/proc/self/stat") as f:
+        st = f.read().rsplit(")", 1)[1].split()
+    own = sum(int(x) for x in st[11:15])        # utime stime cutime cstime (fields 14-17)
+    return busy, own, time.time()
+
+
+def others_cores(a, b):
+    """Average number of cores other processes kept busy between two cpu_snapshot()s (ours excluded:
+    this process and every child it has waited for)."""
+    hz = os.sysconf("SC_CLK_TCK")
+    wall = max(b[2] - a[2], 1e-9)
+    return max(0.0, ((b[0] - a[0]) - (b[1] - a[1])) / hz / wall)
+
+
 def say(*a):
     print("bench-models:", *a, file=sys.stderr, flush=True)
 

@@ -181,6 +181,9 @@ def main():
     p = load(raw, "perf.json")
     perf_lines = []
     if p and "skipped" not in p:
+        perf_lines.append("Where the time goes (perf record -e cpu-clock, 499 Hz; share of all CPU samples of the process, "
+                          "all threads; hardware counters %s):" % ("available" if p.get("perf_instructions") else
+                                                                   "unavailable here: perf stat -e instructions is <not supported>"))
         for key, title in (("forward", "hivgkit forward, HiVG B=8 (merged file), default kernel"),
                            ("forward_skylakex", "same, OPENBLAS_CORETYPE=SkylakeX"), ("ranks", "hivgkit ranks --json"),
                            ("merge", "hivgkit merge CKPT -o X.safetensors"),
@@ -219,6 +222,10 @@ def main():
         print(n)
     for l in perf_lines:
         print(l)
+    others = {}
+    for name, d in (("merge", m), ("ranks", r), ("quant", q), ("forward", f), ("perf", p)):
+        if d and "others_cores" in d:
+            others[name] = d["others_cores"]
     hi = max((v[0] for v in loads), default=None)
     lo = min((v[0] for v in loads), default=None)
     print("x ref: how many times better ours is (> 1 = ours better). Checkpoint: %s (%.1f MB; %s)."
@@ -226,15 +233,24 @@ def main():
     print("1-minute load average across the sections: %s .. %s (start %s; %s cores)"
           % ("%.2f" % lo if lo is not None else "?", "%.2f" % hi if hi is not None else "?", la(meta.get("loadavg_start")),
              meta.get("nproc")))
-    noisy = hi is not None and hi >= 1.5
+    if others:
+        print("Other processes kept this many cores busy on average (ours excluded): "
+              + ", ".join("%s %.2f" % kv for kv in others.items()))
+    worst_cfg = max(((c["others_cores"], "%s B=%d" % (c["name"], c["batch"])) for c in (f or {}).get("configs", [])
+                     if "others_cores" in c), default=None)
+    if worst_cfg:
+        print("  forward configurations: worst %.2f cores (%s)" % worst_cfg)
+    noisy = any(v >= 0.25 for v in others.values()) if others else (hi is not None and hi >= 2.5)
     if noisy:
-        print("WARNING: other work was running (load average >= 1.5 on %s cores, the bench itself adds 1-2): the figures "
-              "are skewed, most of all the 2-thread forward ones; run again on a quiet machine." % meta.get("nproc"))
+        print("WARNING: other work was running (>= 0.25 of a core on average in some section): the figures are skewed, "
+              "most of all the 2-thread forward ones (OpenMP/OpenBLAS threads wait for each other); run again on a "
+              "quiet machine.")
     graded = [x for x in figs if x["passed"] is not None]
     report = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": {"nproc": meta.get("nproc"), "cpu": meta.get("cpu"), "kernel": meta.get("kernel"),
-                    "loadavg_start": meta.get("loadavg_start"), "loadavg_min": lo, "loadavg_max": hi},
+                    "loadavg_start": meta.get("loadavg_start"), "loadavg_min": lo, "loadavg_max": hi,
+                    "other_processes_cores": others},
         "checkpoint": {"path": meta.get("ckpt"), "source": meta.get("ckpt_source"), "file_bytes": meta.get("file_bytes")},
         "tools": {"bench_venv": meta.get("bench_venv"), "hivg_python": meta.get("hivg_python"), "swift": meta.get("swift")},
         "figures": [{k: v for k, v in x.items() if k != "show"} for x in figs],

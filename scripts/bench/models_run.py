@@ -22,7 +22,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from models_common import dump, load, loadavg, median, peak_rss_anon, run, say, timed_alternating  # noqa: E402
+from models_common import (cpu_snapshot, dump, load, loadavg, median, others_cores, peak_rss_anon, run, say,  # noqa: E402
+                           timed_alternating)
 
 PY = sys.executable
 
@@ -266,7 +267,7 @@ def section_forward(c):
         threads = cfg.get("threads", T)
         b = cfg["batch"]
         say("   %s B=%d, %d thread(s)" % (cfg["name"], b, threads))
-        la_c = loadavg()
+        la_c, cs = loadavg(), cpu_snapshot()
         half = max(1, N // 2)
         ours = [ours_forward(c, cfg["model"], cfg["inputs"], cfg["quirk"], threads, out_tmp) for _ in range(half)]
         dump_path = os.path.join(c.raw, "ref_%s_b%d.safetensors" % (cfg["name"], b))
@@ -278,7 +279,7 @@ def section_forward(c):
         entry = {"name": cfg["name"], "batch": b, "threads": threads, "info": bool(cfg.get("info")), "batch_quirk": cfg["quirk"],
                  "ours": ours, "ours_median": median([x["forward_seconds"] for x in ours]),
                  "ours_load_median": median([x["load_seconds"] for x in ours]), "ref": ref, "ref_median": ref["median"],
-                 "loadavg_before": la_c, "loadavg_after": loadavg()}
+                 "loadavg_before": la_c, "loadavg_after": loadavg(), "others_cores": others_cores(cs, cpu_snapshot())}
         if not cfg.get("info"):
             ours_all = os.path.join(c.raw, "ours_%s_b%d.safetensors" % (cfg["name"], b))
             ours_forward(c, cfg["model"], cfg["inputs"], cfg["quirk"], threads, ours_all, extra=["--all"])
@@ -327,7 +328,7 @@ def classify(dso, sym):
     if d.startswith("libc"):
         return "libc (memcpy/memset)"
     if "hivgkit" in d:
-        return "hivgkit (Swift loops)"
+        return "hivgkit's own code (Swift loops, C kernels)"
     if "swift" in d or "foundation" in d:
         return "Swift runtime / Foundation"
     return "other"
@@ -464,9 +465,15 @@ def main():
         if not c.ckpt:
             dump({"skipped": "no checkpoint"}, os.path.join(c.raw, s + ".json"))
             continue
-        t = time.time()
+        t, cs = time.time(), cpu_snapshot()
         fns[s](c)
-        say("   %s done in %.0f s (load average %s)" % (s, time.time() - t, " ".join("%.2f" % x for x in loadavg())))
+        oc = others_cores(cs, cpu_snapshot())
+        path = os.path.join(c.raw, s + ".json")
+        d = load(path)
+        d["others_cores"], d["seconds"] = oc, time.time() - t
+        dump(d, path)
+        say("   %s done in %.0f s (load average %s; other processes kept %.2f cores busy on average)"
+            % (s, time.time() - t, " ".join("%.2f" % x for x in loadavg()), oc))
 
 
 if __name__ == "__main__":
