@@ -25,7 +25,7 @@ RAW=$OUT/raw
 RUNS=${BENCH_RUNS:-20}
 TORCH_RUNS=${BENCH_TORCH_RUNS:-10}
 VENV=.venv-bench
-REQS="torch==2.13.0+cpu numpy==2.4.6 safetensors==0.8.0"
+REQS="torch==2.13.0+cpu numpy==2.4.6 safetensors==0.4.5"
 mkdir -p "$RAW"
 [ -x "$BIN" ] || { echo "bench: $BIN not built (make release)" >&2; exit 1; }
 BIN=$(realpath "$BIN")

@@ -7,6 +7,7 @@ for every LoRA pair of the checkpoint (the same linears, shapes and values), war
 Prints one JSON object. The tensors are read once (torch.load, mmap) and copied into numpy arrays before
 any timing; each repetition works on fresh copies of W so it redoes the same arithmetic. numpy's own
 BLAS decides the thread count (all cores unless OPENBLAS_NUM_THREADS/OMP_NUM_THREADS say otherwise).
+Also times torch's in-place W.addmm_(B, A, alpha=s) on the same tensors (torch's default threads).
 """
 import argparse
 import json
@@ -48,6 +49,20 @@ def main():
         dt = time.perf_counter() - t
         if i:
             times.append(dt)
+    # The same arithmetic as torch's in-place W.addmm_(B, A, alpha=s) (what the merge script does), same tensors.
+    tw = {l: torch.from_numpy(weights[l]) for l in linears}
+    ta = {l: (torch.from_numpy(pairs[l]["A"]), torch.from_numpy(pairs[l]["B"])) for l in linears}
+    torch_times = []
+    with torch.no_grad():
+        for i in range(a.reps + 1):
+            ws = {l: tw[l].clone() for l in linears}
+            t = time.perf_counter()
+            for l in linears:
+                A, B = ta[l]
+                ws[l].addmm_(B, A, alpha=a.alpha / A.shape[0])
+            dt = time.perf_counter() - t
+            if i:
+                torch_times.append(dt)
     try:
         import threadpoolctl
         blas = [dict(internal_api=x.get("internal_api"), num_threads=x.get("num_threads"), version=x.get("version"),
@@ -56,7 +71,9 @@ def main():
         blas = []
     print(json.dumps({"linears": len(linears), "shapes": [[list(s) for s in t] for t in shapes], "reps": a.reps,
                       "median_ms": statistics.median(times) * 1e3, "min_ms": min(times) * 1e3, "times_ms": [t * 1e3 for t in times],
-                      "numpy": np.__version__, "blas": blas}))
+                      "numpy": np.__version__, "blas": blas,
+                      "torch_addmm_median_ms": statistics.median(torch_times) * 1e3, "torch_threads": torch.get_num_threads(),
+                      "torch": torch.__version__}))
 
 
 if __name__ == "__main__":

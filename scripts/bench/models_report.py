@@ -82,6 +82,12 @@ def main():
             sk = med(m["arith_ms_skylakex"])
             fig("merge_arith_skylakex", "  (info) same, OPENBLAS_CORETYPE=SkylakeX", sk, n, n / sk, None, None,
                 ("%.1f ms" % sk, "%.1f ms" % n), "as above; ours with the SkylakeX kernels forced", "ms", info=True)
+        tm = min((x["torch_addmm_median_ms"] for x in m["numpy"].get("runs", [m["numpy"]]) if "torch_addmm_median_ms" in x),
+                 default=None)
+        if tm:
+            fig("merge_arith_torch", "  (info) same vs torch W.addmm_(B, A, alpha=0.5)", a, tm, tm / a, None, None,
+                ("%.1f ms" % a, "%.1f ms" % tm), "torch %s in-place addmm_, same tensors, torch's default threads "
+                "(models_merge_numpy.py)" % m["numpy"].get("torch", "?"), "ms", info=True)
         peak = med([r["peak_rss_anon_kb"] for r in m["rss"]])
         limit = (0.25 * m["file_bytes"] + 200e6) / 1024
         rref = m["rss_ref"]["peak_rss_anon_kb"]
@@ -213,11 +219,11 @@ def main():
     line = lambda r: "  ".join(c.ljust(w[i]) if i in (0, 4, 5) else c.rjust(w[i]) for i, c in enumerate(r)).rstrip()
     print(line(headers))
     print(line(tuple("-" * n for n in w)))
-    for r in rows:
-        print(line(r))
+    for row in rows:
+        print(line(row))
     print()
-    for i, r in enumerate(refs, 1):
-        print("[%d] %s" % (i, r))
+    for i, rn in enumerate(refs, 1):
+        print("[%d] %s" % (i, rn))
     for n in notes:
         print(n)
     for l in perf_lines:
@@ -233,6 +239,10 @@ def main():
     print("1-minute load average across the sections: %s .. %s (start %s; %s cores)"
           % ("%.2f" % lo if lo is not None else "?", "%.2f" % hi if hi is not None else "?", la(meta.get("loadavg_start")),
              meta.get("nproc")))
+    dates = {n: d["date"][11:16] for n, d in (("merge", m), ("ranks", r), ("quant", q), ("forward", f), ("perf", p))
+             if d and d.get("date")}
+    if dates:
+        print("Sections measured at (local time): " + ", ".join("%s %s" % kv for kv in dates.items()))
     if others:
         print("Other processes kept this many cores busy on average (ours excluded): "
               + ", ".join("%s %.2f" % kv for kv in others.items()))

@@ -238,7 +238,8 @@ def section_forward(c):
            "openblas_core_forced": openblas_core(c, {"OPENBLAS_CORETYPE": "SkylakeX"}), "configs": []}
     say("4/5 forward (%d threads; OpenBLAS kernel %s)" % (T, res["openblas_core"]))
     hf = os.path.join(c.raw, "hf-clip")
-    if not os.path.exists(os.path.join(hf, "model.safetensors")) or os.path.getmtime(hf) < os.path.getmtime(c.ckpt):
+    if not os.path.exists(os.path.join(hf, "model.safetensors")) or \
+            os.path.getmtime(hf) < max(os.path.getmtime(c.ckpt), os.path.getmtime(c.bin)):
         shutil.rmtree(hf, ignore_errors=True)
         run([c.bin, "merge", c.ckpt, "--format", "hf-clip", "-o", hf, "--quiet"])
     inputs = {}
@@ -434,6 +435,13 @@ def write_meta(c, sections):
             "hivg_python": versions(c.hivg_python, ["torch", "numpy", "transformers", "peft", "safetensors"]) if c.hivg_python else None,
             "hivg_skipped": c.hivg_skip_reason or None,
             "swift": swift.splitlines()[0] if swift else None, "python": platform.python_version()}
+    # A partial run (BENCH_SECTIONS) on the same binary and checkpoint keeps the other sections' latest results
+    # in the report (each section's JSON carries its own date and load figures).
+    old = load(os.path.join(c.raw, "meta.json")) if os.path.exists(os.path.join(c.raw, "meta.json")) else {}
+    if old.get("ckpt") == c.ckpt and old.get("bin", c.bin) == c.bin and old.get("file_bytes") == meta["file_bytes"]:
+        meta["sections"] = [x for x in ["merge", "ranks", "quant", "forward", "perf"]
+                            if x in sections or x in old.get("sections", [])]
+    meta["bin"] = c.bin
     dump(meta, os.path.join(c.raw, "meta.json"))
 
 
@@ -470,10 +478,13 @@ def main():
         oc = others_cores(cs, cpu_snapshot())
         path = os.path.join(c.raw, s + ".json")
         d = load(path)
-        d["others_cores"], d["seconds"] = oc, time.time() - t
+        d["others_cores"], d["seconds"], d["date"] = oc, time.time() - t, time.strftime("%Y-%m-%dT%H:%M:%S%z")
         dump(d, path)
         say("   %s done in %.0f s (load average %s; other processes kept %.2f cores busy on average)"
             % (s, time.time() - t, " ".join("%.2f" % x for x in loadavg()), oc))
+    merged = os.path.join(c.raw, "merged_ours.safetensors")      # 834 MB; remade by the sections that need it
+    if os.path.exists(merged):
+        os.remove(merged)
 
 
 if __name__ == "__main__":
