@@ -6,7 +6,7 @@
 # otherwise the git-ignored venv .venv-crosscheck/, made from the pinned
 # Fixtures/requirements-fixtures.txt (torch==2.13.0+cpu, numpy, safetensors==0.4.5) the first
 # time, and again only when that file changes.
-# Other knobs: CROSSCHECK_CKPT (a real-size HiVG checkpoint; default /tmp/bench/vitb16_stage3.pth
+# Other knobs: CROSSCHECK_CKPT (a real-size HiVG checkpoint; default bench-out/vitb16_stage3.pth
 # when it exists, empty to skip); for the merge checks (scripts/crosscheck/crosscheck_merge.py)
 # CROSSCHECK_HIVG_PYTHON (a python with the HiVG stack of Fixtures/hivg/requirements.txt) and
 # HIVG_SRC (a checkout of linhuixiao/HiVG); without them those checks SKIP.

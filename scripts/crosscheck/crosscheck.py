@@ -9,7 +9,7 @@ usage: crosscheck.py PATH/TO/hivgkit   (run from the repository root; scripts/cr
 2. bad:     every bad fixture makes `hivgkit inspect` exit 1 with the file named on stderr; what
             torch / safetensors does with the file is printed alongside (never executes a pickle:
             torch.load only with weights_only=True).
-3. ckpt:    a real-size HiVG checkpoint ($CROSSCHECK_CKPT, default /tmp/bench/vitb16_stage3.pth
+3. ckpt:    a real-size HiVG checkpoint ($CROSSCHECK_CKPT, default bench-out/vitb16_stage3.pth
             when present): all tensors as in 1, and the `args` Namespace fields model, dataset,
             hi_lora_stage as shown by hivgkit against torch's Namespace.
 4. written: round trip through torch of files hivgkit writes (check_written_files; SKIP until
@@ -32,12 +32,13 @@ import warnings
 import torch
 import safetensors.torch
 
+from checkreport import Report
+
 # torch.load warns about pickle protocols other than 2; the fixtures use 4 and 5 on purpose.
 warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
 
 FIXTURES = "Fixtures"
-DEFAULT_CKPT = "/tmp/bench/vitb16_stage3.pth"
-MAX_DETAILS = 20  # difference lines printed per check
+DEFAULT_CKPT = os.path.join("bench-out", "vitb16_stage3.pth")
 
 # torch dtype -> safetensors spelling (what hivgkit prints).
 DTYPE_NAMES = {
@@ -50,33 +51,6 @@ DTYPE_NAMES = {
 
 # Keys under which training scripts keep the weights, tried in order.
 STATE_DICT_KEYS = ("model", "state_dict", "module", "model_state_dict", "net", "weights")
-
-
-class Report:
-    def __init__(self):
-        self.passed = self.failed = self.skipped = 0
-
-    def ok(self, check, what, detail=""):
-        self.passed += 1
-        print(f"PASS  {check:8} {what}" + (f"  ({detail})" if detail else ""), flush=True)
-
-    def fail(self, check, what, problems):
-        self.failed += 1
-        problems = [problems] if isinstance(problems, str) else problems
-        print(f"FAIL  {check:8} {what}: {problems[0] if len(problems) == 1 else f'{len(problems)} differences'}", flush=True)
-        if len(problems) > 1:
-            for p in problems[:MAX_DETAILS]:
-                print(f"        - {p}")
-            if len(problems) > MAX_DETAILS:
-                print(f"        … and {len(problems) - MAX_DETAILS} more")
-
-    def skip(self, check, what, why):
-        self.skipped += 1
-        print(f"SKIP  {check:8} {what}: {why}", flush=True)
-
-    @staticmethod
-    def note(text):
-        print(f"      {'':8} {text}", flush=True)
 
 
 def run(cmd, timeout):

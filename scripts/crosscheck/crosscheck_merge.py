@@ -36,42 +36,15 @@ import warnings
 import torch
 import safetensors.torch
 
+from checkreport import Report
+
 warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
 
 HIVG = os.path.join("Fixtures", "hivg")
 HEADS = ["--text-heads", "2", "--vision-heads", "2", "--vl-heads", "2"]
 REL_TOL = 1e-6
-MAX_DETAILS = 20
 WORKER = os.path.join("scripts", "crosscheck", "merge_hivg.py")
 DEFAULT_HIVG_PYTHON = os.path.join(".venv-hivg", "bin", "python")   # relative to the repository root
-
-
-class Report:
-    def __init__(self):
-        self.passed = self.failed = self.skipped = 0
-
-    def ok(self, check, what, detail=""):
-        self.passed += 1
-        print(f"PASS  {check:8} {what}" + (f"  ({detail})" if detail else ""), flush=True)
-
-    def fail(self, check, what, problems):
-        self.failed += 1
-        problems = [problems] if isinstance(problems, str) else list(problems) or ["(no detail)"]
-        print(f"FAIL  {check:8} {what}: {problems[0] if len(problems) == 1 else f'{len(problems)} differences'}",
-              flush=True)
-        if len(problems) > 1:
-            for p in problems[:MAX_DETAILS]:
-                print(f"        - {p}")
-            if len(problems) > MAX_DETAILS:
-                print(f"        … and {len(problems) - MAX_DETAILS} more")
-
-    def skip(self, check, what, why):
-        self.skipped += 1
-        print(f"SKIP  {check:8} {what}: {why}", flush=True)
-
-    @staticmethod
-    def note(text):
-        print(f"      {'':8} {text}", flush=True)
 
 
 class Merger:
