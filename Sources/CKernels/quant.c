@@ -179,3 +179,91 @@ void hivg_quantize_q8_0(const float *x, uint8_t *out, size_t nblocks, int level)
 #endif
     for (size_t b = 0; b < nblocks; b++) q8_0_block_scalar(x + 32 * b, out + 34 * b);
 }
+
+// MARK: - Quantize and measure in one pass
+
+#include "hivg_merge.h"
+
+// IEEE binary16 → binary32, exact (subnormals, infinities, NaN payloads).
+static float q_f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu, bits;
+    if (e == 0x1f) bits = sign | 0x7f800000u | m << 13;
+    else if (e != 0) bits = sign | (e + 112) << 23 | m << 13;
+    else {
+        float v = (float)m * 0x1p-24f;  // exact: m < 2^10
+        memcpy(&bits, &v, 4);
+        bits |= sign;
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+// Error sums of decoded blocks (y = q · fp16 d, ggml's dequantize_row_q8_0) against x: 8 lanes of
+// Σx², Σ(y−x)² (multiply, then add: no FMA, so every level gives the same bits) and max |y−x|.
+typedef struct { double s[8], n[8], m[8]; int nan; } q_err_lanes;
+
+static void q8_0_measure_scalar(const float *x, const uint8_t *q, size_t nb, q_err_lanes *acc) {
+    for (size_t b = 0; b < nb; b++, x += 32, q += 34) {
+        const float d = q_f16_to_f32((uint16_t)(q[0] | q[1] << 8));
+        for (int j = 0; j < 32; j++) {
+            const float y = (float)(int8_t)q[2 + j] * d;
+            const double xv = x[j], e = (double)y - xv, a = fabs(e);
+            acc->s[j & 7] += xv * xv;
+            acc->n[j & 7] += e * e;
+            if (a > acc->m[j & 7]) acc->m[j & 7] = a;
+            if (a != a) acc->nan = 1;
+        }
+    }
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx512f,f16c")))
+static void q8_0_measure_avx512(const float *x, const uint8_t *q, size_t nb, q_err_lanes *acc) {
+    __m512d s = _mm512_loadu_pd(acc->s), n = _mm512_loadu_pd(acc->n), m = _mm512_loadu_pd(acc->m);
+    __mmask8 nan = 0;
+    for (size_t b = 0; b < nb; b++, x += 32, q += 34) {
+        uint16_t h;
+        memcpy(&h, q, 2);
+        const __m512 d = _mm512_set1_ps(_cvtsh_ss(h));
+        for (int half = 0; half < 2; half++) {
+            const __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(q + 2 + 16 * half)))), d);
+            const __m512 xv = _mm512_loadu_ps(x + 16 * half);
+            for (int g = 0; g < 2; g++) {
+                const __m256 y8 = g ? _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(y), 1)) : _mm512_castps512_ps256(y);
+                const __m256 x8 = g ? _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(xv), 1)) : _mm512_castps512_ps256(xv);
+                const __m512d xd = _mm512_cvtps_pd(x8), e = _mm512_sub_pd(_mm512_cvtps_pd(y8), xd);
+                s = _mm512_add_pd(s, _mm512_mul_pd(xd, xd));
+                n = _mm512_add_pd(n, _mm512_mul_pd(e, e));
+                m = _mm512_max_pd(_mm512_abs_pd(e), m);  // a NaN first operand yields m: NaN tracked apart
+                nan |= _mm512_cmp_pd_mask(e, e, _CMP_UNORD_Q);
+            }
+        }
+    }
+    _mm512_storeu_pd(acc->s, s);
+    _mm512_storeu_pd(acc->n, n);
+    _mm512_storeu_pd(acc->m, m);
+    if (nan) acc->nan = 1;
+}
+#endif
+
+void hivg_quantize_q8_0_measured(const float *x, uint8_t *out, size_t nblocks, int level, double sums[3]) {
+    int have = hivg_quant_simd_level();
+    if (level < 0 || level > have) level = have;
+    q_err_lanes acc;
+    memset(&acc, 0, sizeof acc);
+    // Groups of 64 blocks (8 KB of input, 2 KB of output): measured right after encoding, from L1.
+    for (size_t b = 0; b < nblocks; b += 64) {
+        const size_t nb = nblocks - b < 64 ? nblocks - b : 64;
+        hivg_quantize_q8_0(x + 32 * b, out + 34 * b, nb, level);
+#if defined(__x86_64__)
+        if (level == 2) { q8_0_measure_avx512(x + 32 * b, out + 34 * b, nb, &acc); continue; }
+#endif
+        q8_0_measure_scalar(x + 32 * b, out + 34 * b, nb, &acc);
+    }
+    double m = 0;
+    for (int l = 0; l < 8; l++) m = acc.m[l] > m ? acc.m[l] : m;
+    sums[0] = ((acc.s[0] + acc.s[1]) + (acc.s[2] + acc.s[3])) + ((acc.s[4] + acc.s[5]) + (acc.s[6] + acc.s[7]));
+    sums[1] = ((acc.n[0] + acc.n[1]) + (acc.n[2] + acc.n[3])) + ((acc.n[4] + acc.n[5]) + (acc.n[6] + acc.n[7]));
+    sums[2] = acc.nan ? NAN : m;
+}

@@ -63,3 +63,46 @@ extension HalfKernels {
         hivg_quantize_q8_0(src, dst.assumingMemoryBound(to: UInt8.self), blocks, Int32(level ?? -1))
     }
 }
+
+// MARK: - Fused kernels (CKernels hivg_merge.h)
+
+extension MergeKernel {
+    /// Rows `rows` of dst = w + scale · B · A (out × in, row-major F32), the same bits as `loraMerge`
+    /// on a copy of w. `dst` may be `w` (in place) but must not partly overlap it. Returns false
+    /// when a value written is NaN or ±inf.
+    public static func loraMergeRows(dst: UnsafeMutablePointer<Float>, w: UnsafePointer<Float>, a: UnsafePointer<Float>,
+                                     b: UnsafePointer<Float>, inFeatures: Int, rank: Int, scale: Float, rows: Range<Int>) -> Bool {
+        hivg_lora_merge_rows(dst, w, a, b, inFeatures, rank, scale, rows.lowerBound, rows.upperBound) != 0
+    }
+}
+
+extension HalfKernels {
+    /// `quantizeQ8_0` plus, from the same pass, Σx², Σ(y − x)² and max |y − x| (NaN when a difference
+    /// is NaN) of the decoded values y, summed in double in 8 lanes: the same figures at every SIMD level.
+    public static func quantizeQ8_0Measured(_ src: UnsafePointer<Float>, _ dst: UnsafeMutableRawPointer, blocks: Int,
+                                            level: Int? = nil) -> (signal: Double, noise: Double, maxAbs: Double) {
+        guard blocks > 0 else { return (0, 0, 0) }
+        var sums: (Double, Double, Double) = (0, 0, 0)
+        withUnsafeMutablePointer(to: &sums) { p in
+            p.withMemoryRebound(to: Double.self, capacity: 3) {
+                hivg_quantize_q8_0_measured(src, dst.assumingMemoryBound(to: UInt8.self), blocks, Int32(level ?? -1), $0)
+            }
+        }
+        return sums
+    }
+}
+
+/// Linux file-copy calls (CKernels hivg_fileio.h) for the writers.
+public enum FileKernels {
+    /// copy_file_range from `fd` at `offset` (advanced by what was copied) to `out`'s position:
+    /// bytes copied, 0 at the source's end, or -1 with errno (ENOSYS off Linux).
+    public static func copyFileRange(from fd: Int32, offset: inout Int64, to out: Int32, count: Int) -> Int {
+        Int(hivg_copy_file_range(fd, &offset, out, count))
+    }
+
+    /// Starts writeback of a written range without waiting (a hint; fsync still makes it durable).
+    @discardableResult
+    public static func startWriteback(_ fd: Int32, offset: Int, count: Int) -> Bool {
+        hivg_start_writeback(fd, Int64(offset), Int64(count)) == 0
+    }
+}

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import HiVGCore
 
 /// An output file that appears at its path complete or not at all: bytes go to a temporary file
 /// beside the target (`.<name>.tmp-<pid>`), which `commit` fsyncs and renames over the target.
@@ -22,8 +23,17 @@ public final class AtomicFile {
     private let buffer: UnsafeMutableRawBufferPointer
     private var buffered = 0
 
-    /// Writes smaller than this are gathered; larger ones go straight to the file.
+    /// Writes smaller than `directWriteSize` are gathered in a buffer of this size.
     public static let bufferSize = 4 << 20
+    /// Writes of at least this many bytes go straight from the caller's memory to the file (no copy
+    /// into the buffer first).
+    public static let directWriteSize = 256 << 10
+    /// Every this many bytes, writeback of what was written is started (`sync_file_range`), so the
+    /// disk works while the rest is computed and `commit`'s fsync has little left to wait for.
+    public static let writebackChunk = 64 << 20
+    private var writebackStarted = 0
+    /// Bytes in the file (written or copied; not the buffered ones).
+    private var fileOffset = 0
 
     /// Creates (or truncates) the temporary file beside `path`.
     public init(path: String) throws {
@@ -56,18 +66,17 @@ public final class AtomicFile {
         try requireOpen()
         guard bytes.count > 0 else { return }
         do {
-            if buffered + bytes.count <= buffer.count {
+            if bytes.count >= AtomicFile.directWriteSize {
+                try flush()
+                try writeAll(bytes)
+            } else if buffered + bytes.count <= buffer.count {
                 UnsafeMutableRawBufferPointer(rebasing: buffer[buffered ..< buffered + bytes.count])
                     .copyMemory(from: bytes)
                 buffered += bytes.count
             } else {
                 try flush()
-                if bytes.count >= buffer.count {
-                    try writeAll(bytes)
-                } else {
-                    UnsafeMutableRawBufferPointer(rebasing: buffer[0 ..< bytes.count]).copyMemory(from: bytes)
-                    buffered = bytes.count
-                }
+                UnsafeMutableRawBufferPointer(rebasing: buffer[0 ..< bytes.count]).copyMemory(from: bytes)
+                buffered = bytes.count
             }
             bytesWritten += bytes.count
         } catch {
@@ -79,6 +88,42 @@ public final class AtomicFile {
     /// Appends bytes.
     public func write(_ bytes: [UInt8]) throws {
         try bytes.withUnsafeBytes { try write($0) }
+    }
+
+    /// Appends `count` bytes of the open file `source` from `offset`, copied inside the kernel
+    /// (`copy_file_range`) where the filesystem allows, else read and written. The source must hold
+    /// them: a short source is an error.
+    public func append(from source: Int32, offset: Int, count: Int, sourcePath: String) throws {
+        try requireOpen()
+        guard count > 0 else { return }
+        do {
+            try flush()
+            var off = Int64(offset), done = 0, inKernel = true
+            while done < count {
+                if inKernel {
+                    let n = FileKernels.copyFileRange(from: source, offset: &off, to: fd, count: count - done)
+                    if n > 0 { done += n; fileOffset += n; continue }
+                    if n == 0 { throw FormatError(.io, file: sourcePath, offset: Int(off), "the file ends before the \(count) bytes to copy") }
+                    if errno == EINTR { continue }
+                    // Not supported here (another filesystem, an old kernel): fall back to read + write.
+                    if [EXDEV, ENOSYS, EINVAL, EOPNOTSUPP, EBADF].contains(errno) { inKernel = false; continue }
+                    throw FileSyscall.failure("copy_file_range", path: temporaryPath)
+                }
+                let want = min(buffer.count, count - done)
+                let n = pread(source, buffer.baseAddress!, want, off_t(off))
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 { throw FileSyscall.failure("pread", path: sourcePath) }
+                if n == 0 { throw FormatError(.io, file: sourcePath, offset: Int(off), "the file ends before the \(count) bytes to copy") }
+                try writeAll(UnsafeRawBufferPointer(rebasing: buffer[0 ..< n]))
+                off += Int64(n)
+                done += n
+            }
+            bytesWritten += count
+            startWriteback()
+        } catch {
+            abort()
+            throw error
+        }
     }
 
     /// Overwrites bytes already written at `offset` (a header whose final values are known only after
@@ -153,6 +198,18 @@ public final class AtomicFile {
             }
             if n == 0 { throw FormatError(.io, file: temporaryPath, "write: no progress") }
             done += n
+            fileOffset += n
+        }
+        startWriteback()
+    }
+
+    /// Starts writeback of the bytes on file up to the last whole `writebackChunk` (a hint; errors
+    /// are left to fsync).
+    private func startWriteback() {
+        let end = fileOffset - fileOffset % AtomicFile.writebackChunk
+        if end > writebackStarted {
+            FileKernels.startWriteback(fd, offset: writebackStarted, count: end - writebackStarted)
+            writebackStarted = end
         }
     }
 

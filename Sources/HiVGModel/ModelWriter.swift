@@ -40,26 +40,25 @@ public struct Provenance: Codable, Sendable {
         }
     }
 
-    /// Names, sizes and SHA-256 of the files a checkpoint was read from (streamed through the mmap).
-    public static func describe(_ files: [String]) throws -> [Source] {
-        try files.map { path in
-            let m = try MappedFile(path: path)
-            m.adviseSequential()
-            return Source(file: (path as NSString).lastPathComponent, bytes: m.count, sha256: SHA256.hex(m.bytes))
-        }
+    /// Names, sizes and SHA-256 of the files a checkpoint was read from (streamed through a memory
+    /// map), or from `SourceHashCache` for a file whose device, inode, size, mtime and ctime match an entry.
+    public static func describe(_ files: [String], useCache: Bool = SourceHashCache.enabledByEnvironment) throws -> [Source] {
+        try files.map { try SourceHashCache.describe($0, useCache: useCache) }
     }
 }
 
-/// Hashes source files on a background thread while the output is computed and written.
+/// Hashes source files on a background thread while the output is computed and written (or takes
+/// the hashes from `SourceHashCache`: `useCache` false, or `HIVGKIT_NO_CACHE=1`, always hashes).
 public final class SourceHasher: @unchecked Sendable {
     public let files: [String]
     private var result: Result<[Provenance.Source], Error>?
     private let done = DispatchSemaphore(value: 0)
 
-    public init(files: [String]) {
+    public init(files: [String], useCache: Bool = true) {
         self.files = files
+        let cache = useCache && SourceHashCache.enabledByEnvironment
         let thread = Thread { [self] in
-            result = Result { try Provenance.describe(files) }
+            result = Result { try Provenance.describe(files, useCache: cache) }
             done.signal()
         }
         thread.stackSize = 1 << 20

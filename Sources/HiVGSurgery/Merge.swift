@@ -1,3 +1,5 @@
+import Dispatch
+import Foundation
 import HiVGCore
 import HiVGModel
 
@@ -35,26 +37,83 @@ public enum Merge {
         return d
     }
 
+    /// Threads the merge arithmetic of one linear is split over (by rows): the CPUs, at most 8.
+    public static var defaultThreads: Int { min(max(ProcessInfo.processInfo.activeProcessorCount, 1), 8) }
+
     /// The merged weight of one linear, as F32 values.
-    public static func mergedFloats(_ model: LoadedModel, linear: String) throws -> [Float] {
+    public static func mergedFloats(_ model: LoadedModel, linear: String, threads: Int = defaultThreads) throws -> [Float] {
+        let (w, n) = try weight(model, linear)
+        return try [Float](unsafeUninitializedCapacity: n) { buf, count in
+            try merge(model, linear: linear, weight: w, into: UnsafeMutableRawPointer(buf.baseAddress!), threads: threads)
+            count = n
+        }
+    }
+
+    /// The merged weight of one linear as the little-endian bytes of `dtype` (f32: the kernel writes
+    /// straight into the returned array, no intermediate copy).
+    public static func mergedBytes(_ model: LoadedModel, linear: String, as dtype: DType = .f32,
+                                   threads: Int = defaultThreads) throws -> [UInt8] {
+        guard dtype == .f32 else {
+            let values = try mergedFloats(model, linear: linear, threads: threads)
+            return try values.withUnsafeBufferPointer { try FloatConversion.fromFloat32($0, to: dtype, tensor: linear + ".weight") }
+        }
+        let (w, n) = try weight(model, linear)
+        return try [UInt8](unsafeUninitializedCapacity: 4 * n) { buf, count in
+            try merge(model, linear: linear, weight: w, into: UnsafeMutableRawPointer(buf.baseAddress!), threads: threads)
+            count = 4 * n
+        }
+    }
+
+    private static func weight(_ model: LoadedModel, _ linear: String) throws -> (Tensor, Int) {
         let name = linear + ".weight"
-        guard let w = model.weights[name], let p = model.lora[linear] else { throw SurgeryError.mismatch("no LoRA on `\(linear)`") }
+        guard let w = model.weights[name], model.lora[linear] != nil else { throw SurgeryError.mismatch("no LoRA on `\(linear)`") }
         guard w.dtype.isFloatingPoint else { throw SurgeryError.unsupportedDType(tensor: name, dtype: w.dtype) }
-        var values = try w.floats(name: name)
-        // W += s·B·A in one pass over W (each row loaded and stored once).
+        return (w, w.elementCount)
+    }
+
+    /// dst = W + s·B·A, reading W where it lies (zero-copy for an aligned F32 source), one pass over
+    /// W and dst, rows split over `threads`; throws when a merged value is not finite.
+    private static func merge(_ model: LoadedModel, linear: String, weight w: Tensor, into dst: UnsafeMutableRawPointer,
+                              threads: Int) throws {
+        let name = linear + ".weight"
+        let p = model.lora[linear]!
         let a = try p.a.floats(name: linear + ".lora_A"), b = try p.b.floats(name: linear + ".lora_B")
         let out = p.b.shape[0], inn = p.a.shape[1], r = p.rank
-        a.withUnsafeBufferPointer { ap in
-            b.withUnsafeBufferPointer { bp in
-                values.withUnsafeMutableBufferPointer { cp in
-                    MergeKernel.loraMerge(w: cp.baseAddress!, a: ap.baseAddress!, b: bp.baseAddress!, out: out, inFeatures: inn,
-                                          rank: r, scale: Float(p.scaling))
+        guard out * inn == w.elementCount else {
+            throw SurgeryError.mismatch("`\(name)` has \(w.elementCount) values, LoRA gives \(out)×\(inn)")
+        }
+        let finite = try Exporter.withFloats(w, name: name) { wp in
+            a.withUnsafeBufferPointer { ap in
+                b.withUnsafeBufferPointer { bp in
+                    let io = MergeIO(dst: dst.assumingMemoryBound(to: Float.self), w: wp.baseAddress!, a: ap.baseAddress!,
+                                     b: bp.baseAddress!, inn: inn, r: r, scale: Float(p.scaling))
+                    // Row blocks of at least 64 K values, cut at multiples of 4 rows (the kernel's tile).
+                    let workers = max(1, min(threads, out * inn / (1 << 16), out / 4))
+                    if workers == 1 { return io.run(0 ..< out) }
+                    let flags = UnsafeMutableBufferPointer<Bool>.allocate(capacity: workers)
+                    defer { flags.deallocate() }
+                    let fp = FlagsIO(flags: flags.baseAddress!)
+                    DispatchQueue.concurrentPerform(iterations: workers) { k in
+                        let r0 = (out / 4 * k / workers) * 4, r1 = k == workers - 1 ? out : (out / 4 * (k + 1) / workers) * 4
+                        fp.flags[k] = io.run(r0 ..< r1)
+                    }
+                    return flags.allSatisfy { $0 }
                 }
             }
         }
-        if !values.withUnsafeBufferPointer({ MergeKernel.allFinite($0) }) { throw SurgeryError.nonFinite(tensor: name) }
-        return values
+        if !finite { throw SurgeryError.nonFinite(tensor: name) }
     }
+
+    private struct MergeIO: @unchecked Sendable {
+        let dst: UnsafeMutablePointer<Float>
+        let w: UnsafePointer<Float>, a: UnsafePointer<Float>, b: UnsafePointer<Float>
+        let inn: Int, r: Int, scale: Float
+        func run(_ rows: Range<Int>) -> Bool {
+            MergeKernel.loraMergeRows(dst: dst, w: w, a: a, b: b, inFeatures: inn, rank: r, scale: scale, rows: rows)
+        }
+    }
+
+    private struct FlagsIO: @unchecked Sendable { let flags: UnsafeMutablePointer<Bool> }
 
     /// The merged model: every canonical weight, LoRA'd linears replaced by W + s·B·A, floating-point
     /// tensors converted to `dtype` (nil keeps each tensor's own dtype). Tensors are computed lazily,
@@ -68,8 +127,7 @@ public enum Merge {
             if model.lora[linear] != nil {
                 guard t.dtype.isFloatingPoint else { throw SurgeryError.unsupportedDType(tensor: name, dtype: t.dtype) }
                 let source = ComputedBytes(count: t.elementCount * target.size, origin: "merged \(name)") {
-                    let values = try mergedFloats(model, linear: linear)
-                    return try values.withUnsafeBufferPointer { try FloatConversion.fromFloat32($0, to: target, tensor: name) }
+                    try mergedBytes(model, linear: linear, as: target)
                 }
                 try out.add(name, Tensor(dtype: target, shape: t.shape, storage: Storage(key: name, dtype: target, source: source)))
             } else if target != t.dtype {

@@ -39,6 +39,7 @@ struct ExportCommand: ParsableCommand {
     @OptionGroup var read: ReadOptionGroup
     @OptionGroup var model: ModelOptionGroup
     @OptionGroup var out: OutputOptionGroup
+    @OptionGroup var hashCache: HashCacheOptionGroup
 
     func validate() throws {
         if let scheme, QuantScheme(rawValue: scheme) == nil { throw unknownScheme(scheme) }
@@ -53,7 +54,7 @@ struct ExportCommand: ParsableCommand {
         let kept: DType = dtype == "f16" ? .f16 : dtype == "bf16" ? .bf16 : .f32
         try ExportJob(verb: "export", source: source, output: output,
                       format: try resolvedFormat(format: format, output: output, scheme: s, plan: quant.plan),
-                      scheme: s, keptDType: kept, quant: quant, read: read, model: model, out: out).run()
+                      scheme: s, keptDType: kept, quant: quant, read: read, model: model, out: out, hashCache: hashCache).run()
     }
 }
 
@@ -123,6 +124,7 @@ struct ExportJob {
     var read: ReadOptionGroup
     var model: ModelOptionGroup
     var out: OutputOptionGroup
+    var hashCache: HashCacheOptionGroup
 
     func run() throws {
         var failedGate = false
@@ -149,7 +151,7 @@ struct ExportJob {
         }
         let output = self.output!
         // Hash the sources from now on (GGUF's KV, which holds them, precedes the data: its write waits).
-        let hasher = SourceHasher(files: m.source.files)
+        let hasher = SourceHasher(files: m.source.files, useCache: !hashCache.noHashCache)
 
         var figures: [String: Double] = [:]
         var verification: VerificationOutcome?

@@ -43,6 +43,7 @@ struct MergeCommand: ParsableCommand {
     @OptionGroup var read: ReadOptionGroup
     @OptionGroup var model: ModelOptionGroup
     @OptionGroup var out: OutputOptionGroup
+    @OptionGroup var hashCache: HashCacheOptionGroup
 
     func validate() throws {
         if let format, OutputFormat(rawValue: format) == nil { throw ValidationError("--format must be safetensors, pth or hf-clip") }
@@ -85,7 +86,7 @@ struct MergeCommand: ParsableCommand {
                 let files = models[0 ... upTo].flatMap { $0.source.files }
                 return (Provenance(sources: [], stagesMerged: upTo + 1, tool: "hivgkit \(HiVGKitVersion.string)",
                                    dtype: outputDType?.rawValue ?? "source", layout: lay.rawValue),
-                        SourceHasher(files: files))
+                        SourceHasher(files: files, useCache: !hashCache.noHashCache))
             }
             if let dir = emitStages {
                 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

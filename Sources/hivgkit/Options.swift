@@ -34,3 +34,10 @@ struct OutputOptionGroup: ParsableArguments {
     @Flag(help: "No progress display.")
     var quiet = false
 }
+
+/// The provenance record's source hashes: shared by the commands that write models.
+struct HashCacheOptionGroup: ParsableArguments {
+    @Flag(name: .customLong("no-hash-cache"), help: ArgumentHelp(
+        "Hash the sources for the provenance record even when the hash cache ($XDG_CACHE_HOME/hivgkit, keyed on device, inode, size, mtime, ctime) has them, and do not store the hashes (also HIVGKIT_NO_CACHE=1)."))
+    var noHashCache = false
+}

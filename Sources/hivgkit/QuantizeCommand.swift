@@ -40,6 +40,7 @@ struct QuantizeCommand: ParsableCommand {
     @OptionGroup var read: ReadOptionGroup
     @OptionGroup var model: ModelOptionGroup
     @OptionGroup var out: OutputOptionGroup
+    @OptionGroup var hashCache: HashCacheOptionGroup
 
     func validate() throws {
         guard let s = QuantScheme(rawValue: scheme) else { throw unknownScheme(scheme) }
@@ -50,6 +51,6 @@ struct QuantizeCommand: ParsableCommand {
         let s = QuantScheme(rawValue: scheme)!
         try ExportJob(verb: "quantize", source: source, output: output,
                       format: try resolvedFormat(format: format, output: output, scheme: s, plan: quant.plan),
-                      scheme: s, keptDType: .f32, quant: quant, read: read, model: model, out: out).run()
+                      scheme: s, keptDType: .f32, quant: quant, read: read, model: model, out: out, hashCache: hashCache).run()
     }
 }

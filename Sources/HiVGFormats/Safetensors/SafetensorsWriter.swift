@@ -140,8 +140,14 @@ public struct SafetensorsWriter {
         var n = UInt64(headerBytes.count).littleEndian
         try withUnsafeBytes(of: &n) { try out.write($0) }
         try out.write(headerBytes)
+        let sources = SourceRanges()
         for p in plan {
             do {
+                // Bytes stored plainly in a source file are copied file to file.
+                if let r = sources.range(of: p.tensor), r.count == p.byteCount {
+                    try out.append(from: r.fd, offset: r.offset, count: r.count, sourcePath: r.path)
+                    continue
+                }
                 try p.tensor.withContiguousBytes(name: p.name) { bytes in
                     // withContiguousBytes promises exactly nbytes; a short source would corrupt every later offset.
                     guard bytes.count == p.byteCount else {

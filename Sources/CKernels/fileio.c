@@ -1,0 +1,28 @@
+#define _GNU_SOURCE
+#include "hivg_fileio.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+long hivg_copy_file_range(int fd_in, int64_t *offset, int fd_out, size_t len) {
+#if defined(__linux__)
+    __off64_t off = (__off64_t)*offset;
+    ssize_t n = copy_file_range(fd_in, &off, fd_out, NULL, len, 0);
+    if (n > 0) *offset = (int64_t)off;
+    return (long)n;
+#else
+    (void)fd_in; (void)offset; (void)fd_out; (void)len;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+int hivg_start_writeback(int fd, int64_t offset, int64_t len) {
+#if defined(__linux__)
+    return sync_file_range(fd, (off_t)offset, (off_t)len, SYNC_FILE_RANGE_WRITE);
+#else
+    (void)fd; (void)offset; (void)len;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
