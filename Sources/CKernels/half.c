@@ -61,6 +61,32 @@ static void f32_to_f16_f16c(const float *src, uint16_t *dst, size_t n) {
     for (; i < n; i++) dst[i] = f32_to_f16_scalar(src[i]);
 }
 
+// Outputs at least this large bypass the caches: a converted tensor of this size is written out or read
+// much later, and non-temporal stores save the read-for-ownership of every destination line.
+#define HIVG_F16_STREAM_MIN_BYTES ((size_t)1 << 20)
+
+// The same conversion (the same vcvtps2ph rounding, so bit-identical results) 32 floats per 64-byte
+// non-temporal store, with the source prefetched 4 KiB ahead. `dst` must be 2-byte aligned.
+__attribute__((target("avx512f,f16c,avx")))
+static void f32_to_f16_avx512_stream(const float *src, uint16_t *dst, size_t n) {
+    // Ordinary stores up to the first 64-byte boundary of the destination.
+    size_t head = ((64 - ((uintptr_t)dst & 63)) & 63) / 2;
+    if (head > n) head = n;
+    f32_to_f16_f16c(src, dst, head);
+    size_t i = head;
+    for (; i + 64 <= n; i += 64) {
+        for (int k = 0; k < 4; k++) _mm_prefetch((const char *)((uintptr_t)(src + i) + 4096 + 64 * (uintptr_t)k), _MM_HINT_T0);
+        __m256i a = _mm512_cvtps_ph(_mm512_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT);
+        __m256i b = _mm512_cvtps_ph(_mm512_loadu_ps(src + i + 16), _MM_FROUND_TO_NEAREST_INT);
+        __m256i c = _mm512_cvtps_ph(_mm512_loadu_ps(src + i + 32), _MM_FROUND_TO_NEAREST_INT);
+        __m256i d = _mm512_cvtps_ph(_mm512_loadu_ps(src + i + 48), _MM_FROUND_TO_NEAREST_INT);
+        _mm512_stream_si512((__m512i *)(dst + i), _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1));
+        _mm512_stream_si512((__m512i *)(dst + i + 32), _mm512_inserti64x4(_mm512_castsi256_si512(c), d, 1));
+    }
+    _mm_sfence();  // the streamed lines are globally visible before anyone reads them
+    f32_to_f16_f16c(src + i, dst + i, n - i);
+}
+
 __attribute__((target("f16c,avx")))
 static void f16_to_f32_f16c(const uint16_t *src, float *dst, size_t n) {
     size_t i = 0;
@@ -79,9 +105,24 @@ int hivg_have_f16c(void) {
 #endif
 }
 
+static int have_avx512f(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f");
+#else
+    return 0;
+#endif
+}
+
 void hivg_f32_to_f16(const float *src, uint16_t *dst, size_t n) {
 #if defined(__x86_64__)
-    if (hivg_have_f16c()) { f32_to_f16_f16c(src, dst, n); return; }
+    if (hivg_have_f16c()) {
+        if (n >= HIVG_F16_STREAM_MIN_BYTES / 2 && ((uintptr_t)dst & 1) == 0 && have_avx512f())
+            f32_to_f16_avx512_stream(src, dst, n);
+        else
+            f32_to_f16_f16c(src, dst, n);
+        return;
+    }
 #endif
     for (size_t i = 0; i < n; i++) dst[i] = f32_to_f16_scalar(src[i]);
 }

@@ -1,60 +1,116 @@
 /// One ordered collection of named tensors: what every reader produces and every tool consumes.
 public struct WeightGraph: Sendable {
     public private(set) var names: [String] = []
-    private var table: [String: Tensor] = [:]
+    /// The tensors in the order of `names`, and where each name sits.
+    private var tensors: [Tensor] = []
+    private var slots: [String: Int] = [:]
     /// Free-form string metadata carried with the weights (safetensors `__metadata__`, our config).
     public var metadata: [String: String] = [:]
 
     public init() {}
 
     public var count: Int { names.count }
-    public subscript(name: String) -> Tensor? { table[name] }
-    public func contains(_ name: String) -> Bool { table[name] != nil }
+    public subscript(name: String) -> Tensor? { slots[name].map { tensors[$0] } }
+    public func contains(_ name: String) -> Bool { slots[name] != nil }
 
-    /// Adds a tensor; a name can appear once.
+    /// Adds a tensor; a name can appear once (the graph is unchanged when it is already there).
     public mutating func add(_ name: String, _ tensor: Tensor) throws {
-        if table[name] != nil { throw GraphError.duplicateName(name) }
+        if let old = slots.updateValue(names.count, forKey: name) {  // one hash in the usual case
+            slots[name] = old
+            throw GraphError.duplicateName(name)
+        }
         names.append(name)
-        table[name] = tensor
+        tensors.append(tensor)
     }
 
     /// Replaces an existing tensor or appends a new one.
     public mutating func set(_ name: String, _ tensor: Tensor) {
-        if table[name] == nil { names.append(name) }
-        table[name] = tensor
+        if let i = slots[name] {
+            tensors[i] = tensor
+        } else {
+            slots[name] = names.count
+            names.append(name)
+            tensors.append(tensor)
+        }
     }
 
     public mutating func remove(_ name: String) {
-        guard table.removeValue(forKey: name) != nil else { return }
-        names.removeAll { $0 == name }
+        guard let i = slots.removeValue(forKey: name) else { return }
+        names.remove(at: i)
+        tensors.remove(at: i)
+        for k in i ..< names.count { slots[names[k]] = k }
+    }
+
+    /// Room for `n` more tensors without rehashing.
+    public mutating func reserveCapacity(_ n: Int) {
+        names.reserveCapacity(names.count + n)
+        tensors.reserveCapacity(tensors.count + n)
+        slots.reserveCapacity(slots.count + n)
     }
 
     /// Tensors in order.
-    public var entries: [(name: String, tensor: Tensor)] { names.map { ($0, table[$0]!) } }
+    public var entries: [(name: String, tensor: Tensor)] { zip(names, tensors).map { ($0, $1) } }
 
     /// Saturating: broadcast views can claim more elements than any machine holds.
-    public var parameterCount: Int { table.values.reduce(0) { $0.saturatingAdd($1.elementCount) } }
-    public var byteCount: Int { table.values.reduce(0) { $0.saturatingAdd($1.nbytes) } }
+    public var parameterCount: Int { tensors.reduce(0) { $0.saturatingAdd($1.elementCount) } }
+    public var byteCount: Int { tensors.reduce(0) { $0.saturatingAdd($1.nbytes) } }
 
     /// Summary of the module tree: every dotted prefix of at most `depth` components.
     public func moduleSummary(depth: Int) -> [ModuleSummary] {
-        var order: [String] = []
-        var acc: [String: ModuleSummary] = [:]
-        for name in names {
-            let t = table[name]!
+        var out: [ModuleSummary] = []
+        var slot: [String: Int] = [:]
+        for (name, t) in zip(names, tensors) {
             // The first `depth` components, but never the whole name (a tensor is not a module): one
-            // scan of the UTF-8 bytes for the cut.
-            let utf8 = name.utf8
-            let dots = utf8.indices.filter { utf8[$0] == UInt8(ascii: ".") }
-            let keep = max(1, min(depth, max(dots.count, 1)))
-            let prefix = keep <= dots.count ? String(name[..<dots[keep - 1]]) : name
-            if acc[prefix] == nil { order.append(prefix); acc[prefix] = ModuleSummary(prefix: prefix) }
-            acc[prefix]!.tensors += 1
-            acc[prefix]!.parameters = acc[prefix]!.parameters.saturatingAdd(t.elementCount)
-            acc[prefix]!.bytes = acc[prefix]!.bytes.saturatingAdd(t.nbytes)
-            acc[prefix]!.dtypes.insert(t.dtype.rawValue)
+            // scan of the UTF-8 bytes for the cut. Names come grouped by module, so the prefix is
+            // usually the previous one and needs no lookup.
+            let cut = WeightGraph.modulePrefixLength(name, depth: depth)
+            let i: Int
+            if let last = out.last, WeightGraph.hasPrefix(name, cut, last.prefix) {
+                i = out.count - 1
+            } else {
+                let prefix = cut == name.utf8.count ? name : String(Substring(name.utf8.prefix(cut)))
+                if let known = slot[prefix] {
+                    i = known
+                } else {
+                    i = out.count
+                    slot[prefix] = i
+                    out.append(ModuleSummary(prefix: prefix))
+                }
+            }
+            out[i].tensors += 1
+            out[i].parameters = out[i].parameters.saturatingAdd(t.elementCount)
+            out[i].bytes = out[i].bytes.saturatingAdd(t.nbytes)
+            if !out[i].dtypes.contains(t.dtype.rawValue) { out[i].dtypes.insert(t.dtype.rawValue) }
         }
-        return order.map { acc[$0]! }
+        return out
+    }
+
+    /// UTF-8 length of a name's module prefix: up to its `depth`-th dot, or up to its last dot when it
+    /// has fewer, or the whole name when it has none.
+    static func modulePrefixLength(_ name: String, depth: Int) -> Int {
+        var dots = 0, lastDot = -1, i = 0
+        for b in name.utf8 {
+            if b == UInt8(ascii: ".") {
+                dots += 1
+                lastDot = i
+                if dots == max(1, depth) { return i }
+            }
+            i += 1
+        }
+        return lastDot >= 0 ? lastDot : i
+    }
+
+    /// True when the first `length` UTF-8 bytes of `name` are exactly `prefix`.
+    static func hasPrefix(_ name: String, _ length: Int, _ prefix: String) -> Bool {
+        guard prefix.utf8.count == length else { return false }
+        var a = name, b = prefix
+        return a.withUTF8 { x in
+            b.withUTF8 { y in
+                guard x.count >= length else { return false }
+                for k in 0 ..< length where x[k] != y[k] { return false }
+                return true
+            }
+        }
     }
 }
 

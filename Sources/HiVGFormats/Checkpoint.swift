@@ -108,6 +108,7 @@ public enum CheckpointReader {
         }
         let (path, dict) = try StateDictLocator.locate(root, select: options.select, file: file)
         c.select = path
+        c.graph.reserveCapacity(dict.count)
         for (k, v) in dict.entries {
             let name: String
             switch k {

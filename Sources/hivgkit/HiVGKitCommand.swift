@@ -8,6 +8,11 @@ struct HiVGKitCommand: ParsableCommand {
         version: HiVGKitVersion.string,
         subcommands: [InspectCommand.self, LoraCommand.self, MergeCommand.self, ExtractCommand.self, RanksCommand.self, DiffCommand.self, ForwardCommand.self, VerifyCommand.self, CheckCommand.self, ExportCommand.self, QuantizeCommand.self]
     )
+
+    static func main() {
+        InspectCommand.runIfPlain(CommandLine.arguments)  // returns unless the call is `inspect FILE`
+        main(nil)
+    }
 }
 
 enum HiVGKitVersion {

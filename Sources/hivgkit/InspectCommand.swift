@@ -35,19 +35,51 @@ struct InspectCommand: ParsableCommand {
     }
 
     func run() throws {
+        try InspectRun(path: path, readOptions: read.readOptions, json: output.json, quiet: output.quiet, tensors: tensors,
+                       filter: filter, hash: hash, depth: depth).run()
+    }
+
+    /// `hivgkit inspect FILE` with no option, the most common call, skips the argument parser (a
+    /// noticeable part of a short command's time): returns when `arguments` are anything else.
+    static func runIfPlain(_ arguments: [String]) {
+        guard arguments.count == 3, arguments[1] == "inspect" else { return }
+        let path = arguments[2]
+        guard !path.isEmpty, !path.hasPrefix("-"), path != "help" else { return }
+        do {
+            try InspectRun(path: path, readOptions: ReadOptions(), json: false, quiet: false, tensors: false, filter: nil,
+                           hash: false, depth: 2).run()
+        } catch {
+            HiVGKitCommand.exit(withError: error)
+        }
+        Glibc.exit(0)
+    }
+}
+
+/// The work of `inspect`, on plain values.
+struct InspectRun {
+    var path: String
+    var readOptions: ReadOptions
+    var json: Bool
+    var quiet: Bool
+    var tensors: Bool
+    var filter: String?
+    var hash: Bool
+    var depth: Int
+
+    func run() throws {
         try reportingErrors {
-            let c = try CheckpointReader.read(path, options: read.readOptions)
+            let c = try CheckpointReader.read(path, options: readOptions)
             let listed = c.graph.entries.filter { e in filter.map { fnmatch($0, e.name, 0) == 0 } ?? true }
             var hashes: [String: String] = [:]
             if hash {
-                let progress = Progress(label: "hashing", total: listed.reduce(0) { $0.saturatingAdd($1.tensor.nbytes) }, quiet: output.quiet)
+                let progress = Progress(label: "hashing", total: listed.reduce(0) { $0.saturatingAdd($1.tensor.nbytes) }, quiet: quiet)
                 for (n, t) in listed {
                     hashes[n] = try t.withContiguousBytes(name: n) { SHA256.hex($0) }
                     progress.advance(by: t.nbytes, item: n)
                 }
                 progress.finish()
             }
-            if output.json {
+            if json {
                 try printJSON(jsonReport(c, listed, hashes))
             } else {
                 print(textReport(c, listed, hashes))

@@ -25,11 +25,6 @@ public protocol PickleInterpreter: AnyObject {
 
 /// A stack machine over pickle opcodes that never imports or runs anything.
 public final class PickleMachine {
-    private struct Entry {
-        var value: PickleValue
-        var depth: Int
-    }
-
     private let data: UnsafeRawBufferPointer
     private let file: String
     private let entry: String?
@@ -37,18 +32,6 @@ public final class PickleMachine {
     private unowned let interpreter: any PickleInterpreter
     /// Where the next opcode starts; after `run`, just past STOP.
     public private(set) var position: Int
-    private var opStart = 0
-    private var stack: [Entry] = []
-    private var marks: [Int] = []
-    /// Memo keys are almost always 0, 1, 2, …: those live in an array, any others in a dictionary.
-    private var memoDense: [Entry?] = []
-    private var memoSparse: [Int: Entry] = [:]
-    private var memoCount = 0
-    private var containers: [PyContainer] = []
-    /// Bytes produced so far (strings, bytes, dict keys, copies made by calls), against `workLimit`.
-    private var work = 0
-    private var workLimit: Int { max(limits.minWorkBytes, 16 &* data.count) }
-    private var depthOf: [ObjectIdentifier: Int] = [:]
 
     public init(data: UnsafeRawBufferPointer, start: Int = 0, file: String, entry: String?, limits: PickleLimits = PickleLimits(),
                 interpreter: any PickleInterpreter) {
@@ -60,53 +43,120 @@ public final class PickleMachine {
         self.interpreter = interpreter
     }
 
-    private func fail(_ kind: FormatError.Kind, _ message: String, global: String? = nil) -> FormatError {
+    /// Runs to STOP and returns the one value left on the stack.
+    public func run() throws -> PickleValue {
+        // The state lives in a local struct: its accesses are checked for exclusivity at compile
+        // time, where a class's stored properties would pay a runtime check on every opcode.
+        var vm = PickleRun(data: data, position: position, file: file, entry: entry, limits: limits, interpreter: interpreter)
+        defer { position = vm.position }
+        return try vm.run()
+    }
+}
+
+/// One run of the machine: the stack, the memo and the budgets.
+private struct PickleRun {
+    struct Entry {
+        var value: PickleValue
+        var depth: Int
+    }
+
+    let data: UnsafeRawBufferPointer
+    let file: String
+    let entry: String?
+    let limits: PickleLimits
+    let interpreter: any PickleInterpreter
+    var position: Int
+    var opStart = 0
+    var stack: [Entry] = []
+    var marks: [Int] = []
+    /// Memo keys are almost always 0, 1, 2, …: those live in an array, any others in a dictionary.
+    var memoDense: [Entry?] = []
+    var memoSparse: [Int: Entry] = [:]
+    var memoCount = 0
+    /// Containers this run made (or met), for the depth bookkeeping and the tear-down.
+    var containers: [PyContainer] = []
+    /// Marks the containers' bookkeeping fields as this run's (see `PyContainer.vmRun`).
+    let token = UInt64.random(in: 1 ... UInt64.max)
+    /// Bytes produced so far (strings, bytes, dict keys, copies made by calls), against `workLimit`.
+    var work = 0
+    let workLimit: Int
+
+    init(data: UnsafeRawBufferPointer, position: Int, file: String, entry: String?, limits: PickleLimits, interpreter: any PickleInterpreter) {
+        self.data = data
+        self.position = position
+        self.file = file
+        self.entry = entry
+        self.limits = limits
+        self.interpreter = interpreter
+        self.workLimit = max(limits.minWorkBytes, 16 &* data.count)
+    }
+
+    func fail(_ kind: FormatError.Kind, _ message: String, global: String? = nil) -> FormatError {
         FormatError(kind, file: file, entry: entry, offset: opStart, global: global, message)
     }
 
     // MARK: reading
 
-    private func need(_ n: Int) throws {
+    func need(_ n: Int) throws {
         if n < 0 || n > data.count - position { throw fail(.truncated, "pickle ends inside an opcode argument") }
     }
 
-    private func readInt<T: FixedWidthInteger>(_ t: T.Type) throws -> T {
+    mutating func readInt<T: FixedWidthInteger>(_ t: T.Type) throws -> T {
         try need(MemoryLayout<T>.size)
         let v = T(littleEndian: data.loadUnaligned(fromByteOffset: position, as: T.self))
         position += MemoryLayout<T>.size
         return v
     }
 
-    private func readBytes(_ n: Int) throws -> [UInt8] {
+    /// The next `n` bytes, as a range of `data` (nothing copied).
+    mutating func readBytes(_ n: Int) throws -> Range<Int> {
         if n > limits.maxBytes { throw fail(.pickleLimit, "a string of \(n) bytes exceeds the limit of \(limits.maxBytes)") }
         try need(n)
-        let out = Array(data[position ..< position + n])
-        position += n
-        return out
+        defer { position += n }
+        return position ..< position + n
     }
 
-    private func readLine() throws -> [UInt8] {
+    mutating func readLine() throws -> Range<Int> {
         var end = position
         while end < data.count && data[end] != 0x0A {
             end += 1
             if end - position > limits.maxBytes { throw fail(.pickleLimit, "a text argument exceeds the limit of \(limits.maxBytes) bytes") }
         }
         if end >= data.count { throw fail(.truncated, "pickle ends inside a text argument") }
-        let out = Array(data[position ..< end])
-        position = end + 1
-        return out
+        defer { position = end + 1 }
+        return position ..< end
     }
 
-    private enum Arg {
+    func bytes(_ r: Range<Int>) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: data[r]) }
+    func array(_ r: Range<Int>) -> [UInt8] { Array(bytes(r)) }
+    func string(_ r: Range<Int>) -> String { String(decoding: bytes(r), as: UTF8.self) }
+
+    /// The bytes as text, nil when they are not valid UTF-8. ASCII (every name in a state dict) is
+    /// checked eight bytes at a time and copied without the general decoder.
+    func utf8String(_ r: Range<Int>) -> String? {
+        let b = bytes(r).assumingMemoryBound(to: UInt8.self)
+        var i = 0, high: UInt64 = 0
+        while i + 8 <= b.count {
+            high |= UnsafeRawPointer(b.baseAddress! + i).loadUnaligned(as: UInt64.self)
+            i += 8
+        }
+        while i < b.count { high |= UInt64(b[i]); i += 1 }
+        if high & 0x8080_8080_8080_8080 == 0 { return String(decoding: b, as: UTF8.self) }
+        return String(validating: b, as: UTF8.self)
+    }
+
+    enum Arg {
         case none
         case int(Int)
         case double(Double)
-        case bytes([UInt8])
-        case line([UInt8])
+        /// Length-prefixed bytes, in place.
+        case bytes(Range<Int>)
+        /// A text line without its newline, in place.
+        case line(Range<Int>)
         case lines(String, String)
     }
 
-    private func readArgument(_ kind: PickleArgument) throws -> Arg {
+    mutating func readArgument(_ kind: PickleArgument) throws -> Arg {
         switch kind {
         case .none: return .none
         case .u1: return .int(Int(try readInt(UInt8.self)))
@@ -120,7 +170,7 @@ public final class PickleMachine {
         case .line: return .line(try readLine())
         case .twoLines:
             let m = try readLine(), n = try readLine()
-            return .lines(String(decoding: m, as: UTF8.self), String(decoding: n, as: UTF8.self))
+            return .lines(string(m), string(n))
         case .bytes1: return .bytes(try readBytes(Int(try readInt(UInt8.self))))
         case .bytes4: return .bytes(try readBytes(Int(try readInt(UInt32.self))))
         case .bytes4Signed:
@@ -134,87 +184,119 @@ public final class PickleMachine {
         }
     }
 
+    // MARK: containers
+
+    /// Makes `c` one of this run's containers (once), checking the container limit.
+    mutating func register(_ c: PyContainer, depth: Int) throws {
+        if c.vmRun == token { return }
+        if containers.count >= limits.maxContainers { throw fail(.pickleLimit, "more than \(limits.maxContainers) containers") }
+        containers.append(c)
+        c.vmRun = token
+        c.vmDepth = depth
+        c.vmWalk = 0
+    }
+
+    func depthOfValue(_ e: Entry) -> Int {
+        if let c = e.value.container, c.vmRun == token { return c.vmDepth }
+        return e.depth
+    }
+
+    /// Records that `container` now holds a child of depth `childDepth`, checking the nesting limit.
+    mutating func grow(_ container: PyContainer, childDepth: Int) throws {
+        try register(container, depth: 0)
+        let d = max(container.vmDepth, childDepth + 1)
+        if d > limits.maxDepth { throw fail(.pickleLimit, "containers nest deeper than \(limits.maxDepth) levels") }
+        container.vmDepth = d
+    }
+
+    mutating func grow<C: Collection<Entry>>(_ container: PyContainer, with children: C) throws {
+        var d = -1
+        for c in children { d = max(d, depthOfValue(c)) }
+        try grow(container, childDepth: d)
+    }
+
     // MARK: stack
 
-    private func charge(_ bytes: Int) throws {
+    mutating func charge(_ bytes: Int) throws {
         work = work.saturatingAdd(bytes)
         if work > workLimit { throw fail(.pickleLimit, "the pickle produces more than \(workLimit) bytes of values") }
     }
 
-    private func append(_ e: Entry) throws {
+    mutating func append(_ e: Entry) throws {
         if stack.count >= limits.maxStack { throw fail(.pickleLimit, "more than \(limits.maxStack) items on the stack") }
         stack.append(e)
     }
 
-    private func push(_ v: PickleValue, depth: Int = 0) throws {
+    mutating func push(_ v: PickleValue, depth: Int = 0) throws {
         if depth > limits.maxDepth { throw fail(.pickleLimit, "containers nest deeper than \(limits.maxDepth) levels") }
         switch v {
         case let .string(s): try charge(s.utf8.count)
         case let .bytes(b): try charge(b.count)
         default: break
         }
-        if let c = v.container, depthOf[ObjectIdentifier(c)] == nil {
-            if containers.count >= limits.maxContainers { throw fail(.pickleLimit, "more than \(limits.maxContainers) containers") }
-            containers.append(c)
-            depthOf[ObjectIdentifier(c)] = depth
-        }
+        if let c = v.container { try register(c, depth: depth) }
         try append(Entry(value: v, depth: depth))
     }
 
-    private func pop() throws -> Entry {
-        if let m = marks.last, stack.count <= m { throw fail(.pickleMalformed, "stack underflow below a MARK") }
-        guard let e = stack.popLast() else { throw fail(.pickleMalformed, "stack underflow") }
-        return e
+    /// The number of entries above the innermost MARK (all of them without one).
+    var available: Int { stack.count - (marks.last ?? 0) }
+
+    mutating func pop() throws -> Entry {
+        if available <= 0 { throw underflow() }
+        return stack.removeLast()
     }
 
-    private func top() throws -> Entry {
-        if let m = marks.last, stack.count <= m { throw fail(.pickleMalformed, "stack underflow below a MARK") }
-        guard let e = stack.last else { throw fail(.pickleMalformed, "stack underflow") }
-        return e
+    func top() throws -> Entry {
+        if available <= 0 { throw underflow() }
+        return stack[stack.count - 1]
     }
 
-    private func popMark() throws -> [Entry] {
+    func underflow() -> FormatError {
+        marks.isEmpty ? fail(.pickleMalformed, "stack underflow") : fail(.pickleMalformed, "stack underflow below a MARK")
+    }
+
+    mutating func popMark() throws -> [Entry] {
         guard let m = marks.popLast() else { throw fail(.pickleMalformed, "no MARK on the stack") }
         let items = Array(stack[m...])
         stack.removeSubrange(m...)
         return items
     }
 
-    private func depthOfValue(_ e: Entry) -> Int {
-        if let c = e.value.container { return depthOf[ObjectIdentifier(c)] ?? e.depth }
-        return e.depth
+    /// A tuple of the entries from `start` to the top, removed from the stack.
+    mutating func popTuple(from start: Int) throws {
+        var items: [PickleValue] = []
+        items.reserveCapacity(stack.count - start)
+        var d = -1
+        for i in start ..< stack.count {
+            items.append(stack[i].value)
+            d = max(d, depthOfValue(stack[i]))
+        }
+        stack.removeLast(stack.count - start)
+        try push(.tuple(items), depth: d + 1)
     }
 
-    /// Records that `container` now holds `children`, checking the nesting limit.
-    private func grow(_ container: PyContainer, with children: [Entry]) throws {
-        let id = ObjectIdentifier(container)
-        var d = depthOf[id] ?? 0
-        for c in children { d = max(d, depthOfValue(c) + 1) }
-        if d > limits.maxDepth { throw fail(.pickleLimit, "containers nest deeper than \(limits.maxDepth) levels") }
-        depthOf[id] = d
-    }
-
-    private func tupleEntry(_ items: [Entry]) throws -> (PickleValue, Int) {
-        let d = (items.map { depthOfValue($0) }.max() ?? -1) + 1
-        return (.tuple(items.map(\.value)), d)
-    }
-
-    private func memoPut(_ key: Int, _ e: Entry) throws {
-        let isNew = key >= 0 && key < memoDense.count ? memoDense[key] == nil : memoSparse[key] == nil
+    mutating func memoPut(_ key: Int, _ e: Entry) throws {
+        if key >= 0 && key < memoDense.count {
+            if memoDense[key] == nil {
+                if memoCount >= limits.maxMemo { throw fail(.pickleLimit, "memo exceeds \(limits.maxMemo) entries") }
+                memoCount += 1
+            }
+            memoDense[key] = e
+            return
+        }
+        let isNew = memoSparse[key] == nil
         if isNew {
             if memoCount >= limits.maxMemo { throw fail(.pickleLimit, "memo exceeds \(limits.maxMemo) entries") }
             memoCount += 1
         }
-        if key >= 0 && key < memoDense.count {
-            memoDense[key] = e
-        } else if key == memoDense.count && memoSparse[key] == nil {
+        if key == memoDense.count && isNew {
             memoDense.append(e)
         } else {
             memoSparse[key] = e
         }
     }
 
-    private func memoGet(_ key: Int) throws -> Entry {
+    func memoGet(_ key: Int) throws -> Entry {
         if key >= 0 && key < memoDense.count, let e = memoDense[key] { return e }
         guard let e = memoSparse[key] else { throw fail(.pickleMalformed, "memo key \(key) was never stored") }
         return e
@@ -222,14 +304,12 @@ public final class PickleMachine {
 
     // MARK: running
 
-    /// Runs to STOP and returns the one value left on the stack.
-    public func run() throws -> PickleValue {
+    mutating func run() throws -> PickleValue {
         var ok = false
-        var reachable: Set<ObjectIdentifier> = []
         defer {
             // Iterative tear-down: containers the result does not reach (all of them after a failure)
             // are emptied one by one, so freeing never recurses deeply and no cycle is kept alive.
-            for c in containers where !ok || !reachable.contains(ObjectIdentifier(c)) { c.clear() }
+            for c in containers where !ok || c.vmWalk <= 0 { c.clear() }
             containers.removeAll()
             memoDense.removeAll()
             memoSparse.removeAll()
@@ -255,12 +335,12 @@ public final class PickleMachine {
             throw fail(.pickleMalformed, stack.isEmpty ? "empty stack at STOP" : "\(stack.count) items left on the stack at STOP")
         }
         let result = stack[0].value
-        reachable = try checkDepth(result)
+        try checkDepth(result)
         ok = true
         return result
     }
 
-    private func execute(_ op: PickleOp, _ arg: Arg) throws {
+    mutating func execute(_ op: PickleOp, _ arg: Arg) throws {
         switch (op, arg) {
         case (.proto, .int(let v)):
             if v > 5 { throw fail(.unsupported, "pickle protocol \(v) is newer than 5") }
@@ -275,35 +355,33 @@ public final class PickleMachine {
         case (.newFalse, _): try push(.bool(false))
         case (.binInt, .int(let v)), (.binInt1, .int(let v)), (.binInt2, .int(let v)): try push(.int(Int64(v)))
         case (.intText, .line(let l)):
-            let s = String(decoding: l, as: UTF8.self)
+            let s = string(l)
             if s == "01" { try push(.bool(true)) } else if s == "00" { try push(.bool(false)) } else { try push(try decimal(s)) }
         case (.longText, .line(let l)):
-            var s = String(decoding: l, as: UTF8.self)
+            var s = string(l)
             if s.hasSuffix("L") { s.removeLast() }
             try push(try decimal(s))
-        case (.long1, .bytes(let b)), (.long4, .bytes(let b)): try push(PickleMachine.long(b))
+        case (.long1, .bytes(let b)), (.long4, .bytes(let b)): try push(PickleMachine.long(array(b)))
         case (.floatText, .line(let l)):
-            guard let d = Double(String(decoding: l, as: UTF8.self)) else { throw fail(.pickleMalformed, "bad float text") }
+            guard let d = Double(string(l)) else { throw fail(.pickleMalformed, "bad float text") }
             try push(.float(d))
         case (.binFloat, .double(let d)): try push(.float(d))
-        case (.stringText, .line(let l)): try push(.string(try quotedString(l)))
-        case (.binString, .bytes(let b)), (.shortBinString, .bytes(let b)): try push(.string(PickleMachine.text(b)))
-        case (.unicodeText, .line(let l)): try push(.string(PickleMachine.rawUnicodeEscape(l)))
+        case (.stringText, .line(let l)): try push(.string(try quotedString(array(l))))
+        case (.binString, .bytes(let b)), (.shortBinString, .bytes(let b)): try push(.string(PickleMachine.text(bytes(b))))
+        case (.unicodeText, .line(let l)): try push(.string(PickleMachine.rawUnicodeEscape(array(l))))
         case (.binUnicode, .bytes(let b)), (.shortBinUnicode, .bytes(let b)), (.binUnicode8, .bytes(let b)):
-            guard let text = String(validating: b, as: UTF8.self) else { throw fail(.pickleMalformed, "string is not valid UTF-8") }
+            guard let text = utf8String(b) else { throw fail(.pickleMalformed, "string is not valid UTF-8") }
             try push(.string(text))
         case (.binBytes, .bytes(let b)), (.shortBinBytes, .bytes(let b)), (.binBytes8, .bytes(let b)), (.byteArray8, .bytes(let b)):
-            try push(.bytes(b))
+            try push(.bytes(array(b)))
         case (.emptyTuple, _): try push(.tuple([]), depth: 1)
         case (.tuple1, _), (.tuple2, _), (.tuple3, _):
             let n = Int(op.rawValue - PickleOp.tuple1.rawValue) + 1
-            var items: [Entry] = []
-            for _ in 0 ..< n { items.insert(try pop(), at: 0) }
-            let (v, d) = try tupleEntry(items)
-            try push(v, depth: d)
+            if available < n { throw underflow() }
+            try popTuple(from: stack.count - n)
         case (.tuple, _):
-            let (v, d) = try tupleEntry(try popMark())
-            try push(v, depth: d)
+            guard let m = marks.popLast() else { throw fail(.pickleMalformed, "no MARK on the stack") }
+            try popTuple(from: m)
         case (.emptyList, _): try push(.list(PyList()))
         case (.list, _):
             let items = try popMark()
@@ -325,7 +403,7 @@ public final class PickleMachine {
             try grow(l, with: items)
         case (.append, _):
             let v = try pop()
-            try append([v], to: try top())
+            try append(CollectionOfOne(v), to: try top())
         case (.appends, _):
             let items = try popMark()
             try append(items, to: try top())
@@ -341,12 +419,12 @@ public final class PickleMachine {
             let items = try popMark()
             try setItems(items, on: try top())
         case (.put, .line(let l)):
-            guard let k = Int(String(decoding: l, as: UTF8.self)) else { throw fail(.pickleMalformed, "bad PUT key") }
+            guard let k = Int(string(l)) else { throw fail(.pickleMalformed, "bad PUT key") }
             try memoPut(k, try top())
         case (.binPut, .int(let k)), (.longBinPut, .int(let k)): try memoPut(k, try top())
         case (.memoize, _): try memoPut(memoCount, try top())
         case (.get, .line(let l)):
-            guard let k = Int(String(decoding: l, as: UTF8.self)) else { throw fail(.pickleMalformed, "bad GET key") }
+            guard let k = Int(string(l)) else { throw fail(.pickleMalformed, "bad GET key") }
             try append(try memoGet(k))
         case (.binGet, .int(let k)), (.longBinGet, .int(let k)): try append(try memoGet(k))
         case (.global, .lines(let m, let n)): try push(interpreter.global(module: m, name: n))
@@ -381,7 +459,7 @@ public final class PickleMachine {
             let target = try top()
             try build(target, state)
         case (.persID, .line(let l)):
-            try push(try interpreter.persistentLoad(.string(PickleMachine.text(l)), offset: opStart))
+            try push(try interpreter.persistentLoad(.string(PickleMachine.text(bytes(l))), offset: opStart))
         case (.binPersID, _):
             let pid = try pop()
             try push(try interpreter.persistentLoad(pid.value, offset: opStart))
@@ -394,24 +472,25 @@ public final class PickleMachine {
         }
     }
 
-    private func append(_ items: [Entry], to target: Entry) throws {
+    mutating func append<C: Collection<Entry>>(_ items: C, to target: Entry) throws {
         switch target.value {
         case let .list(l):
-            l.items += items.map(\.value)
+            l.items.append(contentsOf: items.lazy.map(\.value))
             try grow(l, with: items)
         case let .set(s):
-            s.items += items.map(\.value)
+            s.items.append(contentsOf: items.lazy.map(\.value))
             try grow(s, with: items)
         case let .object(o):
             // list subclasses rebuilt with NEWOBJ keep their items as arguments
-            o.args += items.map(\.value)
+            o.args.append(contentsOf: items.lazy.map(\.value))
             try grow(o, with: items)
         default: throw fail(.pickleMalformed, "APPEND on a \(target.value.typeName)")
         }
     }
 
-    private func fill(_ d: PyDict, _ items: [Entry]) throws {
+    mutating func fill(_ d: PyDict, _ items: [Entry]) throws {
         if items.count % 2 != 0 { throw fail(.pickleMalformed, "odd number of items for a dict") }
+        if items.count > 2 { d.reserve(items.count / 2) }
         var i = 0
         while i < items.count {
             switch items[i].value {
@@ -424,7 +503,7 @@ public final class PickleMachine {
         }
     }
 
-    private func setItems(_ items: [Entry], on target: Entry) throws {
+    mutating func setItems(_ items: [Entry], on target: Entry) throws {
         switch target.value {
         case let .dict(d):
             try fill(d, items)
@@ -432,15 +511,15 @@ public final class PickleMachine {
         case let .object(o):
             // dict subclasses rebuilt with NEWOBJ: keep the items in a dict state
             let d: PyDict
-            if case let .dict(existing)? = o.state { d = existing } else { d = PyDict(); o.state = .dict(d); containers.append(d) }
+            if case let .dict(existing)? = o.state { d = existing } else { d = PyDict(); o.state = .dict(d); try register(d, depth: 0) }
             try fill(d, items)
             try grow(d, with: items)
-            try grow(o, with: [Entry(value: .dict(d), depth: depthOf[ObjectIdentifier(d)] ?? 0)])
+            try grow(o, childDepth: d.vmDepth)
         default: throw fail(.pickleMalformed, "SETITEM on a \(target.value.typeName)")
         }
     }
 
-    private func call(_ callable: PickleValue, _ args: [PickleValue]) throws -> PickleValue {
+    func call(_ callable: PickleValue, _ args: [PickleValue]) throws -> PickleValue {
         guard case let .global(m, n) = callable else {
             throw fail(.pickleMalformed, "call of a \(callable.typeName), not of a global")
         }
@@ -453,13 +532,13 @@ public final class PickleMachine {
         }
     }
 
-    private func newObject(_ cls: PickleValue, _ args: [PickleValue]) throws -> PickleValue {
+    func newObject(_ cls: PickleValue, _ args: [PickleValue]) throws -> PickleValue {
         guard case let .global(m, n) = cls else { throw fail(.pickleMalformed, "NEWOBJ of a \(cls.typeName)") }
         if m == "collections" && n == "OrderedDict" { return .dict(PyDict(className: "collections.OrderedDict")) }
         return .object(PyObject(module: m, name: n, args: args, fromCall: false))
     }
 
-    private func build(_ target: Entry, _ state: Entry) throws {
+    mutating func build(_ target: Entry, _ state: Entry) throws {
         switch target.value {
         case let .object(o):
             if case let .dict(existing)? = o.state, case let .dict(new) = state.value {
@@ -468,10 +547,10 @@ public final class PickleMachine {
             } else {
                 o.state = state.value
             }
-            try grow(o, with: [state])
+            try grow(o, with: CollectionOfOne(state))
         case let .dict(d):
             d.attributes = state.value
-            try grow(d, with: [state])
+            try grow(d, with: CollectionOfOne(state))
         case .tensor:
             break  // python attributes on a tensor (BUILD after _rebuild_from_type) carry no weights
         default:
@@ -481,57 +560,61 @@ public final class PickleMachine {
 
     // MARK: checks
 
-    /// Exact nesting depth of the finished value, iteratively; shared containers counted once, cycles refused.
-    @discardableResult
-    private func checkDepth(_ root: PickleValue) throws -> Set<ObjectIdentifier> {
-        var done: [ObjectIdentifier: Int] = [:]
+    /// Exact nesting depth of the finished value, iteratively; shared containers counted once, cycles
+    /// refused. Marks every container the result reaches (`vmWalk` > 0).
+    mutating func checkDepth(_ root: PickleValue) throws {
         // Tuples have no identity to remember: a shared tuple is walked again each time. The walk is
         // bounded by a budget no honest pickle reaches (it visits each object a few times at most).
         var budget = max(4_000_000, 8 &* data.count)
-        var active: Set<ObjectIdentifier> = []
-        // Frame: a value, its children and how many were visited; depth is max child depth + 1.
-        struct Frame { var children: [PickleValue]; var next: Int; var best: Int; var id: ObjectIdentifier? }
-        func childrenOf(_ v: PickleValue) -> [PickleValue] {
-            switch v {
-            case let .tuple(t): return t
-            default: return v.container?.children() ?? []
-            }
+        // Frame: a tuple's items or a container's children, how many were visited, and the deepest
+        // child so far; its depth is that + 1.
+        struct Frame { var tuple: [PickleValue]; var container: PyContainer?; var count: Int; var next = 0; var best = 0 }
+        func frame(_ v: PickleValue) -> Frame {
+            if case let .tuple(t) = v { return Frame(tuple: t, container: nil, count: t.count) }
+            let c = v.container
+            return Frame(tuple: [], container: c, count: c?.childCount ?? 0)
         }
-        var frames = [Frame(children: childrenOf(root), next: 0, best: 0, id: root.container.map { ObjectIdentifier($0) })]
-        if let id = frames[0].id { active.insert(id) }
-        while var f = frames.popLast() {
-            if f.next == f.children.count {
-                let depth = f.best + (f.children.isEmpty ? 0 : 1)
+        if let c = root.container { claim(c); c.vmWalk = -1 }
+        var frames = [frame(root)]
+        while !frames.isEmpty {
+            let top = frames.count - 1
+            let next = frames[top].next
+            if next == frames[top].count {
+                let f = frames.removeLast()
+                let depth = f.best + (f.count == 0 ? 0 : 1)
                 if depth > limits.maxDepth { throw fail(.pickleLimit, "containers nest deeper than \(limits.maxDepth) levels") }
-                if let id = f.id { done[id] = depth; active.remove(id) }
-                if var parent = frames.popLast() { parent.best = max(parent.best, depth); frames.append(parent) }
+                f.container?.vmWalk = depth + 1
+                if top > 0 { frames[top - 1].best = max(frames[top - 1].best, depth) }
                 continue
             }
-            let child = f.children[f.next]
-            f.next += 1
-            frames.append(f)
+            let child = frames[top].container.map { $0.child(next) } ?? frames[top].tuple[next]
+            frames[top].next += 1
             budget -= 1
             if budget < 0 { throw fail(.pickleLimit, "the structure shares values too often to walk (exponential fan-out)") }
             if frames.count > limits.maxDepth + 1 { throw fail(.pickleLimit, "containers nest deeper than \(limits.maxDepth) levels") }
             if let c = child.container {
-                let id = ObjectIdentifier(c)
-                if let d = done[id] {
-                    var parent = frames.removeLast(); parent.best = max(parent.best, d); frames.append(parent)
+                claim(c)
+                if c.vmWalk > 0 {
+                    frames[top].best = max(frames[top].best, c.vmWalk - 1)
                     continue
                 }
-                if active.contains(id) { throw fail(.pickleMalformed, "a container contains itself") }
-                active.insert(id)
-                frames.append(Frame(children: c.children(), next: 0, best: 0, id: id))
-            } else if case let .tuple(t) = child {
-                frames.append(Frame(children: t, next: 0, best: 0, id: nil))
+                if c.vmWalk < 0 { throw fail(.pickleMalformed, "a container contains itself") }
+                c.vmWalk = -1
+                frames.append(frame(child))
+            } else if case .tuple = child {
+                frames.append(frame(child))
             }
         }
-        return Set(done.keys)
+    }
+
+    /// Takes over the bookkeeping fields of a container this run did not register (their values are stale).
+    func claim(_ c: PyContainer) {
+        if c.vmRun != token { c.vmRun = token; c.vmDepth = 0; c.vmWalk = 0 }
     }
 
     // MARK: literals
 
-    private func decimal(_ s: String) throws -> PickleValue {
+    func decimal(_ s: String) throws -> PickleValue {
         let t = s.trimmingCharacters(in: " ")
         if let v = Int64(t) { return .int(v) }
         let digits = t.hasPrefix("-") ? t.dropFirst() : Substring(t)
@@ -539,6 +622,39 @@ public final class PickleMachine {
         return .bigInt(t)
     }
 
+    func quotedString(_ l: [UInt8]) throws -> String {
+        guard l.count >= 2, let q = l.first, q == 0x27 || q == 0x22, l.last == q else {
+            throw fail(.pickleMalformed, "STRING argument is not quoted")
+        }
+        var out: [UInt8] = []
+        var i = 1
+        while i < l.count - 1 {
+            let c = l[i]
+            if c == 0x5C, i + 1 < l.count - 1 {
+                let e = l[i + 1]
+                i += 2
+                switch e {
+                case UInt8(ascii: "n"): out.append(0x0A)
+                case UInt8(ascii: "t"): out.append(0x09)
+                case UInt8(ascii: "r"): out.append(0x0D)
+                case UInt8(ascii: "x"):
+                    guard i + 2 <= l.count - 1, let v = UInt8(String(decoding: l[i ..< i + 2], as: UTF8.self), radix: 16) else {
+                        throw fail(.pickleMalformed, "bad \\x escape")
+                    }
+                    out.append(v)
+                    i += 2
+                default: out.append(e)
+                }
+            } else {
+                out.append(c)
+                i += 1
+            }
+        }
+        return PickleMachine.text(out)
+    }
+}
+
+extension PickleMachine {
     /// LONG1/LONG4: little-endian two's complement.
     static func long(_ b: [UInt8]) -> PickleValue {
         if b.isEmpty { return .int(0) }
@@ -579,40 +695,9 @@ public final class PickleMachine {
     }
 
     /// py2 byte strings: UTF-8 when valid, else Latin-1.
-    static func text(_ b: [UInt8]) -> String {
+    static func text<Bytes: Collection<UInt8>>(_ b: Bytes) -> String {
         if let s = String(validating: b, as: UTF8.self) { return s }
         return String(b.map { Character(Unicode.Scalar($0)) })
-    }
-
-    private func quotedString(_ l: [UInt8]) throws -> String {
-        guard l.count >= 2, let q = l.first, q == 0x27 || q == 0x22, l.last == q else {
-            throw fail(.pickleMalformed, "STRING argument is not quoted")
-        }
-        var out: [UInt8] = []
-        var i = 1
-        while i < l.count - 1 {
-            let c = l[i]
-            if c == 0x5C, i + 1 < l.count - 1 {
-                let e = l[i + 1]
-                i += 2
-                switch e {
-                case UInt8(ascii: "n"): out.append(0x0A)
-                case UInt8(ascii: "t"): out.append(0x09)
-                case UInt8(ascii: "r"): out.append(0x0D)
-                case UInt8(ascii: "x"):
-                    guard i + 2 <= l.count - 1, let v = UInt8(String(decoding: l[i ..< i + 2], as: UTF8.self), radix: 16) else {
-                        throw fail(.pickleMalformed, "bad \\x escape")
-                    }
-                    out.append(v)
-                    i += 2
-                default: out.append(e)
-                }
-            } else {
-                out.append(c)
-                i += 1
-            }
-        }
-        return PickleMachine.text(out)
     }
 
     /// Protocol 0 UNICODE: Latin-1 with \uXXXX and \UXXXXXXXX escapes.

@@ -78,7 +78,17 @@ public enum PickleValue: @unchecked Sendable {
 
 /// Mutable pickle containers share this so depth checks and tear-down can walk them.
 public class PyContainer: @unchecked Sendable {
+    /// Bookkeeping of the machine run that made the container (not part of the value): the run's
+    /// token, the nesting depth seen while building, and the final walk's mark (0 not reached yet,
+    /// -1 on the walk's path, depth + 1 when done). Fields from another run's token are stale.
+    var vmRun: UInt64 = 0
+    var vmDepth = 0
+    var vmWalk = 0
+
     func children() -> [PickleValue] { [] }
+    /// `children().count` and `children()[i]`, without building the array.
+    var childCount: Int { 0 }
+    func child(_ i: Int) -> PickleValue { children()[i] }
     func clear() {}
 }
 
@@ -86,6 +96,8 @@ public final class PyList: PyContainer, @unchecked Sendable {
     public var items: [PickleValue]
     public init(_ items: [PickleValue] = []) { self.items = items }
     override func children() -> [PickleValue] { items }
+    override var childCount: Int { items.count }
+    override func child(_ i: Int) -> PickleValue { items[i] }
     override func clear() { items.removeAll() }
 }
 
@@ -93,7 +105,7 @@ public final class PyList: PyContainer, @unchecked Sendable {
 public final class PyDict: PyContainer, @unchecked Sendable {
     public private(set) var keys: [PickleValue] = []
     public private(set) var values: [PickleValue] = []
-    private var index: [String: Int] = [:]
+    private var index: [Key: Int] = [:]
     /// `collections.OrderedDict` when built by that global.
     public var className: String?
     /// State set by BUILD on the dict (torch's `_metadata` on a state dict).
@@ -101,30 +113,71 @@ public final class PyDict: PyContainer, @unchecked Sendable {
 
     public init(className: String? = nil) { self.className = className }
 
-    static func keyID(_ key: PickleValue) -> String? {
+    /// What makes two keys the same key (ints and bools compare by value, as in Python).
+    enum Key: Hashable {
+        case string(String)
+        case int(Int64)
+        /// Wider than 64 bits, in decimal (or hex beyond 64 bytes).
+        case bigInt(String)
+        /// By the printed value (so every NaN is one key, and 0.0 and -0.0 are two).
+        case float(String)
+        case none
+        case bytes([UInt8])
+    }
+
+    static func key(_ key: PickleValue) -> Key? {
         switch key {
-        case let .string(s): return "s" + s
-        case let .int(i): return "i\(i)"
-        case let .bigInt(s): return "i" + s
-        case let .bool(b): return "i\(b ? 1 : 0)"
-        case let .float(f): return "f\(f)"
-        case .none: return "n"
-        case let .bytes(b): return "b" + b.map { String($0) }.joined(separator: ",")
+        case let .string(s): return .string(s)
+        case let .int(i): return .int(i)
+        case let .bigInt(s): return Int64(s).map { .int($0) } ?? .bigInt(s)
+        case let .bool(b): return .int(b ? 1 : 0)
+        case let .float(f): return .float("\(f)")
+        case .none: return Key.none
+        case let .bytes(b): return .bytes(b)
         default: return nil
         }
     }
 
+    /// Room for `n` more keys without rehashing.
+    func reserve(_ n: Int) {
+        if keys.count + n > PyDict.scanLimit { index.reserveCapacity(keys.count + n) }
+        keys.reserveCapacity(keys.count + n)
+        values.reserveCapacity(values.count + n)
+    }
+
+    /// Dicts up to this size find keys by a scan (most pickled dicts are tiny); larger ones index them.
+    static let scanLimit = 8
+
+    /// Where the key with this identity is.
+    private func slot(_ id: Key) -> Int? {
+        if keys.count > PyDict.scanLimit { return index[id] }
+        for (i, k) in keys.enumerated() where PyDict.key(k) == id { return i }
+        return nil
+    }
+
     public func set(_ key: PickleValue, _ value: PickleValue) {
-        if let id = PyDict.keyID(key) {
-            if let i = index[id] { values[i] = value; return }
-            index[id] = keys.count
+        if let id = PyDict.key(key) {
+            let next = keys.count
+            if next >= PyDict.scanLimit {
+                if next == PyDict.scanLimit {  // the dict outgrows scanning: index what it holds
+                    for (i, k) in keys.enumerated() { if let kid = PyDict.key(k), index[kid] == nil { index[kid] = i } }
+                }
+                if let i = index.updateValue(next, forKey: id) {
+                    index[id] = i
+                    values[i] = value
+                    return
+                }
+            } else if let i = slot(id) {
+                values[i] = value
+                return
+            }
         }
         keys.append(key)
         values.append(value)
     }
 
     public subscript(key: String) -> PickleValue? {
-        guard let i = index["s" + key] else { return nil }
+        guard let i = slot(.string(key)) else { return nil }
         return values[i]
     }
 
@@ -132,6 +185,12 @@ public final class PyDict: PyContainer, @unchecked Sendable {
     public var entries: Zip2Sequence<[PickleValue], [PickleValue]> { zip(keys, values) }
 
     override func children() -> [PickleValue] { keys + values + (attributes.map { [$0] } ?? []) }
+    override var childCount: Int { keys.count + values.count + (attributes == nil ? 0 : 1) }
+    override func child(_ i: Int) -> PickleValue {
+        if i < keys.count { return keys[i] }
+        if i - keys.count < values.count { return values[i - keys.count] }
+        return attributes!
+    }
     override func clear() { keys.removeAll(); values.removeAll(); index.removeAll(); attributes = nil }
 }
 
@@ -161,5 +220,7 @@ public final class PyObject: PyContainer, @unchecked Sendable {
     }
 
     override func children() -> [PickleValue] { args + (state.map { [$0] } ?? []) }
+    override var childCount: Int { args.count + (state == nil ? 0 : 1) }
+    override func child(_ i: Int) -> PickleValue { i < args.count ? args[i] : state! }
     override func clear() { args.removeAll(); state = nil }
 }

@@ -21,15 +21,25 @@ enum TorchGlobals {
         "uint16": .u16, "uint32": .u32, "uint64": .u64,
     ]
 
+    /// What an interpreted call does.
+    enum Call {
+        case rebuildTensor, rebuildTensorV3, rebuildParameter, rebuildFromType, orderedDict, size, device, codecsEncode
+        case set, bytearray, complex
+        /// TorchScript archives tag typed containers with identity functions.
+        case identity
+    }
+
     /// Calls that only rebuild data; everything else is refused unless the user allows it as inert.
-    static let interpreted: Set<String> = [
-        "torch._utils._rebuild_tensor", "torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_tensor_v3",
-        "torch._utils._rebuild_parameter", "torch._utils._rebuild_parameter_with_state",
-        "torch._tensor._rebuild_from_type_v2", "collections.OrderedDict", "torch.Size", "torch.device",
-        "_codecs.encode", "builtins.set", "builtins.frozenset", "builtins.bytearray", "builtins.complex",
-        // TorchScript archives tag typed containers with these identity functions.
-        "torch.jit._pickle.restore_type_tag", "torch.jit._pickle.build_intlist", "torch.jit._pickle.build_doublelist",
-        "torch.jit._pickle.build_boollist", "torch.jit._pickle.build_tensorlist",
+    static let interpreted: [String: Call] = [
+        "torch._utils._rebuild_tensor": .rebuildTensor, "torch._utils._rebuild_tensor_v2": .rebuildTensor,
+        "torch._utils._rebuild_tensor_v3": .rebuildTensorV3,
+        "torch._utils._rebuild_parameter": .rebuildParameter, "torch._utils._rebuild_parameter_with_state": .rebuildParameter,
+        "torch._tensor._rebuild_from_type_v2": .rebuildFromType, "collections.OrderedDict": .orderedDict, "torch.Size": .size,
+        "torch.device": .device, "_codecs.encode": .codecsEncode, "builtins.set": .set, "builtins.frozenset": .set,
+        "builtins.bytearray": .bytearray, "builtins.complex": .complex,
+        "torch.jit._pickle.restore_type_tag": .identity, "torch.jit._pickle.build_intlist": .identity,
+        "torch.jit._pickle.build_doublelist": .identity, "torch.jit._pickle.build_boollist": .identity,
+        "torch.jit._pickle.build_tensorlist": .identity,
     ]
 
     /// Never accepted, even with --allow-global: modules (and their submodules) and single names.

@@ -12,11 +12,12 @@ final class TorchInterpreter: PickleInterpreter {
     private let provide: StorageProvider
     private var storages: [String: Storage] = [:]
 
-    init(file: String, entry: String?, allowedGlobals: Set<String>, storage: @escaping StorageProvider) {
+    init(file: String, entry: String?, allowedGlobals: Set<String>, expectedStorages: Int = 0, storage: @escaping StorageProvider) {
         self.file = file
         self.entry = entry
         self.allowed = allowedGlobals
         self.provide = storage
+        storages.reserveCapacity(expectedStorages)
     }
 
     private func bad(_ kind: FormatError.Kind, _ offset: Int, _ msg: String, tensor: String? = nil) -> FormatError {
@@ -61,28 +62,39 @@ final class TorchInterpreter: PickleInterpreter {
         return .storage(s)
     }
 
+    /// The last few globals called and what they are: a pickle calls the same two or three globals
+    /// (from its memo, so the very same strings) once per tensor.
+    private var recentCalls: [(module: String, name: String, kind: TorchGlobals.Call?)] = []
+
+    private func kind(module: String, name: String) -> TorchGlobals.Call? {
+        for r in recentCalls where r.module == module && r.name == name { return r.kind }
+        let kind = TorchGlobals.interpreted[module + "." + name]
+        if recentCalls.count == 4 { recentCalls.removeFirst() }
+        recentCalls.append((module, name, kind))
+        return kind
+    }
+
     func call(module: String, name: String, args: [PickleValue], offset: Int) throws -> PickleValue {
-        let full = module + "." + name
-        guard TorchGlobals.interpreted.contains(full) else { return try refuseOrRecord(module, name, args, offset) }
-        switch full {
-        case "torch._utils._rebuild_tensor", "torch._utils._rebuild_tensor_v2":
+        guard let kind = kind(module: module, name: name) else { return try refuseOrRecord(module, name, args, offset) }
+        switch kind {
+        case .rebuildTensor:
             guard args.count >= 4, case let .storage(s) = args[0] else { throw bad(.pickleMalformed, offset, "\(name) arguments") }
             return .tensor(try tensor(s, dtype: s.dtype, args, offset))
-        case "torch._utils._rebuild_tensor_v3":
+        case .rebuildTensorV3:
             guard args.count >= 7, case let .storage(s) = args[0], case let .dtype(d) = args[6] else {
                 throw bad(.pickleMalformed, offset, "\(name) arguments")
             }
             return .tensor(try tensor(s, dtype: d, args, offset))
-        case "torch._utils._rebuild_parameter", "torch._utils._rebuild_parameter_with_state":
+        case .rebuildParameter:
             guard let first = args.first else { throw bad(.pickleMalformed, offset, "\(name) without data") }
             return first
-        case "torch._tensor._rebuild_from_type_v2":
+        case .rebuildFromType:
             guard args.count >= 3, case let .global(m, n) = args[0], let inner = args[2].elements else {
                 throw bad(.pickleMalformed, offset, "\(name) arguments")
             }
             return try call(module: m, name: n, args: inner, offset: offset)
-        case "collections.OrderedDict":
-            let d = PyDict(className: full)
+        case .orderedDict:
+            let d = PyDict(className: "collections.OrderedDict")
             if let pairs = args.first?.elements {
                 for p in pairs {
                     guard let kv = p.elements, kv.count == 2 else { throw bad(.pickleMalformed, offset, "OrderedDict item is not a pair") }
@@ -90,30 +102,27 @@ final class TorchInterpreter: PickleInterpreter {
                 }
             }
             return .dict(d)
-        case "torch.Size":
+        case .size:
             return .tuple(args.first?.elements ?? [])
-        case "torch.device":
+        case .device:
             return .device(args.map { v -> String in v.asString ?? v.asInt.map(String.init) ?? "?" }.joined(separator: ":"))
-        case "_codecs.encode":
+        case .codecsEncode:
             guard let s = args.first?.asString else { throw bad(.pickleMalformed, offset, "_codecs.encode of a non-string") }
             let enc = args.count > 1 ? (args[1].asString ?? "latin1") : "utf-8"
             return .bytes(try encode(s, enc, "_codecs.encode", offset))
-        case "builtins.set", "builtins.frozenset":
+        case .set:
             return .set(PyList(args.first?.elements ?? []))
-        case "builtins.bytearray":
+        case .bytearray:
             if case let .bytes(b)? = args.first { return .bytes(b) }
             if let s = args.first?.asString {
                 let enc = args.count > 1 ? (args[1].asString ?? "utf-8") : "utf-8"
                 return .bytes(try encode(s, enc, "bytearray", offset))
             }
             return .bytes([])
-        case "builtins.complex":
+        case .complex:
             return .object(PyObject(module: module, name: name, args: args, fromCall: true))
-        case "torch.jit._pickle.restore_type_tag", "torch.jit._pickle.build_intlist", "torch.jit._pickle.build_doublelist",
-             "torch.jit._pickle.build_boollist", "torch.jit._pickle.build_tensorlist":
+        case .identity:
             return args.first ?? .none
-        default:
-            return try refuseOrRecord(module, name, args, offset)
         }
     }
 

@@ -33,7 +33,9 @@ enum TorchZipReader {
 
     static func read(bytes: UnsafeRawBufferPointer, mapped: MappedFile?, file: String, allowedGlobals: Set<String>,
                      limits: PickleLimits = PickleLimits()) throws -> Result {
-        let dir = try ZipDirectory(bytes: bytes, file: file)
+        // The local headers come from the file itself when `bytes` are its whole mapping.
+        let whole = mapped.flatMap { $0.base == bytes.baseAddress && $0.count == bytes.count ? $0.path : nil }
+        let dir = try ZipDirectory(bytes: bytes, file: file, path: whole)
         guard let first = dir.members.first else { throw FormatError(.zip, file: file, "empty zip archive") }
         guard let slash = first.name.firstIndex(of: "/") else {
             throw FormatError(.zip, file: file, entry: first.name, "members are not under one top folder")
@@ -70,8 +72,9 @@ enum TorchZipReader {
             default: throw FormatError(.unsupported, file: file, entry: bo.name, "byteorder `\(text)`")
             }
         }
+        let dataFolder = top + "/data/"
         let provider: TorchInterpreter.StorageProvider = { key, dtype, numel, offset in
-            let name = top + "/data/" + key
+            let name = dataFolder + key
             guard let m = dir[name] else {
                 throw FormatError(.missingStorage, file: file, entry: name, offset: offset, "storage \(key) is not in the archive")
             }
@@ -81,10 +84,14 @@ enum TorchZipReader {
                                   "storage \(key) holds \(m.uncompressedSize) bytes, the pickle says \(numel) × \(dtype.size)")
             }
             let source: any ByteSource
+            var origin = file
+            origin.reserveCapacity(file.utf8.count + 8 + name.utf8.count)
+            origin += ": entry "
+            origin += name
             if m.method == 0, let mapped {
-                source = MappedRegion(file: mapped, offset: m.dataOffset, count: m.uncompressedSize, origin: "\(file): entry \(name)")
+                source = MappedRegion(file: mapped, offset: m.dataOffset, count: m.uncompressedSize, origin: origin)
             } else if m.method == 0 {
-                source = OwnedBytes(Array(bytes[m.dataOffset ..< m.dataOffset + m.uncompressedSize]), origin: "\(file): entry \(name)")
+                source = OwnedBytes(Array(bytes[m.dataOffset ..< m.dataOffset + m.uncompressedSize]), origin: origin)
             } else {
                 // Checked once now (streaming, bounded memory) so a lying directory fails at open.
                 try archive().verify(m)
@@ -92,7 +99,8 @@ enum TorchZipReader {
             }
             return Storage(key: key, dtype: dtype, source: source, bigEndian: bigEndian)
         }
-        let interpreter = TorchInterpreter(file: file, entry: pklName, allowedGlobals: allowedGlobals, storage: provider)
+        let interpreter = TorchInterpreter(file: file, entry: pklName, allowedGlobals: allowedGlobals, expectedStorages: dir.members.count,
+                                           storage: provider)
         let root: PickleValue
         if pkl.method == 0 {
             let slice = UnsafeRawBufferPointer(rebasing: bytes[pkl.dataOffset ..< pkl.dataOffset + pkl.uncompressedSize])

@@ -1,3 +1,4 @@
+import Glibc
 import HiVGCore
 
 /// One member of a zip archive, as its central directory describes it.
@@ -24,7 +25,10 @@ public struct ZipDirectory: Sendable {
 
     public subscript(name: String) -> ZipMember? { byName[name].map { members[$0] } }
 
-    public init(bytes b: UnsafeRawBufferPointer, file: String) throws {
+    /// `path`, when given, is the file `b` maps: the local headers, scattered through the whole file,
+    /// are then read with `pread` into a small buffer instead of through the mapping, where touching
+    /// each one would map a large block of page cache around it (an inspect's RSS).
+    public init(bytes b: UnsafeRawBufferPointer, file: String, path: String? = nil) throws {
         func bad(_ msg: String, _ offset: Int? = nil) -> FormatError { FormatError(.zip, file: file, offset: offset, msg) }
         func u16(_ o: Int) -> Int { Int(UInt16(littleEndian: b.loadUnaligned(fromByteOffset: o, as: UInt16.self))) }
         func u32(_ o: Int) -> Int { Int(UInt32(littleEndian: b.loadUnaligned(fromByteOffset: o, as: UInt32.self))) }
@@ -59,8 +63,10 @@ public struct ZipDirectory: Sendable {
         var members: [ZipMember] = []
         members.reserveCapacity(count)
         var byName: [String: Int] = [:]
+        byName.reserveCapacity(count)
         var o = cdOffset
         let end = cdOffset + cdSize
+        let headers = LocalHeaders(path: path, size: n)
         for i in 0 ..< count {
             guard o + 46 <= end, u32(o) == 0x0201_4B50 else { throw bad("bad central directory entry \(i)", o) }
             let method = UInt16(u16(o + 10))
@@ -84,15 +90,21 @@ public struct ZipDirectory: Sendable {
                 }
                 e += 4 + size
             }
-            guard local <= n - 30, u32(local) == 0x0403_4B50 else {
+            guard local <= n - 30 else {
                 throw FormatError(.zip, file: file, entry: name, offset: local, "local header missing (truncated archive?)")
             }
-            let localNameLen = u16(local + 26)
-            guard local + 30 + localNameLen <= n,
-                  UnsafeRawBufferPointer(rebasing: b[local + 30 ..< local + 30 + localNameLen]).elementsEqual(name.utf8) else {
+            // The fixed part and the name (a local header naming this member has a name this long).
+            let h = headers.read(at: local, count: min(30 + nameLen, n - local)) ?? UnsafeRawBufferPointer(rebasing: b[local ..< min(local + 30 + nameLen, n)])
+            func h16(_ at: Int) -> Int { Int(UInt16(littleEndian: h.loadUnaligned(fromByteOffset: at, as: UInt16.self))) }
+            guard h.count >= 30, UInt32(littleEndian: h.loadUnaligned(as: UInt32.self)) == 0x0403_4B50 else {
+                throw FormatError(.zip, file: file, entry: name, offset: local, "local header missing (truncated archive?)")
+            }
+            let localNameLen = h16(26)
+            guard local + 30 + localNameLen <= n, localNameLen == nameLen,
+                  ZipDirectory.same(UnsafeRawBufferPointer(rebasing: h[30 ..< 30 + localNameLen]), name) else {
                 throw FormatError(.zip, file: file, entry: name, offset: local, "local header names another member")
             }
-            let dataOffset = local + 30 + localNameLen + u16(local + 28)
+            let dataOffset = local + 30 + localNameLen + h16(28)
             guard dataOffset <= n, csize <= n - dataOffset else {
                 throw FormatError(.zip, file: file, entry: name, offset: dataOffset, "member data runs past the end of the file (truncated archive?)")
             }
@@ -115,6 +127,46 @@ public struct ZipDirectory: Sendable {
         }
         self.members = members
         self.byName = byName
+    }
+
+    /// Reads local headers from the file with `pread` (nil: read them from the mapping).
+    private final class LocalHeaders {
+        private let fd: Int32
+        /// Room for the largest header this reads (the fixed part and a name).
+        private let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 30 + 65535, alignment: 8)
+
+        /// No file (or not the size of the mapping, so not what it maps): fall back on the mapping.
+        init(path: String?, size: Int) {
+            var fd: Int32 = -1
+            if let path {
+                fd = open(path, O_RDONLY | O_CLOEXEC)
+                var st = stat()
+                if fd >= 0 && (fstat(fd, &st) != 0 || Int(st.st_size) != size) { close(fd); fd = -1 }
+            }
+            self.fd = fd
+        }
+
+        deinit {
+            if fd >= 0 { close(fd) }
+            buffer.deallocate()
+        }
+
+        /// `count` bytes at `offset`; nil when there is no file or it reads short (then the mapping decides).
+        func read(at offset: Int, count: Int) -> UnsafeRawBufferPointer? {
+            guard fd >= 0, count <= buffer.count else { return nil }
+            guard pread(fd, buffer.baseAddress, count, off_t(offset)) == count else { return nil }
+            return UnsafeRawBufferPointer(rebasing: buffer[..<count])
+        }
+    }
+
+    /// True when `bytes` are exactly the UTF-8 of `name`.
+    static func same(_ bytes: UnsafeRawBufferPointer, _ name: String) -> Bool {
+        var name = name
+        return name.withUTF8 { u in
+            guard u.count == bytes.count else { return false }
+            for i in 0 ..< u.count where u[i] != bytes[i] { return false }
+            return true
+        }
     }
 
     /// True when the bytes start like a zip archive.
