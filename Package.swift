@@ -11,6 +11,9 @@ import PackageDescription
 // The numeric layers are optimized in debug builds too: tests (and the CLI tests' debug binary) run
 // merges, SVDs and forward passes, which are 10–50× slower unoptimized.
 let optimized: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+// OpenBLAS is loaded with dlopen at the first BLAS call (HiVGCore/LinearAlgebra.swift); pkg-config still
+// puts -lopenblas on the link line, and --as-needed drops it since nothing references its symbols.
+let lazyBLAS: [LinkerSetting] = [.unsafeFlags(["-Xlinker", "--as-needed"])]
 
 let package = Package(
     name: "HiVGKit",
@@ -35,8 +38,8 @@ let package = Package(
         .executableTarget(name: "hivgkit", dependencies: [
             "HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
-        .executableTarget(name: "hivgkit-bench", dependencies: ["HiVGCore", "HiVGFormats"]),
+        ], linkerSettings: lazyBLAS),
+        .executableTarget(name: "hivgkit-bench", dependencies: ["HiVGCore", "HiVGFormats"], linkerSettings: lazyBLAS),
         .testTarget(name: "HiVGKitTests", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward"]),
     ]
 )

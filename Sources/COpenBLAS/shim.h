@@ -1,15 +1,24 @@
-// OpenBLAS provides sgemm for merges and the forward pass, and LAPACK for SVDs and QR.
-// Debian's openblas headers do not declare the LAPACK routines, so the few we call are declared here
-// (Fortran calling convention: every argument by pointer).
+// OpenBLAS provides sgemm for the forward pass and LAPACK for SVDs and QR. The library is not linked:
+// HiVGCore loads it with dlopen at the first BLAS call (most commands never need it, and linking it
+// costs every process ~3 ms of symbol binding), so this header only declares the C types of the
+// entry points it looks up. cblas.h gives the enums and blasint; Debian's headers do not declare the
+// LAPACK routines (Fortran calling convention: every argument by pointer).
 #include <cblas.h>
 
-void sgesdd_(const char *jobz, const int *m, const int *n, float *a, const int *lda, float *s, float *u,
-             const int *ldu, float *vt, const int *ldvt, float *work, const int *lwork, int *iwork, int *info);
-void dgesdd_(const char *jobz, const int *m, const int *n, double *a, const int *lda, double *s, double *u,
-             const int *ldu, double *vt, const int *ldvt, double *work, const int *lwork, int *iwork, int *info);
-void sgeqrf_(const int *m, const int *n, float *a, const int *lda, float *tau, float *work, const int *lwork, int *info);
-void sorgqr_(const int *m, const int *n, const int *k, float *a, const int *lda, const float *tau, float *work,
-             const int *lwork, int *info);
-void dgeqrf_(const int *m, const int *n, double *a, const int *lda, double *tau, double *work, const int *lwork, int *info);
-void dorgqr_(const int *m, const int *n, const int *k, double *a, const int *lda, const double *tau, double *work,
-             const int *lwork, int *info);
+typedef void (*hivg_cblas_sgemm_fn)(enum CBLAS_ORDER order, enum CBLAS_TRANSPOSE transA, enum CBLAS_TRANSPOSE transB,
+                                    blasint m, blasint n, blasint k, float alpha, const float *a, blasint lda,
+                                    const float *b, blasint ldb, float beta, float *c, blasint ldc);
+typedef void (*hivg_cblas_sgemv_fn)(enum CBLAS_ORDER order, enum CBLAS_TRANSPOSE trans, blasint m, blasint n, float alpha,
+                                    const float *a, blasint lda, const float *x, blasint incx, float beta, float *y,
+                                    blasint incy);
+typedef void (*hivg_openblas_set_num_threads_fn)(int n);
+typedef char *(*hivg_openblas_string_fn)(void);
+typedef void (*hivg_dgesdd_fn)(const char *jobz, const int *m, const int *n, double *a, const int *lda, double *s,
+                               double *u, const int *ldu, double *vt, const int *ldvt, double *work, const int *lwork,
+                               int *iwork, int *info);
+typedef void (*hivg_dgeqrf_fn)(const int *m, const int *n, double *a, const int *lda, double *tau, double *work,
+                               const int *lwork, int *info);
+typedef void (*hivg_dorgqr_fn)(const int *m, const int *n, const int *k, double *a, const int *lda, const double *tau,
+                               double *work, const int *lwork, int *info);
+/// glibc's dlmopen (a _GNU_SOURCE extension the Glibc module does not show), looked up with dlsym.
+typedef void *(*hivg_dlmopen_fn)(long namespace_id, const char *file, int mode);

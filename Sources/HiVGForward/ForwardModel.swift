@@ -10,9 +10,13 @@ public struct ForwardOptions: Sendable {
     public var batchQuirk: Bool
     /// Keep the intermediates (text/vision hidden states, bridge states, VL output, …) in the outputs.
     public var intermediates: Bool
-    public init(batchQuirk: Bool = false, intermediates: Bool = false) {
+    /// Worker threads (GEMM columns, attention heads and element-wise rows are split over them; each
+    /// runs a one-thread OpenBLAS). Default: every core.
+    public var threads: Int
+    public init(batchQuirk: Bool = false, intermediates: Bool = false, threads: Int? = nil) {
         self.batchQuirk = batchQuirk
         self.intermediates = intermediates
+        self.threads = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
     }
 }
 
@@ -67,6 +71,28 @@ public final class ForwardModel: @unchecked Sendable {
                 }
             }
         }
+        // One GEMM per attention input instead of three: q;k;v of the CLIP layers and k;v of the bridge
+        // are packed row-wise (the outputs are then column blocks of one product, bit-identical per
+        // element to separate calls as each output column is its own dot product).
+        func pack(_ prefix: String, _ parts: [String], as packed: String) {
+            let ws = parts.map { p[prefix + $0 + ".weight"] }, bs = parts.map { p[prefix + $0 + ".bias"] }
+            guard ws.allSatisfy({ $0 != nil }), bs.allSatisfy({ $0 != nil }) else { return }
+            p[prefix + packed + ".weight"] = ws.flatMap { $0! }
+            p[prefix + packed + ".bias"] = bs.flatMap { $0! }
+            for part in parts { p[prefix + part + ".weight"] = nil; p[prefix + part + ".bias"] = nil }
+        }
+        for (tower, layers) in [("text_model", config.text.layers), ("vision_model", config.vision.layers)] {
+            for l in 0 ..< layers {
+                let prefix = "clip.\(tower).encoder.layers.\(l)."
+                pack(prefix + "self_attn.", ["q_proj", "k_proj", "v_proj"], as: "qkv")
+                if tower == "vision_model" && p[prefix + "cross_attn.k_proj.weight"] != nil {
+                    pack(prefix + "cross_attn.", ["k_proj", "v_proj"], as: "kv")
+                }
+            }
+        }
+        if let h = config.head, config.architecture == "hivg" {
+            for l in 0 ..< h.layers { pack("vl_transformer.encoder.layers.\(l).self_attn.", ["q", "k"], as: "qk") }
+        }
         self.p = p
         if config.architecture == "hivg" && !config.adaptLayers.isEmpty {
             if config.mixup && config.adaptiveWeights && config.text.width != config.vision.width {
@@ -93,49 +119,64 @@ public final class ForwardModel: @unchecked Sendable {
 
     private var eps: Double { config.layerNormEps }
 
-    private func linear(_ x: [Float], rows: Int, _ prefix: String, bias: Bool = true) -> [Float] {
+    private func linear(_ x: [Float], rows: Int, _ prefix: String, bias: Bool = true, _ pool: WorkPool,
+                        epilogue: Epilogue = .none) -> [Float] {
         let weight = w(prefix + ".weight")
         let inDim = x.count / rows
         precondition(rows > 0 && inDim * rows == x.count && weight.count % inDim == 0, "linear \(prefix): shape mismatch")
-        return Kernels.linear(x, rows: rows, weight, bias ? w(prefix + ".bias") : nil, inDim: inDim, outDim: weight.count / inDim)
+        return Kernels.linear(x, rows: rows, weight, bias ? w(prefix + ".bias") : nil, inDim: inDim, outDim: weight.count / inDim,
+                              pool: pool, epilogue: epilogue)
     }
 
-    private func norm(_ x: [Float], rows: Int, dim: Int, _ prefix: String) -> [Float] {
-        Kernels.layerNorm(x, rows: rows, dim: dim, w(prefix + ".weight"), w(prefix + ".bias"), eps: eps)
+    /// x += linear(h): a residual branch's last projection, added column block by column block.
+    private func linearAdd(into x: inout [Float], _ h: [Float], rows: Int, _ prefix: String, _ pool: WorkPool) {
+        let weight = w(prefix + ".weight")
+        let inDim = h.count / rows
+        precondition(rows > 0 && inDim * rows == h.count && weight.count % inDim == 0, "linear \(prefix): shape mismatch")
+        Kernels.linearAdd(into: &x, h, rows: rows, weight, w(prefix + ".bias"), inDim: inDim, outDim: weight.count / inDim, pool: pool)
+    }
+
+    private func norm(_ x: [Float], rows: Int, dim: Int, _ prefix: String, _ pool: WorkPool) -> [Float] {
+        Kernels.layerNorm(x, rows: rows, dim: dim, w(prefix + ".weight"), w(prefix + ".bias"), eps: eps, pool: pool)
     }
 
     // MARK: - CLIP encoder layer pieces
 
     /// x += out_proj(MHA(LN1 x)) per sample (`seq` rows each).
-    private func selfAttention(_ x: inout [Float], _ layer: String, tower t: ModelConfig.Tower, batch: Int, seq: Int, causal: Bool) {
+    private func selfAttention(_ x: inout [Float], _ layer: String, tower t: ModelConfig.Tower, batch: Int, seq: Int, causal: Bool,
+                               _ pool: WorkPool) {
         let d = t.width, rows = batch * seq
-        let h = norm(x, rows: rows, dim: d, layer + ".layer_norm1")
-        let q = linear(h, rows: rows, layer + ".self_attn.q_proj")
-        let k = linear(h, rows: rows, layer + ".self_attn.k_proj")
-        let v = linear(h, rows: rows, layer + ".self_attn.v_proj")
-        var a = [Float](repeating: 0, count: rows * d)
+        let h = norm(x, rows: rows, dim: d, layer + ".layer_norm1", pool)
+        let qkv = linear(h, rows: rows, layer + ".self_attn.qkv", pool)
         let scale = Float(1 / Double(d / t.heads).squareRoot())
-        q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in a.withUnsafeMutableBufferPointer { ap in
-            for b in 0 ..< batch {
-                let o = b * seq * d
-                Kernels.attention(q: qp.baseAddress! + o, k: kp.baseAddress! + o, v: vp.baseAddress! + o, out: ap.baseAddress! + o,
-                                  tq: seq, tk: seq, dim: d, heads: t.heads, scale: scale, causal: causal)
+        let a = qkv.withUnsafeBufferPointer { qp in
+            let base = qp.baseAddress!
+            return Kernels.uninitialized(rows * d) { ap in
+                Kernels.attention(q: .init(base: base, ld: 3 * d), k: .init(base: base + d, ld: 3 * d), v: .init(base: base + 2 * d, ld: 3 * d),
+                                  out: ap, ldo: d, batch: batch, tq: seq, tk: seq, dim: d, heads: t.heads, scale: scale, causal: causal,
+                                  pool: pool)
             }
-        } } } }
-        Kernels.add(&x, linear(a, rows: rows, layer + ".self_attn.out_proj"))
+        }
+        linearAdd(into: &x, a, rows: rows, layer + ".self_attn.out_proj", pool)
     }
 
     /// fc2(quick_gelu(fc1 x)).
-    private func mlp(_ x: [Float], rows: Int, _ prefix: String) -> [Float] {
-        var h = linear(x, rows: rows, prefix + ".fc1")
-        Kernels.quickGELU(&h)
-        return linear(h, rows: rows, prefix + ".fc2")
+    private func mlp(_ x: [Float], rows: Int, _ prefix: String, _ pool: WorkPool) -> [Float] {
+        let h = linear(x, rows: rows, prefix + ".fc1", pool, epilogue: .quickGELU)
+        return linear(h, rows: rows, prefix + ".fc2", pool)
+    }
+
+    /// x += fc2(quick_gelu(fc1 LN2 x)): the MLP half of an encoder layer.
+    private func mlpBlock(_ x: inout [Float], rows: Int, dim: Int, _ layer: String, _ pool: WorkPool) {
+        let h = linear(norm(x, rows: rows, dim: dim, layer + ".layer_norm2", pool), rows: rows, layer + ".mlp.fc1", pool,
+                       epilogue: .quickGELU)
+        linearAdd(into: &x, h, rows: rows, layer + ".mlp.fc2", pool)
     }
 
     // MARK: - text tower
 
     /// Hidden states hs[0…layers] (B·L rows each) of the CLIP text tower: causal mask, no padding mask.
-    private func textTower(ids: [Int], batch: Int, length l: Int) -> [[Float]] {
+    private func textTower(ids: [Int], batch: Int, length l: Int, _ pool: WorkPool) -> [[Float]] {
         let t = config.text, d = t.width
         let tok = w("clip.text_model.embeddings.token_embedding.weight"), pos = w("clip.text_model.embeddings.position_embedding.weight")
         var x = [Float](repeating: 0, count: batch * l * d)
@@ -148,8 +189,8 @@ public final class ForwardModel: @unchecked Sendable {
         var hs = [x]
         for layer in 0 ..< t.layers {
             let prefix = "clip.text_model.encoder.layers.\(layer)"
-            selfAttention(&x, prefix, tower: t, batch: batch, seq: l, causal: true)
-            Kernels.add(&x, mlp(norm(x, rows: batch * l, dim: d, prefix + ".layer_norm2"), rows: batch * l, prefix + ".mlp"))
+            selfAttention(&x, prefix, tower: t, batch: batch, seq: l, causal: true, pool)
+            mlpBlock(&x, rows: batch * l, dim: d, prefix, pool)
             hs.append(x)
         }
         return hs
@@ -184,7 +225,7 @@ public final class ForwardModel: @unchecked Sendable {
     }
 
     /// pre_layrnorm(class/patch embeddings + position embedding), B·(1+G) rows.
-    private func visionEmbeddings(_ inp: ForwardInputs) -> [Float] {
+    private func visionEmbeddings(_ inp: ForwardInputs, _ pool: WorkPool) -> [Float] {
         let d = config.vision.width, ps = config.patchSize
         let (gh, gw) = grid(height: inp.height, width: inp.width)
         let g = gh * gw, s = 1 + g, kdim = 3 * ps * ps
@@ -208,7 +249,7 @@ public final class ForwardModel: @unchecked Sendable {
             }
         }
         let emb = Kernels.linear(patches, rows: inp.batch * g, w("clip.vision_model.embeddings.patch_embedding.weight"), nil,
-                                 inDim: kdim, outDim: d)
+                                 inDim: kdim, outDim: d, pool: pool)
         let cls = w("clip.vision_model.embeddings.class_embedding")
         let pos = positionEmbedding(gridH: gh, gridW: gw)
         var x = [Float](repeating: 0, count: inp.batch * s * d)
@@ -219,12 +260,13 @@ public final class ForwardModel: @unchecked Sendable {
                 for c in 0 ..< d { x[dst + c] = emb[src + c] + pos[(1 + r) * d + c] }
             }
         }
-        return norm(x, rows: inp.batch * s, dim: d, "clip.vision_model.pre_layrnorm")
+        return norm(x, rows: inp.batch * s, dim: d, "clip.vision_model.pre_layrnorm", pool)
     }
 
     /// The key/value source of one bridge: cross_gate(concat_j(E_j ⊙ T_j + T_j)) with adaptive
     /// weights, else the last text state. B·L rows of the vision width.
-    private func bridgeSource(_ layer: String, text states: [[Float]], batch: Int, length l: Int) throws -> (source: [Float], gate: Bool) {
+    private func bridgeSource(_ layer: String, text states: [[Float]], batch: Int, length l: Int, _ pool: WorkPool) throws
+        -> (source: [Float], gate: Bool) {
         if !config.adaptiveWeights { return (states[states.count - 1], false) }
         let n = states.count
         let dt = states[0].count / (batch * l)
@@ -242,26 +284,27 @@ public final class ForwardModel: @unchecked Sendable {
                 }
             }
         }
-        return (linear(cat, rows: batch * l, layer + ".cross_gate"), true)
+        return (linear(cat, rows: batch * l, layer + ".cross_gate", pool), true)
     }
 
     /// cross_mlp(out_proj(MHA(q(cross_norm x), k(T), v(T)))) per sample: the term the bridge adds.
-    private func bridge(_ x: [Float], _ layer: String, source t: [Float], batch: Int, seq: Int, length l: Int) -> [Float] {
+    private func bridge(_ x: [Float], _ layer: String, source t: [Float], batch: Int, seq: Int, length l: Int, _ pool: WorkPool) -> [Float] {
         let d = config.vision.width, rows = batch * seq
-        let h = norm(x, rows: rows, dim: d, layer + ".cross_norm")
-        let q = linear(h, rows: rows, layer + ".cross_attn.q_proj")
-        let k = linear(t, rows: batch * l, layer + ".cross_attn.k_proj")
-        let v = linear(t, rows: batch * l, layer + ".cross_attn.v_proj")
-        var a = [Float](repeating: 0, count: rows * d)
+        let h = norm(x, rows: rows, dim: d, layer + ".cross_norm", pool)
+        let q = linear(h, rows: rows, layer + ".cross_attn.q_proj", pool)
+        let kv = linear(t, rows: batch * l, layer + ".cross_attn.kv", pool)
         let scale = Float(1 / Double(d / config.vision.heads).squareRoot())
-        q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in a.withUnsafeMutableBufferPointer { ap in
-            for b in 0 ..< batch {
-                Kernels.attention(q: qp.baseAddress! + b * seq * d, k: kp.baseAddress! + b * l * d, v: vp.baseAddress! + b * l * d,
-                                  out: ap.baseAddress! + b * seq * d, tq: seq, tk: l, dim: d, heads: config.vision.heads, scale: scale)
+        let a = q.withUnsafeBufferPointer { qp in
+            kv.withUnsafeBufferPointer { kvp in
+                Kernels.uninitialized(rows * d) { ap in
+                    Kernels.attention(q: .init(base: qp.baseAddress!, ld: d), k: .init(base: kvp.baseAddress!, ld: 2 * d),
+                                      v: .init(base: kvp.baseAddress! + d, ld: 2 * d), out: ap, ldo: d, batch: batch, tq: seq, tk: l, dim: d,
+                                      heads: config.vision.heads, scale: scale, pool: pool)
+                }
             }
-        } } } }
-        let o = linear(a, rows: rows, layer + ".cross_attn.out_proj")
-        return mlp(o, rows: rows, layer + ".cross_mlp")
+        }
+        let o = linear(a, rows: rows, layer + ".cross_attn.out_proj", pool)
+        return mlp(o, rows: rows, layer + ".cross_mlp", pool)
     }
 
     /// The original bridge permutes the text state to (L, B, D) and its attention then views the
@@ -284,7 +327,14 @@ public final class ForwardModel: @unchecked Sendable {
 
     public func run(_ inp: ForwardInputs, options: ForwardOptions = ForwardOptions()) throws -> ForwardOutputs {
         try validate(inp)
+        try LinearAlgebra.prepare()
         return config.architecture == "clip" ? try runCLIP(inp, options) : try runHiVG(inp, options)
+    }
+
+    /// The workers of one run; OpenBLAS itself runs one thread per call (the pool splits the work).
+    private static func pool(_ o: ForwardOptions) -> WorkPool {
+        LinearAlgebra.setThreads(1)
+        return WorkPool(threads: o.threads)
     }
 
     private func validate(_ inp: ForwardInputs) throws {
@@ -337,11 +387,12 @@ public final class ForwardModel: @unchecked Sendable {
             throw ForwardError.badInput(name: "input_ids", detail: "the bridge's adaptive weights need exactly \(config.maxPositions) tokens, got \(l)")
         }
         let keep = o.intermediates
+        let pool = Self.pool(o)
 
         // Text tower.
-        let hs = textTower(ids: inp.inputIds, batch: bsz, length: l)
-        let last = norm(hs[hs.count - 1], rows: bsz * l, dim: dt, "clip.text_model.final_layer_norm")
-        let textFeatures = linear(last, rows: bsz * l, "clip.text_projection", bias: false)
+        let hs = textTower(ids: inp.inputIds, batch: bsz, length: l, pool)
+        let last = norm(hs[hs.count - 1], rows: bsz * l, dim: dt, "clip.text_model.final_layer_norm", pool)
+        let textFeatures = linear(last, rows: bsz * l, "clip.text_projection", bias: false, pool)
         if keep {
             for (i, h) in hs.enumerated() { out.set("text_hidden_\(i)", [bsz, l, dt], h) }
             out.set("text_last_hidden", [bsz, l, dt], last)
@@ -349,28 +400,28 @@ public final class ForwardModel: @unchecked Sendable {
         }
 
         // Bridge text states: mixup → [condition_text_proj(text_features)], else the extracted hidden states.
-        let states: [[Float]] = config.mixup ? [linear(textFeatures, rows: bsz * l, "condition_text_proj")]
+        let states: [[Float]] = config.mixup ? [linear(textFeatures, rows: bsz * l, "condition_text_proj", pool)]
             : config.bridgeTextLayers.map { hs[$0] }
         if keep && !config.adaptLayers.isEmpty {
             for (j, t) in states.enumerated() { out.set("bridge_text_\(j)", [bsz, l, t.count / (bsz * l)], t) }
         }
 
         // Vision tower with the bridge.
-        var x = visionEmbeddings(inp)
+        var x = visionEmbeddings(inp, pool)
         var vhs = [x]
         let adapt = Set(config.adaptLayers)
         for layer in 0 ..< config.vision.layers {
             let prefix = "clip.vision_model.encoder.layers.\(layer)"
-            selfAttention(&x, prefix, tower: config.vision, batch: bsz, seq: s, causal: false)
+            selfAttention(&x, prefix, tower: config.vision, batch: bsz, seq: s, causal: false, pool)
             if adapt.contains(layer) {
-                var (src, gated) = try bridgeSource(prefix, text: states, batch: bsz, length: l)
+                var (src, gated) = try bridgeSource(prefix, text: states, batch: bsz, length: l, pool)
                 if keep && gated { out.set("bridge_gate_\(layer)", [bsz, l, dv], src) }
                 if o.batchQuirk && bsz > 1 { src = Self.quirkReshape(src, batch: bsz, length: l, width: dv) }
-                let m = bridge(x, prefix, source: src, batch: bsz, seq: s, length: l)
+                let m = bridge(x, prefix, source: src, batch: bsz, seq: s, length: l, pool)
                 if keep { out.set("bridge_out_\(layer)", [bsz, s, dv], m) }
                 Kernels.add(&x, m)
             }
-            Kernels.add(&x, mlp(norm(x, rows: bsz * s, dim: dv, prefix + ".layer_norm2"), rows: bsz * s, prefix + ".mlp"))
+            mlpBlock(&x, rows: bsz * s, dim: dv, prefix, pool)
             vhs.append(x)
         }
         if keep { for (i, h) in vhs.enumerated() { out.set("vision_hidden_\(i)", [bsz, s, dv], h) } }
@@ -382,9 +433,9 @@ public final class ForwardModel: @unchecked Sendable {
             let h = vhs[e]
             for r in 0 ..< bsz * s { for c in 0 ..< dv { cat[r * dv * ex.count + j * dv + c] = h[r * dv + c] } }
         }
-        let visuFeatures = linear(cat, rows: bsz * s, "ml_visual_projection")
-        let visuSrc = linear(visuFeatures, rows: bsz * s, "visu_proj")
-        let textSrc = linear(textFeatures, rows: bsz * l, "text_proj")
+        let visuFeatures = linear(cat, rows: bsz * s, "ml_visual_projection", pool)
+        let visuSrc = linear(visuFeatures, rows: bsz * s, "visu_proj", pool)
+        let textSrc = linear(textFeatures, rows: bsz * l, "text_proj", pool)
         let vmask = visuMask(inp)
         if keep {
             out.set("visu_features", [bsz, s, pdim], visuFeatures)
@@ -394,13 +445,14 @@ public final class ForwardModel: @unchecked Sendable {
         }
         let reg = w("reg_token.weight")
         var v = [Float](repeating: 0, count: bsz * n * pdim)
-        var keyMask = [[Bool]](repeating: [], count: bsz)
+        var keyMask: [Bool] = []
+        keyMask.reserveCapacity(bsz * n)
         for b in 0 ..< bsz {
             let base = b * n * pdim
             for c in 0 ..< pdim { v[base + c] = reg[c] }
             for r in 0 ..< s { for c in 0 ..< pdim { v[base + (1 + r) * pdim + c] = visuSrc[(b * s + r) * pdim + c] } }
             for r in 0 ..< l { for c in 0 ..< pdim { v[base + (1 + s + r) * pdim + c] = textSrc[(b * l + r) * pdim + c] } }
-            keyMask[b] = [false, false] + vmask[b * g ..< (b + 1) * g] + inp.inputIds[b * l ..< (b + 1) * l].map { $0 == 0 }
+            keyMask += [false, false] + vmask[b * g ..< (b + 1) * g] + inp.inputIds[b * l ..< (b + 1) * l].map { $0 == 0 }
         }
 
         // VL transformer (pre-norm): h = norm1 x; q = k = h + pos; x += out_proj(MHA(q, k, h)); x += FFN(norm2 x).
@@ -409,25 +461,25 @@ public final class ForwardModel: @unchecked Sendable {
         let scale = Float(1 / Double(pdim / head.heads).squareRoot())
         for layer in 0 ..< head.layers {
             let prefix = "vl_transformer.encoder.layers.\(layer)"
-            let h = norm(v, rows: rows, dim: pdim, prefix + ".norm1")
-            var qk = h
-            for b in 0 ..< bsz { for i in 0 ..< n * pdim { qk[b * n * pdim + i] += pos[i] } }
-            let q = linear(qk, rows: rows, prefix + ".self_attn.q"), k = linear(qk, rows: rows, prefix + ".self_attn.k")
-            let vv = linear(h, rows: rows, prefix + ".self_attn.v")
-            var a = [Float](repeating: 0, count: rows * pdim)
-            q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in vv.withUnsafeBufferPointer { vp in a.withUnsafeMutableBufferPointer { ap in
-                for b in 0 ..< bsz {
-                    let off = b * n * pdim
-                    Kernels.attention(q: qp.baseAddress! + off, k: kp.baseAddress! + off, v: vp.baseAddress! + off, out: ap.baseAddress! + off,
-                                      tq: n, tk: n, dim: pdim, heads: head.heads, scale: scale, keyMask: keyMask[b])
+            let h = norm(v, rows: rows, dim: pdim, prefix + ".norm1", pool)
+            var qkIn = h
+            for b in 0 ..< bsz { for i in 0 ..< n * pdim { qkIn[b * n * pdim + i] += pos[i] } }
+            let qk = linear(qkIn, rows: rows, prefix + ".self_attn.qk", pool)
+            let vv = linear(h, rows: rows, prefix + ".self_attn.v", pool)
+            let a = qk.withUnsafeBufferPointer { qp in
+                vv.withUnsafeBufferPointer { vp in
+                    Kernels.uninitialized(rows * pdim) { ap in
+                        Kernels.attention(q: .init(base: qp.baseAddress!, ld: 2 * pdim), k: .init(base: qp.baseAddress! + pdim, ld: 2 * pdim),
+                                          v: .init(base: vp.baseAddress!, ld: pdim), out: ap, ldo: pdim, batch: bsz, tq: n, tk: n, dim: pdim,
+                                          heads: head.heads, scale: scale, keyMask: keyMask, pool: pool)
+                    }
                 }
-            } } } }
-            Kernels.add(&v, linear(a, rows: rows, prefix + ".self_attn.out_proj"))
-            var f = linear(norm(v, rows: rows, dim: pdim, prefix + ".norm2"), rows: rows, prefix + ".linear1")
-            Kernels.relu(&f)
-            Kernels.add(&v, linear(f, rows: rows, prefix + ".linear2"))
+            }
+            linearAdd(into: &v, a, rows: rows, prefix + ".self_attn.out_proj", pool)
+            let f = linear(norm(v, rows: rows, dim: pdim, prefix + ".norm2", pool), rows: rows, prefix + ".linear1", pool, epilogue: .relu)
+            linearAdd(into: &v, f, rows: rows, prefix + ".linear2", pool)
         }
-        v = norm(v, rows: rows, dim: pdim, "vl_transformer.encoder.norm")
+        v = norm(v, rows: rows, dim: pdim, "vl_transformer.encoder.norm", pool)
         var regOut = [Float](repeating: 0, count: bsz * pdim)
         for b in 0 ..< bsz { for c in 0 ..< pdim { regOut[b * pdim + c] = v[b * n * pdim + c] } }
         if keep {
@@ -436,11 +488,9 @@ public final class ForwardModel: @unchecked Sendable {
         }
 
         // Box MLP: sigmoid(L2(relu(L1(relu(L0 reg))))) = (cx, cy, w, h).
-        var bx = linear(regOut, rows: bsz, "bbox_embed.layers.0")
-        Kernels.relu(&bx)
-        bx = linear(bx, rows: bsz, "bbox_embed.layers.1")
-        Kernels.relu(&bx)
-        bx = linear(bx, rows: bsz, "bbox_embed.layers.2").map(Kernels.sigmoid)
+        var bx = linear(regOut, rows: bsz, "bbox_embed.layers.0", pool, epilogue: .relu)
+        bx = linear(bx, rows: bsz, "bbox_embed.layers.1", pool, epilogue: .relu)
+        bx = linear(bx, rows: bsz, "bbox_embed.layers.2", pool).map(Kernels.sigmoid)
         var result = ForwardOutputs()
         result.set("pred_box", [bsz, 4], bx)
         for name in out.names { result.set(name, out[name]!.shape, out[name]!.values, mask: out[name]!.isMask) }
@@ -460,8 +510,9 @@ public final class ForwardModel: @unchecked Sendable {
                 (\(n * config.patchSize) px) and transformers' CLIPModel does not interpolate its position embedding
                 """)
         }
-        let hs = textTower(ids: inp.inputIds, batch: bsz, length: l)
-        let last = norm(hs[hs.count - 1], rows: bsz * l, dim: dt, "clip.text_model.final_layer_norm")
+        let pool = Self.pool(o)
+        let hs = textTower(ids: inp.inputIds, batch: bsz, length: l, pool)
+        let last = norm(hs[hs.count - 1], rows: bsz * l, dim: dt, "clip.text_model.final_layer_norm", pool)
         // Pooled at argmax(input_ids) (transformers 4.30; the first maximum, the end token).
         var pooled = [Float](repeating: 0, count: bsz * dt)
         for b in 0 ..< bsz {
@@ -469,21 +520,21 @@ public final class ForwardModel: @unchecked Sendable {
             for i in 0 ..< l where inp.inputIds[b * l + i] > inp.inputIds[b * l + eos] { eos = i }
             for c in 0 ..< dt { pooled[b * dt + c] = last[(b * l + eos) * dt + c] }
         }
-        let textEmbeds = Self.l2normalized(linear(pooled, rows: bsz, "clip.text_projection", bias: false), dim: pd)
+        let textEmbeds = Self.l2normalized(linear(pooled, rows: bsz, "clip.text_projection", bias: false, pool), dim: pd)
 
-        var x = visionEmbeddings(inp)
+        var x = visionEmbeddings(inp, pool)
         let s = 1 + gh * gw
         var vhs = [x]
         for layer in 0 ..< config.vision.layers {
             let prefix = "clip.vision_model.encoder.layers.\(layer)"
-            selfAttention(&x, prefix, tower: config.vision, batch: bsz, seq: s, causal: false)
-            Kernels.add(&x, mlp(norm(x, rows: bsz * s, dim: dv, prefix + ".layer_norm2"), rows: bsz * s, prefix + ".mlp"))
+            selfAttention(&x, prefix, tower: config.vision, batch: bsz, seq: s, causal: false, pool)
+            mlpBlock(&x, rows: bsz * s, dim: dv, prefix, pool)
             vhs.append(x)
         }
         var cls = [Float](repeating: 0, count: bsz * dv)
         for b in 0 ..< bsz { for c in 0 ..< dv { cls[b * dv + c] = x[b * s * dv + c] } }
-        let vpooled = norm(cls, rows: bsz, dim: dv, "clip.vision_model.post_layernorm")
-        let imageEmbeds = Self.l2normalized(linear(vpooled, rows: bsz, "clip.visual_projection", bias: false), dim: pd)
+        let vpooled = norm(cls, rows: bsz, dim: dv, "clip.vision_model.post_layernorm", pool)
+        let imageEmbeds = Self.l2normalized(linear(vpooled, rows: bsz, "clip.visual_projection", bias: false, pool), dim: pd)
         out.set("image_embeds", [bsz, pd], imageEmbeds)
         out.set("text_embeds", [bsz, pd], textEmbeds)
         if let ls = p["clip.logit_scale"]?.first {

@@ -37,7 +37,7 @@ struct ForwardCommand: ParsableCommand {
     @Flag(help: "Also write the intermediates.")
     var all = false
 
-    @Option(help: "BLAS threads (default: all cores).")
+    @Option(help: "Worker threads: GEMM column blocks, attention heads and rows are split over them (default: all cores).")
     var threads: Int?
 
     @Flag(name: .customLong("batch-quirk"), help: "Reproduce the original bridge's cross-batch text reshape when B > 1.")
@@ -85,14 +85,16 @@ struct ForwardCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             do {
-                LinearAlgebra.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+                let blas = try LinearAlgebra.prepare()
                 let t0 = Date()
                 let loaded = try ModelLoader.load(modelPath, read: read.readOptions, overrides: try model.overrides(), base: model.base)
                 let fm = try ForwardModel(loaded)
                 let t1 = Date()
                 let inp = try ForwardInputs.from(try SafetensorsReader.read(path: inputs).graph)
-                let res = try fm.run(inp, options: ForwardOptions(batchQuirk: batchQuirk, intermediates: all))
+                let cpu0 = processCPUSeconds()
+                let res = try fm.run(inp, options: ForwardOptions(batchQuirk: batchQuirk, intermediates: all, threads: threads))
                 let t2 = Date()
+                let cpu = processCPUSeconds() - cpu0
                 var meta = ["hivgkit.forward.model": modelPath, "hivgkit.forward.architecture": fm.config.architecture,
                             "hivgkit.tool": "hivgkit \(HiVGKitVersion.string)"]
                 if inp.batch > 1 {
@@ -104,7 +106,9 @@ struct ForwardCommand: ParsableCommand {
                     var doc: [String: Any] = [
                         "model": modelPath, "architecture": fm.config.architecture, "batch": inp.batch, "output": output,
                         "outputs": res.names, "load_seconds": t1.timeIntervalSince(t0), "forward_seconds": t2.timeIntervalSince(t1),
-                        "batch_quirk": batchQuirk,
+                        "forward_cpu_seconds": cpu,
+                        "batch_quirk": batchQuirk, "threads": threads ?? ProcessInfo.processInfo.activeProcessorCount,
+                        "blas": ["library": blas.library, "config": blas.config, "core": blas.core, "chosen_by": blas.chosenBy],
                     ]
                     for name in main {
                         guard let o = res[name], let w = o.shape.last, w > 0 else { continue }
@@ -119,7 +123,8 @@ struct ForwardCommand: ParsableCommand {
                             print("  pred_box[\(b)] (cx, cy, w, h) = [\(v)]")
                         }
                     }
-                    print(String(format: "  load %.3f s, forward %.3f s", t1.timeIntervalSince(t0), t2.timeIntervalSince(t1)))
+                    print(String(format: "  load %.3f s, forward %.3f s", t1.timeIntervalSince(t0), t2.timeIntervalSince(t1))
+                          + " (OpenBLAS \(blas.core) kernels, chosen by \(blas.chosenBy))")
                 }
                 if let expect { try compare(res, with: expect) }
             } catch let e as ForwardError {
@@ -128,4 +133,12 @@ struct ForwardCommand: ParsableCommand {
             }
         }
     }
+}
+
+/// CPU time of the whole process (all threads), user + system: with `forward_seconds` it tells how
+/// well the threads were kept busy, and it is far less disturbed than wall time by other processes.
+private func processCPUSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }

@@ -7,7 +7,8 @@ import HiVGSurgery
 
 /// Errors that mean bad data (exit 1), as opposed to usage errors (exit 64, ArgumentParser's).
 private let dataErrors: [Any.Type] = [FormatError.self, CoreError.self, ModelError.self, SurgeryError.self,
-                                      NativeFormatError.self, GraphError.self, LinearAlgebra.Failure.self]
+                                      NativeFormatError.self, GraphError.self, LinearAlgebra.Failure.self,
+                                      LinearAlgebra.LoadError.self]
 
 /// Runs a command body, turning data errors into a message on stderr and exit status 1.
 func reportingErrors(_ body: () throws -> Void) throws {

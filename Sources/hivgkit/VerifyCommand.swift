@@ -39,7 +39,7 @@ struct VerifyCommand: ParsableCommand {
     @Option(name: .customLong("max-nmse"), help: "NMSE gate (default: from B's weight dtypes).")
     var maxNMSE: Double?
 
-    @Option(help: "BLAS threads (default: all cores).")
+    @Option(help: "Worker threads of the forward passes (default: all cores).")
     var threads: Int?
 
     @OptionGroup var read: ReadOptionGroup
@@ -56,7 +56,7 @@ struct VerifyCommand: ParsableCommand {
         var passed = true
         try reportingErrors {
             do {
-                LinearAlgebra.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+                try LinearAlgebra.prepare()
                 let overrides = try model.overrides()
                 let ma = try ModelLoader.load(a, read: read.readOptions, overrides: overrides, base: model.base)
                 var ob = overrides
@@ -68,8 +68,8 @@ struct VerifyCommand: ParsableCommand {
                 }
                 let inp = try inputs.map { try ForwardInputs.from(try SafetensorsReader.read(path: $0).graph) }
                     ?? Verify.syntheticInputs(ma, samples: samples, seed: seed)
-                let oa = try fa.run(inp, options: ForwardOptions(intermediates: true))
-                let ob2 = try fb.run(inp, options: ForwardOptions(intermediates: true))
+                let oa = try fa.run(inp, options: ForwardOptions(intermediates: true, threads: threads))
+                let ob2 = try fb.run(inp, options: ForwardOptions(intermediates: true, threads: threads))
                 let gate = maxNMSE.map { ($0, "--max-nmse \($0)") } ?? Verify.defaultGate(mb)
                 let rep = Verify.compare(oa, ob2, maxNMSE: gate.0, gateReason: gate.1, samples: inp.batch)
                 passed = rep.pass

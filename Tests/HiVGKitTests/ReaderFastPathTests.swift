@@ -25,7 +25,7 @@ final class ReaderFastPathTests: XCTestCase {
         }
         for (v, h) in zip(values, reference) where !v.isNaN { XCTAssertEqual(h, Float16(v).bitPattern, "\(v)") }
         for skew in [0, 2, 30, 62] {
-            var out = [UInt8](repeating: 0xAB, count: 2 * n + 64)
+            var out = [UInt8](repeating: 0xAB, count: 2 * n + 128)  // room for a 63-byte alignment pad plus the skew
             values.withUnsafeBytes { src in
                 out.withUnsafeMutableBytes { dst in
                     // Start `skew` bytes past a 64-byte boundary.

@@ -3,6 +3,7 @@
 #define HIVG_KERNELS_H
 #include <stddef.h>
 #include <stdint.h>
+#include "hivg_vmath.h"
 
 void hivg_f32_to_f16(const float *src, uint16_t *dst, size_t n);
 void hivg_f16_to_f32(const uint16_t *src, float *dst, size_t n);

@@ -89,6 +89,8 @@ private struct PickleRun {
         self.limits = limits
         self.interpreter = interpreter
         self.workLimit = max(limits.minWorkBytes, 16 &* data.count)
+        stack.reserveCapacity(256)
+        memoDense.reserveCapacity(max(0, min((data.count - position) / 48, 1 << 13)))  // a state dict pickle memoizes every ~40 bytes
     }
 
     func fail(_ kind: FormatError.Kind, _ message: String, global: String? = nil) -> FormatError {
@@ -414,7 +416,14 @@ private struct PickleRun {
             try grow(s, with: items)
         case (.setItem, _):
             let v = try pop(), k = try pop()
-            try setItems([k, v], on: try top())
+            let target = try top()
+            if case let .dict(d) = target.value {  // the usual case, without a two-item array
+                try chargeKey(k.value)
+                d.set(k.value, v.value)
+                try grow(d, childDepth: max(depthOfValue(k), depthOfValue(v)))
+            } else {
+                try setItems([k, v], on: target)
+            }
         case (.setItems, _):
             let items = try popMark()
             try setItems(items, on: try top())
@@ -493,13 +502,18 @@ private struct PickleRun {
         if items.count > 2 { d.reserve(items.count / 2) }
         var i = 0
         while i < items.count {
-            switch items[i].value {
-            case let .string(k): try charge(k.utf8.count)
-            case let .bytes(k): try charge(k.count)
-            default: try charge(8)
-            }
+            try chargeKey(items[i].value)
             d.set(items[i].value, items[i + 1].value)
             i += 2
+        }
+    }
+
+    /// A dict key costs its bytes (they are hashed and compared).
+    mutating func chargeKey(_ k: PickleValue) throws {
+        switch k {
+        case let .string(k): try charge(k.utf8.count)
+        case let .bytes(k): try charge(k.count)
+        default: try charge(8)
         }
     }
 

@@ -103,15 +103,17 @@ public final class PyList: PyContainer, @unchecked Sendable {
 
 /// An insertion-ordered dict (keys are usually strings or ints).
 public final class PyDict: PyContainer, @unchecked Sendable {
-    public private(set) var keys: [PickleValue] = []
-    public private(set) var values: [PickleValue] = []
-    private var index: [Key: Int] = [:]
+    /// Keys, values and the key index in one stored property: an update is one (checked) access.
+    private var table = Table()
     /// `collections.OrderedDict` when built by that global.
     public var className: String?
     /// State set by BUILD on the dict (torch's `_metadata` on a state dict).
     public var attributes: PickleValue?
 
     public init(className: String? = nil) { self.className = className }
+
+    public var keys: [PickleValue] { table.keys }
+    public var values: [PickleValue] { table.values }
 
     /// What makes two keys the same key (ints and bools compare by value, as in Python).
     enum Key: Hashable {
@@ -138,60 +140,71 @@ public final class PyDict: PyContainer, @unchecked Sendable {
         }
     }
 
-    /// Room for `n` more keys without rehashing.
-    func reserve(_ n: Int) {
-        if keys.count + n > PyDict.scanLimit { index.reserveCapacity(keys.count + n) }
-        keys.reserveCapacity(keys.count + n)
-        values.reserveCapacity(values.count + n)
-    }
-
     /// Dicts up to this size find keys by a scan (most pickled dicts are tiny); larger ones index them.
     static let scanLimit = 8
 
-    /// Where the key with this identity is.
-    private func slot(_ id: Key) -> Int? {
-        if keys.count > PyDict.scanLimit { return index[id] }
-        for (i, k) in keys.enumerated() where PyDict.key(k) == id { return i }
-        return nil
-    }
+    private struct Table {
+        var keys: [PickleValue] = []
+        var values: [PickleValue] = []
+        var index: [Key: Int] = [:]
 
-    public func set(_ key: PickleValue, _ value: PickleValue) {
-        if let id = PyDict.key(key) {
-            let next = keys.count
-            if next >= PyDict.scanLimit {
-                if next == PyDict.scanLimit {  // the dict outgrows scanning: index what it holds
-                    for (i, k) in keys.enumerated() { if let kid = PyDict.key(k), index[kid] == nil { index[kid] = i } }
-                }
-                if let i = index.updateValue(next, forKey: id) {
-                    index[id] = i
+        mutating func reserve(_ n: Int) {
+            if keys.count + n > PyDict.scanLimit { index.reserveCapacity(keys.count + n) }
+            keys.reserveCapacity(keys.count + n)
+            values.reserveCapacity(values.count + n)
+        }
+
+        /// Where the key with this identity is.
+        func slot(_ id: Key) -> Int? {
+            if keys.count > PyDict.scanLimit { return index[id] }
+            for (i, k) in keys.enumerated() where PyDict.key(k) == id { return i }
+            return nil
+        }
+
+        mutating func set(_ key: PickleValue, _ value: PickleValue) {
+            if let id = PyDict.key(key) {
+                let next = keys.count
+                if next >= PyDict.scanLimit {
+                    if next == PyDict.scanLimit {  // the dict outgrows scanning: index what it holds
+                        for (i, k) in keys.enumerated() { if let kid = PyDict.key(k), index[kid] == nil { index[kid] = i } }
+                    }
+                    if let i = index.updateValue(next, forKey: id) {
+                        index[id] = i
+                        values[i] = value
+                        return
+                    }
+                } else if let i = slot(id) {
                     values[i] = value
                     return
                 }
-            } else if let i = slot(id) {
-                values[i] = value
-                return
             }
+            keys.append(key)
+            values.append(value)
         }
-        keys.append(key)
-        values.append(value)
     }
+
+    /// Room for `n` more keys without rehashing.
+    func reserve(_ n: Int) { table.reserve(n) }
+
+    public func set(_ key: PickleValue, _ value: PickleValue) { table.set(key, value) }
 
     public subscript(key: String) -> PickleValue? {
-        guard let i = slot(.string(key)) else { return nil }
-        return values[i]
+        guard let i = table.slot(.string(key)) else { return nil }
+        return table.values[i]
     }
 
-    public var count: Int { keys.count }
-    public var entries: Zip2Sequence<[PickleValue], [PickleValue]> { zip(keys, values) }
+    public var count: Int { table.keys.count }
+    public var entries: Zip2Sequence<[PickleValue], [PickleValue]> { zip(table.keys, table.values) }
 
     override func children() -> [PickleValue] { keys + values + (attributes.map { [$0] } ?? []) }
-    override var childCount: Int { keys.count + values.count + (attributes == nil ? 0 : 1) }
+    override var childCount: Int { 2 * table.keys.count + (attributes == nil ? 0 : 1) }
     override func child(_ i: Int) -> PickleValue {
-        if i < keys.count { return keys[i] }
-        if i - keys.count < values.count { return values[i - keys.count] }
+        let n = table.keys.count
+        if i < n { return table.keys[i] }
+        if i < 2 * n { return table.values[i - n] }
         return attributes!
     }
-    override func clear() { keys.removeAll(); values.removeAll(); index.removeAll(); attributes = nil }
+    override func clear() { table = Table(); attributes = nil }
 }
 
 /// An inert object: its class name, constructor arguments and BUILD state.
