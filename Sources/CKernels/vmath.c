@@ -18,6 +18,11 @@
 #define C5 (1.0f / 120)
 #define C6 (1.0f / 720)
 #define C7 (1.0f / 5040)
+// exp(r) ≈ 1 + r(1 + r(1/2 + r(1/6 + … + r/5040))) by Horner with fused multiply-adds.
+#define EXP_POLY(FMA, SET, r)                                                                     \
+    FMA(FMA(FMA(FMA(FMA(FMA(FMA(SET(C7), r, SET(C6)), r, SET(C5)), r, SET(C4)), r, SET(C3)), r, SET(C2)), r, \
+            SET(1.0f)),                                                                           \
+        r, SET(1.0f))
 
 static void gelu_scalar(float *x, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] = x[i] / (1.0f + expf(-1.702f * x[i]));
@@ -41,14 +46,7 @@ AVX512 static inline __m512 exp16(__m512 x) {
     const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_HI), x);
     r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_LO), r);
-    __m512 p = _mm512_set1_ps(C7);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(C6));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(C5));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(C4));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(C3));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(C2));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    const __m512 p = EXP_POLY(_mm512_fmadd_ps, _mm512_set1_ps, r);
     return _mm512_scalef_ps(p, n);  // p·2^n, with correct overflow to inf and gradual underflow
 }
 
@@ -60,14 +58,7 @@ AVX2 static inline __m256 exp8(__m256 x) {
     const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_HI), x);
     r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_LO), r);
-    __m256 p = _mm256_set1_ps(C7);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(C6));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(C5));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(C4));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(C3));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(C2));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    const __m256 p = EXP_POLY(_mm256_fmadd_ps, _mm256_set1_ps, r);
     const __m256i ni = _mm256_cvtps_epi32(n), n1 = _mm256_srai_epi32(ni, 1), n2 = _mm256_sub_epi32(ni, n1);
     const __m256i bias = _mm256_set1_epi32(127);
     const __m256 a = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, bias), 23));
