@@ -82,12 +82,27 @@ public enum SourceHashCache {
             let f = try AtomicFile(path: entryPath(key, in: dir))
             try f.write(Array("\(magic)\n\(key.line)\n\(sha256)\n".utf8))
             try f.commit()
+            prune(dir)
         } catch {}
+    }
+
+    /// At most `maxEntries` entries: beyond that the least recently written half goes.
+    static let maxEntries = 512
+
+    static func prune(_ dir: String) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir).filter({ $0.hasPrefix("sha256-") }),
+              names.count > maxEntries else { return }
+        let dated = names.map { name -> (String, Int) in
+            var st = stat()
+            let path = (dir as NSString).appendingPathComponent(name)
+            return (path, stat(path, &st) == 0 ? Int(st.st_mtim.tv_sec) : 0)
+        }
+        for (path, _) in dated.sorted(by: { $0.1 < $1.1 }).prefix(names.count - maxEntries / 2) { unlink(path) }
     }
 
     /// Name, size and SHA-256 of one file: from the cache when an entry has exactly the file's key,
     /// else hashed through a memory map of the opened file (and stored when `useCache`).
-    static func describe(_ path: String, useCache: Bool) throws -> Provenance.Source {
+    static func describe(_ path: String, useCache: Bool, cacheDirectory: String? = directory) throws -> Provenance.Source {
         let name = (path as NSString).lastPathComponent
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw CoreError.io(path: path, detail: String(cString: strerror(errno))) }
@@ -95,7 +110,7 @@ public enum SourceHashCache {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw CoreError.io(path: path, detail: String(cString: strerror(errno))) }
         let before = Key(st)
-        if useCache, let hit = lookup(before) { return Provenance.Source(file: name, bytes: Int(st.st_size), sha256: hit) }
+        if useCache, let hit = lookup(before, in: cacheDirectory) { return Provenance.Source(file: name, bytes: Int(st.st_size), sha256: hit) }
         let count = Int(st.st_size)
         var hex = SHA256.hex(UnsafeRawBufferPointer(start: nil, count: 0))
         if count > 0 {
@@ -106,7 +121,7 @@ public enum SourceHashCache {
             madvise(p, count, MADV_SEQUENTIAL)
             hex = SHA256.hex(UnsafeRawBufferPointer(start: p, count: count))
         }
-        if useCache, fstat(fd, &st) == 0, Key(st) == before { store(before, sha256: hex) }
+        if useCache, fstat(fd, &st) == 0, Key(st) == before { store(before, sha256: hex, in: cacheDirectory) }
         return Provenance.Source(file: name, bytes: count, sha256: hex)
     }
 }
