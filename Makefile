@@ -8,6 +8,15 @@ BIN := .build/release/hivgkit
 
 .PHONY: all deps build release demo test crosscheck bench fuzz clean
 
+# OpenBLAS is loaded with dlopen at the first BLAS call (Sources/HiVGCore/LinearAlgebra.swift), so the
+# binaries need only its headers: this pkg-config file gives COpenBLAS the system's include path and
+# no -lopenblas, which spares every process the loading and ~12 K symbol bindings of a library most
+# commands never call, and lets hivgkit choose OpenBLAS's kernel family before it loads. (A plain
+# `swift build` links it anyway; that works too, at that start-up cost.)
+PCDIR := .build/pkgconfig
+SYSTEM_PKG_CONFIG_PATH := $(PKG_CONFIG_PATH)
+export PKG_CONFIG_PATH := $(CURDIR)/$(PCDIR)$(if $(PKG_CONFIG_PATH),:$(PKG_CONFIG_PATH))
+
 all: build
 
 # Installs the system libraries when any is missing (needs root, as on CI and the dev machines).
@@ -18,12 +27,18 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
-build: deps
+$(PCDIR)/openblas.pc: | deps
+	@mkdir -p $(PCDIR)
+	@cf=$$(PKG_CONFIG_PATH="$(SYSTEM_PKG_CONFIG_PATH)" pkg-config --cflags openblas) && \
+	v=$$(PKG_CONFIG_PATH="$(SYSTEM_PKG_CONFIG_PATH)" pkg-config --modversion openblas) && \
+	printf 'Name: openblas\nDescription: OpenBLAS headers (hivgkit loads the library at run time)\nVersion: %s\nCflags: %s\nLibs:\n' "$$v" "$$cf" > $@
+
+build: deps $(PCDIR)/openblas.pc
 	$(SWIFT) build
 
 # The release binary links the Swift runtime statically: start-up is several times faster (no
 # dynamic symbol binding of libswiftCore/Foundation), which is most of a short command's time.
-release: deps
+release: deps $(PCDIR)/openblas.pc
 	$(SWIFT) build -c release --product hivgkit --static-swift-stdlib
 
 # A git-ignored virtualenv with the light Python packages the checks use (numpy, safetensors, gguf).
@@ -32,13 +47,13 @@ $(VENV)/.ok: Fixtures/requirements-ci.txt
 	$(VENV)/bin/pip install -q -r Fixtures/requirements-ci.txt
 	touch $@
 
-test: deps
+test: deps $(PCDIR)/openblas.pc
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-swift-testing
 	$(MAKE) --no-print-directory cli-test
 
 # End-to-end checks of the built binary: outputs and exit codes.
-cli-test: deps
+cli-test: deps $(PCDIR)/openblas.pc
 	$(SWIFT) build --product hivgkit
 	bash Tests/cli/run.sh .build/debug/hivgkit
 
@@ -52,7 +67,7 @@ bench: release
 	bash scripts/bench.sh $(BIN)
 	bash scripts/bench-models.sh $(BIN)
 
-fuzz: deps
+fuzz: deps $(PCDIR)/openblas.pc
 	bash scripts/fuzz.sh
 
 clean:

@@ -11,9 +11,6 @@ import PackageDescription
 // The numeric layers are optimized in debug builds too: tests (and the CLI tests' debug binary) run
 // merges, SVDs and forward passes, which are 10–50× slower unoptimized.
 let optimized: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
-// OpenBLAS is loaded with dlopen at the first BLAS call (HiVGCore/LinearAlgebra.swift); pkg-config still
-// puts -lopenblas on the link line, and --as-needed drops it since nothing references its symbols.
-let lazyBLAS: [LinkerSetting] = [.unsafeFlags(["-Xlinker", "--as-needed"])]
 
 let package = Package(
     name: "HiVGKit",
@@ -27,6 +24,8 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CZip", pkgConfig: "libzip", providers: [.apt(["libzip-dev"])]),
         .systemLibrary(name: "CProtobufC", pkgConfig: "libprotobuf-c", providers: [.apt(["libprotobuf-c-dev", "protobuf-c-compiler"])]),
+        // Headers only: HiVGCore/LinearAlgebra.swift loads OpenBLAS with dlopen (the Makefile's pkg-config
+        // file leaves -lopenblas off the link line).
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "HiVGCore", dependencies: ["CKernels", "COpenBLAS"], swiftSettings: optimized),
@@ -38,8 +37,8 @@ let package = Package(
         .executableTarget(name: "hivgkit", dependencies: [
             "HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ], linkerSettings: lazyBLAS),
-        .executableTarget(name: "hivgkit-bench", dependencies: ["HiVGCore", "HiVGFormats"], linkerSettings: lazyBLAS),
+        ]),
+        .executableTarget(name: "hivgkit-bench", dependencies: ["HiVGCore", "HiVGFormats"]),
         .testTarget(name: "HiVGKitTests", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward"]),
     ]
 )
