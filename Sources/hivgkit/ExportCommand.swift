@@ -143,6 +143,9 @@ struct ExportJob {
     private func body() throws -> Bool {
         let threads = quant.threads ?? ProcessInfo.processInfo.activeProcessorCount
         let m = try ModelLoader.load(source, read: read.readOptions, overrides: try model.overrides(), base: model.base)
+        // Hash the sources from now on, beside planning and encoding (the provenance that holds the hashes
+        // is written last, or, for GGUF whose KV precedes the data, waited for before the data).
+        let hasher = quant.plan ? nil : SourceHasher(files: m.source.files, useCache: !hashCache.noHashCache)
         let merged = try Merge.merged(m)
         let plan = QuantPolicy.plan(merged, scheme: scheme, keep: quant.keep, only: quant.only, keptDType: keptDType)
         if quant.plan {
@@ -150,8 +153,6 @@ struct ExportJob {
             return false
         }
         let output = self.output!
-        // Hash the sources from now on (GGUF's KV, which holds them, precedes the data: its write waits).
-        let hasher = SourceHasher(files: m.source.files, useCache: !hashCache.noHashCache)
 
         var figures: [String: Double] = [:]
         var verification: VerificationOutcome?

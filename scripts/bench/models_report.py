@@ -83,10 +83,6 @@ def main():
             "the faster of BLAS threads %s: %s ms" % (m["numpy"]["linears"],
                                                       "/".join(str((x.get("blas") or [{}])[0].get("num_threads")) for x in m["numpy"].get("runs", [m["numpy"]])),
                                                       "/".join("%.1f" % x["median_ms"] for x in m["numpy"].get("runs", [m["numpy"]]))), "ms")
-        if m.get("arith_ms_skylakex"):
-            sk = med(m["arith_ms_skylakex"])
-            fig("merge_arith_skylakex", "  (info) same, OPENBLAS_CORETYPE=SkylakeX", sk, n, n / sk, None, None,
-                ("%.1f ms" % sk, "%.1f ms" % n), "as above; ours with the SkylakeX kernels forced", "ms", info=True)
         tm = min((x["torch_addmm_median_ms"] for x in m["numpy"].get("runs", [m["numpy"]]) if "torch_addmm_median_ms" in x),
                  default=None)
         if tm:
@@ -111,10 +107,10 @@ def main():
         fig("ranks", "ranks --json, %d linears, wall" % r["linears_ours"], ours, ref, ref / ours, "ours < 2 s", ours < 2,
             (secs(ours), secs(ref)), "numpy: torch.load + full SVD of s*B@A in float64 per linear (models_ranks_ref.py; "
             "its SVDs alone %.1f s)" % r["ref_svd_seconds"], "s")
-        if r.get("timing_skylakex"):
-            sk = r["timing_skylakex"]["median"]
-            fig("ranks_skylakex", "  (info) same, OPENBLAS_CORETYPE=SkylakeX", sk, ref, ref / sk, None, None,
-                (secs(sk), secs(ref)), "as above; ours with the SkylakeX kernels forced", "s", info=True)
+        if r.get("timing_systemcore"):
+            sk = r["timing_systemcore"]["median"]
+            fig("ranks_systemcore", "  (info) same, OpenBLAS's own kernel choice (HIVGKIT_OPENBLAS_CORETYPE=system)", sk, ref, ref / sk, None, None,
+                (secs(sk), secs(ref)), "as above; ours with the kernels the system OpenBLAS picks itself", "s", info=True)
         notes.append("ranks crosscheck: largest singular value, worst relative difference ours vs numpy %.2g over %d linears"
                      % (r["sigma_max_worst_rel_diff"], r["linears_ref"]))
     # 3. quantize
@@ -174,10 +170,10 @@ def main():
                 continue
             fig("forward_%s_b%d" % (base, cfg["batch"]), name, ours, ref, ref / ours, "x ref >= 1.11 (<= 0.9x latency)",
                 ours <= 0.9 * ref, (secs(ours), secs(ref)), rn, "s")
-            if "ours_skylakex_median" in cfg:
-                sk = cfg["ours_skylakex_median"]
-                fig("forward_%s_b%d_skylakex" % (base, cfg["batch"]), "  (info) same, OPENBLAS_CORETYPE=SkylakeX", sk, ref,
-                    ref / sk, None, None, (secs(sk), secs(ref)), rn + "; ours with the SkylakeX kernels forced", "s", info=True)
+            if "ours_systemcore_median" in cfg:
+                sk = cfg["ours_systemcore_median"]
+                fig("forward_%s_b%d_systemcore" % (base, cfg["batch"]), "  (info) same, OpenBLAS's own kernel choice (HIVGKIT_OPENBLAS_CORETYPE=system)", sk, ref,
+                    ref / sk, None, None, (secs(sk), secs(ref)), rn + "; ours with the kernels the system OpenBLAS picks itself", "s", info=True)
             dev = cfg.get("deviation", {}).get("groups", {})
             for g, what in (("output", "pred_box" if base == "hivg" else "embeddings"), ("hidden", "hidden states")):
                 if g not in dev:
@@ -189,10 +185,10 @@ def main():
                     "%d tensors; worst %s; worst relative %.2e" % (d["tensors"], d["name"], d["worst_rel"]), "abs")
         if f.get("hivg_skipped"):
             skip("forward_hivg", "forward HiVG box", f["hivg_skipped"])
-        notes.append("OpenBLAS kernel chosen by the system library: %s (OPENBLAS_CORETYPE=SkylakeX gives %s). PyTorch "
+        notes.append("OpenBLAS kernels of our default path: %s (the system library's own choice: %s). PyTorch "
                      "threads %d (torch.set_num_threads); ours --threads %d. Forward times exclude model loading "
                      "(ours: forward_seconds of --json; torch: after 2 warm-up runs)."
-                     % (f["openblas_core"], f["openblas_core_forced"], f["threads"], f["threads"]))
+                     % (f["openblas_core"], f.get("openblas_core_system", f.get("openblas_core_forced", "?")), f["threads"], f["threads"]))
     # 5. perf
     p = load(raw, "perf.json")
     perf_lines = []
@@ -201,7 +197,7 @@ def main():
                           "all threads; hardware counters %s):" % ("available" if p.get("perf_instructions") else
                                                                    "unavailable here: perf stat -e instructions is <not supported>"))
         for key, title in (("forward", "hivgkit forward, HiVG B=8 (merged file), default kernel"),
-                           ("forward_skylakex", "same, OPENBLAS_CORETYPE=SkylakeX"), ("ranks", "hivgkit ranks --json"),
+                           ("forward_systemcore", "same, the system OpenBLAS's own kernel choice"), ("ranks", "hivgkit ranks --json"),
                            ("merge", "hivgkit merge CKPT -o X.safetensors"),
                            ("quantize", "hivgkit quantize CKPT --scheme q8_0 -o X.hivgw")):
             if key not in p:

@@ -144,14 +144,14 @@ def section_ranks(c):
                            [PY, script("models_ranks_ref.py"), c.ckpt, "--out", ref_json]], runs=[R, RR], warmup=0)
     ref = load(ref_json)
     skx = timed_alternating([[c.bin, "ranks", c.ckpt, "--json"]], runs=R, warmup=0,
-                            env=dict(os.environ, OPENBLAS_CORETYPE="SkylakeX"))[0]     # informational
+                            env=SYSTEM_CORE_ENV)[0]     # informational
     ours = {r["name"]: r for r in ours_doc["records"]}
     worst = 0.0
     for r in ref["records"]:
         o = ours.get(r["linear"])
         if o and o.get("singular_values"):
             worst = max(worst, abs(o["singular_values"][0] - r["sigma_max"]) / r["sigma_max"])
-    dump({"loadavg_before": la0, "loadavg_after": loadavg(), "timing": t, "timing_skylakex": skx, "linears_ours": len(ours),
+    dump({"loadavg_before": la0, "loadavg_after": loadavg(), "timing": t, "timing_systemcore": skx, "linears_ours": len(ours),
           "linears_ref": ref["linears"], "ref_load_seconds": ref["load_seconds"], "ref_svd_seconds": ref["svd_seconds"],
           "sigma_max_worst_rel_diff": worst}, os.path.join(c.raw, "ranks.json"))
 
@@ -215,11 +215,21 @@ def _prod(s):
 
 
 # ---------------------------------------------------------------------------------------------- 4. forward
+# hivgkit picks OpenBLAS's kernel family itself (SkylakeX on AVX-512, Haswell on AVX2) unless told
+# otherwise; this environment keeps the system library's own choice (informational rows).
+SYSTEM_CORE_ENV = dict(os.environ, HIVGKIT_OPENBLAS_CORETYPE="system")
+
+
 def openblas_core(c, extra_env=None):
-    env = dict(os.environ, OPENBLAS_VERBOSE="2", **(extra_env or {}))
-    _, err, _ = run([c.bin, "--version"], env=env)
-    m = re.search(r"Core:\s*(\S+)", err)
-    return m.group(1) if m else "unknown"
+    """The OpenBLAS kernel family hivgkit runs, from `forward --json` on the tiny fixture."""
+    fx = os.path.join(HERE, "..", "..", "Fixtures", "hivg")
+    out = os.path.join(c.raw, "core_probe.safetensors")
+    o, _, _ = run([c.bin, "forward", os.path.join(fx, "stage3.pth"), "--text-heads", "2", "--vision-heads", "2", "--vl-heads", "2",
+                   "--inputs", os.path.join(fx, "goldens", "stage3.safetensors"), "-o", out, "--json"],
+                  env=dict(os.environ, **(extra_env or {})))
+    os.remove(out)
+    b = json.loads(o).get("blas", {})
+    return "%s (chosen by %s)" % (b.get("core", "unknown"), b.get("chosen_by", "?"))
 
 
 def ours_forward(c, model, inputs, batch_quirk, threads, out, extra=(), env=None):
@@ -228,7 +238,8 @@ def ours_forward(c, model, inputs, batch_quirk, threads, out, extra=(), env=None
         cmd.append("--batch-quirk")
     o, _, wall = run(cmd, env=env)
     d = json.loads(o)
-    return {"forward_seconds": d["forward_seconds"], "load_seconds": d["load_seconds"], "wall": wall}
+    return {"forward_seconds": d["forward_seconds"], "load_seconds": d["load_seconds"], "wall": wall,
+            "forward_cpu_seconds": d.get("forward_cpu_seconds"), "blas_core": d.get("blas", {}).get("core")}
 
 
 def last_json(text):
@@ -243,7 +254,7 @@ def section_forward(c):
     la0 = loadavg()
     T, N = c.threads, c.fwd_runs
     res = {"loadavg_before": la0, "threads": T, "openblas_core": openblas_core(c),
-           "openblas_core_forced": openblas_core(c, {"OPENBLAS_CORETYPE": "SkylakeX"}), "configs": []}
+           "openblas_core_system": openblas_core(c, {"HIVGKIT_OPENBLAS_CORETYPE": "system"}), "configs": []}
     say("4/5 forward (%d threads; OpenBLAS kernel %s)" % (T, res["openblas_core"]))
     hf = os.path.join(c.raw, "hf-clip")
     if not os.path.exists(os.path.join(hf, "model.safetensors")) or \
@@ -296,11 +307,11 @@ def section_forward(c):
             entry["deviation"].pop("per_name")
             os.remove(ours_all)
             os.remove(dump_path)
-            # informational: the same with OpenBLAS's SkylakeX kernels forced (not the default path)
+            # informational: the same with the system OpenBLAS's own kernel choice (not the default path)
             skx = [ours_forward(c, cfg["model"], cfg["inputs"], cfg["quirk"], threads, out_tmp,
-                                env=dict(os.environ, OPENBLAS_CORETYPE="SkylakeX")) for _ in range(max(3, N // 2))]
-            entry["ours_skylakex"] = skx
-            entry["ours_skylakex_median"] = median([x["forward_seconds"] for x in skx])
+                                env=SYSTEM_CORE_ENV) for _ in range(max(3, N // 2))]
+            entry["ours_systemcore"] = skx
+            entry["ours_systemcore_median"] = median([x["forward_seconds"] for x in skx])
         res["configs"].append(entry)
     if os.path.exists(out_tmp):
         os.remove(out_tmp)
@@ -387,7 +398,7 @@ def section_perf(c):
         run([PY, script("models_inputs.py"), inp, "--batch", "8"])
     out = os.path.join(c.raw, "perf_forward_out.safetensors")
     argv = [c.bin, "forward", model, "--inputs", inp, "-o", out, "--json", "--threads", str(c.threads), "--batch-quirk"]
-    for key, env in (("forward", None), ("forward_skylakex", dict(os.environ, OPENBLAS_CORETYPE="SkylakeX"))):
+    for key, env in (("forward", None), ("forward_systemcore", SYSTEM_CORE_ENV)):
         prof, err = perf_profile(c, argv, os.path.join(c.raw, "perf.data"), env=env)
         if prof is None:
             res["skipped"] = "perf record failed: " + err
