@@ -14,6 +14,8 @@ BIN := .build/release/hivgkit
 # commands never call, and lets hivgkit choose OpenBLAS's kernel family before it loads. (A plain
 # `swift build` links it anyway; that works too, at that start-up cost.)
 PCDIR := .build/pkgconfig
+# Tests keep the source-hash cache (HiVGModel/HashCache.swift) inside the build folder, not in ~/.cache.
+TEST_CACHE := $(CURDIR)/.build/test-cache
 SYSTEM_PKG_CONFIG_PATH := $(PKG_CONFIG_PATH)
 export PKG_CONFIG_PATH := $(CURDIR)/$(PCDIR)$(if $(PKG_CONFIG_PATH),:$(PKG_CONFIG_PATH))
 
@@ -49,13 +51,13 @@ $(VENV)/.ok: Fixtures/requirements-ci.txt
 
 test: deps $(PCDIR)/openblas.pc
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --disable-swift-testing
+	XDG_CACHE_HOME=$(TEST_CACHE) $(SWIFT) test --skip-build --disable-swift-testing
 	$(MAKE) --no-print-directory cli-test
 
 # End-to-end checks of the built binary: outputs and exit codes.
 cli-test: deps $(PCDIR)/openblas.pc
 	$(SWIFT) build --product hivgkit
-	bash Tests/cli/run.sh .build/debug/hivgkit
+	XDG_CACHE_HOME=$(TEST_CACHE) bash Tests/cli/run.sh .build/debug/hivgkit
 
 demo: release
 	bash scripts/demo.sh $(BIN)
