@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import HiVGCore
 import HiVGModel
 import HiVGSurgery
@@ -334,8 +337,27 @@ public final class ForwardModel: @unchecked Sendable {
     /// The workers of one run; OpenBLAS itself runs one thread per call (the pool splits the work).
     private static func pool(_ o: ForwardOptions) -> WorkPool {
         LinearAlgebra.setThreads(1)
+        _ = allocatorTuned
         return WorkPool(threads: o.threads)
     }
+
+    /// A forward pass allocates and frees ~8 MB of activations per layer. With glibc's defaults each
+    /// buffer over the (adaptive) mmap threshold gets fresh pages from the kernel, faulted in and zeroed
+    /// every time; keeping freed memory in the heap instead (thresholds of 64 MB / 256 MB) removes those
+    /// page faults. Process-wide and done once; memory returns to the system when the process ends.
+    private static let allocatorTuned: Bool = {
+        #if canImport(Glibc)
+        // mallopt(3) is in <malloc.h>, which the Glibc module does not show; M_TRIM_THRESHOLD = −1,
+        // M_MMAP_THRESHOLD = −3.
+        typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
+        if let f = dlsym(nil, "mallopt") {
+            let mallopt = unsafeBitCast(f, to: Mallopt.self)
+            _ = mallopt(-3, 64 << 20)
+            _ = mallopt(-1, 256 << 20)
+        }
+        #endif
+        return true
+    }()
 
     private func validate(_ inp: ForwardInputs) throws {
         guard inp.batch > 0 else { throw ForwardError.badInput(name: "pixel_values", detail: "empty batch") }
