@@ -43,6 +43,10 @@ struct ForwardCommand: ParsableCommand {
     @Flag(name: .customLong("batch-quirk"), help: "Reproduce the original bridge's cross-batch text reshape when B > 1.")
     var batchQuirk = false
 
+    @Option(name: .customLong("repeat"), help: ArgumentHelp("Run the forward pass N times in this process (timing: --json lists every pass's seconds; "
+                               + "the outputs are the last pass's).", valueName: "N"))
+    var passCount: Int = 1
+
     @Option(help: ArgumentHelp("Compare the outputs with these (e.g. the original code's goldens): boxes within 1e-5 max abs, "
         + "other outputs within 1e-4 of their largest magnitude; exit 1 outside.", valueName: "GOLDEN.safetensors"))
     var expect: String?
@@ -53,6 +57,7 @@ struct ForwardCommand: ParsableCommand {
 
     func validate() throws {
         if let threads, threads <= 0 { throw ValidationError("--threads must be positive") }
+        if !(1 ... 1000).contains(passCount) { throw ValidationError("--repeat must be in 1…1000") }
     }
 
     /// Gates as in the golden tests: F32 in a different order drifts ~1e-6 over a hundred chained
@@ -92,9 +97,17 @@ struct ForwardCommand: ParsableCommand {
                 let t1 = Date()
                 let inp = try ForwardInputs.from(try SafetensorsReader.read(path: inputs).graph)
                 let cpu0 = processCPUSeconds()
-                let res = try fm.run(inp, options: ForwardOptions(batchQuirk: batchQuirk, intermediates: all, threads: threads))
+                let options = ForwardOptions(batchQuirk: batchQuirk, intermediates: all, threads: threads)
+                var res = try fm.run(inp, options: options)
                 let t2 = Date()
                 let cpu = processCPUSeconds() - cpu0
+                // Further passes, timed alone (warm caches and heap, as a benchmark's warm-up would leave them).
+                var passes: [(wall: Double, cpu: Double)] = [(t2.timeIntervalSince(t1), cpu)]
+                for _ in 1 ..< passCount {
+                    let (w0, c0) = (Date(), processCPUSeconds())
+                    res = try fm.run(inp, options: options)
+                    passes.append((Date().timeIntervalSince(w0), processCPUSeconds() - c0))
+                }
                 var meta = ["hivgkit.forward.model": modelPath, "hivgkit.forward.architecture": fm.config.architecture,
                             "hivgkit.tool": "hivgkit \(HiVGKitVersion.string)"]
                 if inp.batch > 1 {
@@ -107,6 +120,7 @@ struct ForwardCommand: ParsableCommand {
                         "model": modelPath, "architecture": fm.config.architecture, "batch": inp.batch, "output": output,
                         "outputs": res.names, "load_seconds": t1.timeIntervalSince(t0), "forward_seconds": t2.timeIntervalSince(t1),
                         "forward_cpu_seconds": cpu,
+                        "passes": passes.map { ["seconds": $0.wall, "cpu_seconds": $0.cpu] },
                         "batch_quirk": batchQuirk, "threads": threads ?? ProcessInfo.processInfo.activeProcessorCount,
                         "blas": ["library": blas.library, "config": blas.config, "core": blas.core, "chosen_by": blas.chosenBy],
                     ]

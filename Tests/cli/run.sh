@@ -157,6 +157,14 @@ expect 1 "$BIN" diff $HEADS $H/stage2.pth $H/stage3.pth
 contains "$out" "different"
 expect 0 "$BIN" forward $HEADS $H/stage3.pth --inputs $H/goldens/stage3.safetensors -o $T/f.safetensors --all --expect $H/goldens/stage3.safetensors
 contains "$out" "0 outside the gates"
+expect 0 "$BIN" forward $HEADS $H/stage3.pth --inputs $H/goldens/stage3.safetensors -o $T/f2.safetensors --json --repeat 3 --threads 3
+python3 - "$out" <<'PY' && ok || bad "forward --repeat --json: passes, blas, cpu seconds"
+import json, sys
+d = json.loads(sys.argv[1])
+assert len(d["passes"]) == 3 and all(p["seconds"] > 0 and p["cpu_seconds"] >= 0 for p in d["passes"]), d["passes"]
+assert d["threads"] == 3 and d["blas"]["core"] and d["forward_cpu_seconds"] >= 0, d
+PY
+expect 64 "$BIN" forward $HEADS $H/stage3.pth --inputs $H/goldens/stage3.safetensors -o $T/f2.safetensors --repeat 0
 expect 0 "$BIN" verify $HEADS $H/stage3.pth $T/a.safetensors --samples 2
 contains "$out" "PASS"
 expect 0 "$BIN" merge $HEADS $H/stage3.pth -o $T/v.safetensors --verify --quiet
