@@ -155,7 +155,7 @@ struct InspectRun {
         }
         let dtypes = Dictionary(grouping: c.graph.entries, by: { $0.tensor.dtype.rawValue }).mapValues(\.count)
         lines.append("")
-        lines.append("\(c.graph.count) tensors, \(countText(c.graph.parameterCount)) parameters, \(sizeText(c.graph.byteCount)) ("
+        lines.append("\(c.graph.count) tensors, \(humanCount(c.graph.parameterCount)) parameters, \(humanBytes(c.graph.byteCount)) ("
             + dtypes.keys.sorted().map { "\($0) ×\(dtypes[$0]!)" }.joined(separator: ", ") + ")")
         let modules = c.graph.moduleSummary(depth: depth)
         if !modules.isEmpty {
@@ -163,8 +163,8 @@ struct InspectRun {
             let w = min(70, modules.map(\.prefix.count).max() ?? 0)
             for m in modules {
                 lines.append("  " + m.prefix.padding(toLength: w, withPad: " ", startingAt: 0)
-                    + "  " + String(m.tensors).leftPad(5) + " tensors  " + countText(m.parameters).leftPad(8)
-                    + "  " + sizeText(m.bytes).leftPad(9) + "  " + m.dtypes.sorted().joined(separator: ","))
+                    + "  " + String(m.tensors).leftPad(5) + " tensors  " + humanCount(m.parameters).leftPad(8)
+                    + "  " + humanBytes(m.bytes).leftPad(9) + "  " + m.dtypes.sorted().joined(separator: ","))
             }
         }
         if tensors || filter != nil || hash {
@@ -178,7 +178,7 @@ struct InspectRun {
         if !c.encoded.isEmpty {
             let schemes = Dictionary(grouping: c.encoded, by: \.scheme).mapValues(\.count)
             lines.append("")
-            lines.append("\(c.encoded.count) block-quantized tensors, \(sizeText(c.encoded.reduce(0) { $0.saturatingAdd($1.source.byteCount) })) ("
+            lines.append("\(c.encoded.count) block-quantized tensors, \(humanBytes(c.encoded.reduce(0) { $0.saturatingAdd($1.source.byteCount) })) ("
                 + schemes.keys.sorted().map { "\($0) ×\(schemes[$0]!)" }.joined(separator: ", ") + ")")
             if tensors || filter != nil {
                 for e in c.encoded where filter.map({ fnmatch($0, e.name, 0) == 0 }) ?? true {
@@ -194,21 +194,8 @@ struct InspectRun {
     }
 }
 
-/// `humanBytes` and `humanCount` (Report.swift), the same text without `String(format:)`: its
-/// `CVarArg` casts cost the report more than everything else in it.
-private func sizeText(_ n: Int) -> String {
-    var v = Double(n), unit = 0
-    while v >= 1000 && unit < 4 { v /= 1000; unit += 1 }
-    guard unit > 0, let text = oneDecimal(v) else { return humanBytes(n) }
-    return text + ["", " KB", " MB", " GB", " TB"][unit]
-}
-
-private func countText(_ n: Int) -> String {
-    guard n >= 1_000, let text = oneDecimal(n >= 1_000_000 ? Double(n) / 1e6 : Double(n) / 1e3) else { return humanCount(n) }
-    return text + (n >= 1_000_000 ? "M" : "K")
-}
-
-/// `String(format: "%.1f", v)` for 0 ≤ v < 2^50: the exact binary value rounded to one decimal,
+/// `String(format: "%.1f", v)` for 0 ≤ v < 2^50 (`humanBytes`/`humanCount` use it: the `CVarArg` casts of
+/// `String(format:)` cost the inspect report more than everything else in it): the exact binary value rounded to one decimal,
 /// ties to even, as C's printf does. nil outside that range.
 func oneDecimal(_ v: Double) -> String? {
     guard v >= 0, v < 0x1p50 else { return nil }

@@ -42,12 +42,13 @@ func humanBytes(_ n: Int) -> String {
     var v = Double(n)
     var i = 0
     while v >= 1000 && i < units.count - 1 { v /= 1000; i += 1 }
-    return i == 0 ? "\(n) B" : String(format: "%.1f %@", v, units[i])
+    if i == 0 { return "\(n) B" }
+    return (oneDecimal(v) ?? String(format: "%.1f", v)) + " " + units[i]
 }
 
 /// `213.2M`-style counts.
 func humanCount(_ n: Int) -> String {
-    if n >= 1_000_000 { return String(format: "%.1fM", Double(n) / 1e6) }
-    if n >= 1_000 { return String(format: "%.1fK", Double(n) / 1e3) }
-    return String(n)
+    if n < 1_000 { return String(n) }
+    let v = n >= 1_000_000 ? Double(n) / 1e6 : Double(n) / 1e3
+    return (oneDecimal(v) ?? String(format: "%.1f", v)) + (n >= 1_000_000 ? "M" : "K")
 }
