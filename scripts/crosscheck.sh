@@ -38,7 +38,7 @@ PASSED=0 FAILED=0 STATUS=0
 part() {  # part NAME SCRIPT: run SCRIPT "$BIN" with $PY, stream its output, add up its counts
   local name=$1 script=$2 rc counts
   set +e
-  "$PY" -u "$script" "$BIN" | tee "$LOG" | grep --line-buffered -v -E "^$name: [0-9]+ passed, [0-9]+ failed\$"
+  "${PART_PY:-$PY}" -u "$script" "$BIN" | tee "$LOG" | grep --line-buffered -v -E "^$name: [0-9]+ passed, [0-9]+ failed\$"
   rc=${PIPESTATUS[0]}
   set -e
   counts=$(sed -n -E "s/^$name: ([0-9]+) passed, ([0-9]+) failed\$/\1 \2/p" "$LOG" | tail -n 1)
@@ -58,5 +58,13 @@ part crosscheck-merge scripts/crosscheck/crosscheck_merge.py
 # hidden `--sidecar FILE` flag), KV round-trips (scripts/crosscheck/crosscheck_gguf.py, gguf_check.py; needs
 # gguf==0.19.0: $CROSSCHECK_GGUF_PYTHON, else .venv/bin/python from `make crosscheck`; SKIPs without).
 part crosscheck-gguf scripts/crosscheck/crosscheck_gguf.py
+# The quantizer fixtures (Fixtures/quant/) against the installed gguf-py: K-quant blocks dequantize to our
+# values bit for bit, the committed expected_*.bin still equal gguf-py's quantize (same python as above).
+GGUF_PY=${CROSSCHECK_GGUF_PYTHON:-.venv/bin/python}
+if [ -x "$GGUF_PY" ] && "$GGUF_PY" -c "import gguf, numpy" 2>/dev/null; then
+  PART_PY=$GGUF_PY part quant scripts/crosscheck/quant_check.py
+else
+  echo "SKIP  quant_check.py: no python with gguf (CROSSCHECK_GGUF_PYTHON or .venv from make crosscheck)"
+fi
 echo "crosscheck: $PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ] && exit "$STATUS" || exit 1
