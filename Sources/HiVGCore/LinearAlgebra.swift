@@ -53,7 +53,9 @@ public enum LinearAlgebra {
     }
 
     /// Loads OpenBLAS now (it is otherwise loaded at the first call) and tells which kernels it runs;
-    /// throws, with the reason, when it cannot be loaded or fails its self-check.
+    /// throws, with the reason, when it cannot be loaded or fails its self-check. Loading sets and
+    /// unsets `OPENBLAS_CORETYPE` in the process environment, so programs call this before they start
+    /// threads that may read the environment.
     @discardableResult
     public static func prepare() throws -> Backend {
         switch loaded {

@@ -142,6 +142,7 @@ struct ExportJob {
     /// Returns true when --verify found the output outside the gate.
     private func body() throws -> Bool {
         let threads = quant.threads ?? ProcessInfo.processInfo.activeProcessorCount
+        if quant.verify { try LinearAlgebra.prepare() }  // before the source hasher's thread starts
         let m = try ModelLoader.load(source, read: read.readOptions, overrides: try model.overrides(), base: model.base)
         // Hash the sources from now on, beside planning and encoding (the provenance that holds the hashes
         // is written last, or, for GGUF whose KV precedes the data, waited for before the data).

@@ -30,6 +30,7 @@ struct ExtractCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            try LinearAlgebra.prepare()  // while the process has one thread (see LinearAlgebra.prepare)
             var overrides = try model.overrides()
             let base = model.base!
             let b = try ModelLoader.load(base, read: read.readOptions, overrides: overrides)

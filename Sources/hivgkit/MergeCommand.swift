@@ -60,6 +60,7 @@ struct MergeCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            if verify { try LinearAlgebra.prepare() }  // before the source hasher's thread starts
             let progress = Progress(label: "merging", total: paths.count + 1 + (emitStages != nil ? paths.count : 0), quiet: out.quiet)
             let clock = ContinuousClock()
             let started = clock.now

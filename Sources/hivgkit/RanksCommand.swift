@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HiVGCore
 import HiVGFormats
 import HiVGModel
 import HiVGSurgery
@@ -43,6 +44,7 @@ struct RanksCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            try LinearAlgebra.prepare()  // while the process has one thread (see LinearAlgebra.prepare)
             let progress = Progress(label: "ranks", total: paths.count + 1, quiet: out.quiet)
             var models: [LoadedModel] = []
             for p in paths {
