@@ -68,14 +68,15 @@ public final class ForwardModel: @unchecked Sendable {
             for l in 0 ..< h.layers {
                 let a = "vl_transformer.encoder.layers.\(l).self_attn."
                 let w = p[a + "in_proj_weight"]!, b = p[a + "in_proj_bias"]!
-                for (i, part) in ["q", "k", "v"].enumerated() {
-                    p[a + part + ".weight"] = Array(w[i * d * d ..< (i + 1) * d * d])
-                    p[a + part + ".bias"] = Array(b[i * d ..< (i + 1) * d])
-                }
+                // q and k share an input (h + pos): one GEMM for the first 2d rows; v reads h.
+                p[a + "qk.weight"] = Array(w[0 ..< 2 * d * d])
+                p[a + "qk.bias"] = Array(b[0 ..< 2 * d])
+                p[a + "v.weight"] = Array(w[2 * d * d ..< 3 * d * d])
+                p[a + "v.bias"] = Array(b[2 * d ..< 3 * d])
             }
         }
         // One GEMM per attention input instead of three: q;k;v of the CLIP layers and k;v of the bridge
-        // are packed row-wise (the outputs are then column blocks of one product, bit-identical per
+        // are packed row-wise (the VL transformer's q;k above) (the outputs are then column blocks of one product, bit-identical per
         // element to separate calls as each output column is its own dot product).
         func pack(_ prefix: String, _ parts: [String], as packed: String) {
             let ws = parts.map { p[prefix + $0 + ".weight"] }, bs = parts.map { p[prefix + $0 + ".bias"] }
@@ -92,9 +93,6 @@ public final class ForwardModel: @unchecked Sendable {
                     pack(prefix + "cross_attn.", ["k_proj", "v_proj"], as: "kv")
                 }
             }
-        }
-        if let h = config.head, config.architecture == "hivg" {
-            for l in 0 ..< h.layers { pack("vl_transformer.encoder.layers.\(l).self_attn.", ["q", "k"], as: "qk") }
         }
         self.p = p
         if config.architecture == "hivg" && !config.adaptLayers.isEmpty {

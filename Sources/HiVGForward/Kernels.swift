@@ -8,46 +8,16 @@ import HiVGCore
 struct WorkPool {
     let threads: Int
 
-    /// Runs body(i) for i in 0..<n, in contiguous blocks, one per worker (at most `threads`).
-    func forEach(_ n: Int, _ body: (Int) -> Void) {
-        let workers = min(threads, n)
-        if workers <= 1 {
-            for i in 0 ..< n { body(i) }
-            return
-        }
-        withoutActuallyEscaping(body) { body in
-            let task = Unchecked(body)
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
-                for i in (n * w / workers) ..< (n * (w + 1) / workers) { task.value(i) }
-            }
-        }
-    }
-
     /// Splits 0..<n into at most `threads` ranges of whole `align`-sized blocks (only when `work`, a
     /// rough count of multiply-adds, is worth a thread hand-off) and runs body(lo, hi) for each.
     func ranges(_ n: Int, align: Int = 1, work: Int, _ body: (Int, Int) -> Void) {
         let blocks = (n + align - 1) / align
-        let parts = work < 1 << 16 ? 1 : min(threads, blocks)
-        if parts <= 1 {
-            if n > 0 { body(0, n) }
-            return
-        }
-        withoutActuallyEscaping(body) { body in
-            let task = Unchecked(body)
-            DispatchQueue.concurrentPerform(iterations: parts) { w in
-                let lo = min(n, blocks * w / parts * align), hi = min(n, blocks * (w + 1) / parts * align)
-                if hi > lo { task.value(lo, hi) }
-            }
+        let parts = min(work < 1 << 16 ? 1 : threads, blocks)
+        Parallel.run(parts) { w in
+            let lo = min(n, blocks * w / parts * align), hi = min(n, blocks * (w + 1) / parts * align)
+            if hi > lo { body(lo, hi) }
         }
     }
-}
-
-/// A closure handed to the worker threads of one `concurrentPerform`. The workers write disjoint parts
-/// of the caller's buffers and `concurrentPerform` returns only when all are done, which is the
-/// synchronisation the compiler cannot see through the raw pointers they capture.
-private struct Unchecked<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
 }
 
 /// What a linear layer does to its output columns right after the GEMM, while they are in cache.
@@ -153,11 +123,6 @@ enum Kernels {
         }
     }
 
-    static func relu(_ x: inout [Float]) {
-        let n = x.count
-        x.withUnsafeMutableBufferPointer { VectorMath.relu($0.baseAddress!, count: n) }
-    }
-
     static func sigmoid(_ v: Float) -> Float { 1 / (1 + expf(-v)) }
 
     static func add(_ x: inout [Float], _ y: [Float]) {
@@ -184,7 +149,7 @@ enum Kernels {
         let tasks = batch * heads
         let workers = min(pool.threads, tasks)
         keyMask.withOptionalBuffer { mask in
-            let run: (Int) -> Void = { w in
+            Parallel.run(workers) { w in
                 let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(1, tq * tk))
                 defer { scores.deallocate() }
                 for t in (tasks * w / workers) ..< (tasks * (w + 1) / workers) {
@@ -206,7 +171,6 @@ enum Kernels {
                     LinearAlgebra.sgemm(m: tq, n: hd, k: tk, a: scores, lda: tk, b: vs, ldb: v.ld, c: out + s * tq * ldo + h * hd, ldc: ldo)
                 }
             }
-            if workers <= 1 { run(0) } else { WorkPool(threads: workers).forEach(workers, run) }
         }
     }
 }

@@ -447,7 +447,7 @@ public enum Exporter {
                 c += workers
             }
         }
-        if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
+        Parallel.run(workers, work)
         return combined(sums)
     }
 
@@ -491,7 +491,7 @@ public enum Exporter {
                     c += workers
                 }
             }
-            if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
+            Parallel.run(workers, work)
             count = rows * rowBytes
         }
         return (bytes, combined(sums))

@@ -89,15 +89,14 @@ public enum Merge {
                                      b: bp.baseAddress!, inn: inn, r: r, scale: Float(p.scaling))
                     // Row blocks of at least 64 K values, cut at multiples of 4 rows (the kernel's tile).
                     let workers = max(1, min(threads, out * inn / (1 << 16), out / 4))
-                    if workers == 1 { return io.run(0 ..< out) }
-                    let flags = UnsafeMutableBufferPointer<Bool>.allocate(capacity: workers)
-                    defer { flags.deallocate() }
-                    let fp = FlagsIO(flags: flags.baseAddress!)
-                    DispatchQueue.concurrentPerform(iterations: workers) { k in
-                        let r0 = (out / 4 * k / workers) * 4, r1 = k == workers - 1 ? out : (out / 4 * (k + 1) / workers) * 4
-                        fp.flags[k] = io.run(r0 ..< r1)
+                    var finite = [Bool](repeating: true, count: workers)
+                    finite.withUnsafeMutableBufferPointer { flags in
+                        Parallel.run(workers) { k in
+                            let r0 = (out / 4 * k / workers) * 4, r1 = k == workers - 1 ? out : (out / 4 * (k + 1) / workers) * 4
+                            flags[k] = io.run(r0 ..< r1)
+                        }
                     }
-                    return flags.allSatisfy { $0 }
+                    return finite.allSatisfy { $0 }
                 }
             }
         }
@@ -112,8 +111,6 @@ public enum Merge {
             MergeKernel.loraMergeRows(dst: dst, w: w, a: a, b: b, inFeatures: inn, rank: r, scale: scale, rows: rows)
         }
     }
-
-    private struct FlagsIO: @unchecked Sendable { let flags: UnsafeMutablePointer<Bool> }
 
     /// The merged model: every canonical weight, LoRA'd linears replaced by W + s·B·A, floating-point
     /// tensors converted to `dtype` (nil keeps each tensor's own dtype). Tensors are computed lazily,

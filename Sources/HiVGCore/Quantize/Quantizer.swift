@@ -141,7 +141,7 @@ public enum Quantizer {
             return
         }
         let chunks = workers * 4
-        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+        Parallel.run(chunks) { c in
             let r0 = rows * c / chunks, r1 = rows * (c + 1) / chunks
             if r1 > r0 { body(r0, r1) }
         }
