@@ -2,8 +2,9 @@
 
 // W (out×in, row-major) += scale · B (out×r) · A (r×in): the LoRA merge. A rank-r update is a poor
 // fit for a general GEMM (OpenBLAS may also pick an old kernel on CPUs it does not know): here each
-// strip of each W row is loaded once, receives all r rank-one contributions, and is stored once
-// (explicit AVX-512 / AVX2 tiles below; the portable loop lets the compiler vectorize what it can).
+// strip of each W row is loaded once, receives all r rank-one contributions, and is stored once (an
+// explicit AVX2 tile below, the AVX-512 row-block kernel further down; the portable loop lets the
+// compiler vectorize what it can).
 #define MERGE_BODY                                                                              \
     for (size_t i = 0; i < out; i++) {                                                          \
         float *restrict row = w + i * in;                                                       \
@@ -24,41 +25,10 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-// Register-tiled: a strip of 64 (AVX-512) or 32 (AVX2) values of a W row stays in registers while all
-// r contributions are accumulated with FMAs; the r rows of A for that strip stay in L1.
-__attribute__((target("avx512f,fma")))
-static void merge_avx512(float *restrict w, const float *restrict a, const float *restrict b, size_t out, size_t in, size_t r, float scale) {
-    for (size_t i = 0; i < out; i++) {
-        float *restrict row = w + i * in;
-        const float *restrict bi = b + i * r;
-        size_t j = 0;
-        for (; j + 64 <= in; j += 64) {
-            __m512 s0 = _mm512_loadu_ps(row + j), s1 = _mm512_loadu_ps(row + j + 16);
-            __m512 s2 = _mm512_loadu_ps(row + j + 32), s3 = _mm512_loadu_ps(row + j + 48);
-            for (size_t k = 0; k < r; k++) {
-                const __m512 c = _mm512_set1_ps(scale * bi[k]);
-                const float *ak = a + k * in + j;
-                s0 = _mm512_fmadd_ps(c, _mm512_loadu_ps(ak), s0);
-                s1 = _mm512_fmadd_ps(c, _mm512_loadu_ps(ak + 16), s1);
-                s2 = _mm512_fmadd_ps(c, _mm512_loadu_ps(ak + 32), s2);
-                s3 = _mm512_fmadd_ps(c, _mm512_loadu_ps(ak + 48), s3);
-            }
-            _mm512_storeu_ps(row + j, s0); _mm512_storeu_ps(row + j + 16, s1);
-            _mm512_storeu_ps(row + j + 32, s2); _mm512_storeu_ps(row + j + 48, s3);
-        }
-        for (; j + 16 <= in; j += 16) {
-            __m512 s0 = _mm512_loadu_ps(row + j);
-            for (size_t k = 0; k < r; k++) s0 = _mm512_fmadd_ps(_mm512_set1_ps(scale * bi[k]), _mm512_loadu_ps(a + k * in + j), s0);
-            _mm512_storeu_ps(row + j, s0);
-        }
-        for (; j < in; j++) {
-            float v = row[j];
-            for (size_t k = 0; k < r; k++) v = __builtin_fmaf(scale * bi[k], a[k * in + j], v);
-            row[j] = v;
-        }
-    }
-}
-
+// Register-tiled: a strip of 32 values of a W row stays in registers while all r contributions are
+// accumulated with FMAs; the r rows of A for that strip stay in L1. (On AVX-512 CPUs the merge runs
+// hivg_lora_merge_rows below; this is the AVX2 path and the bit-for-bit reference its tests use: the
+// same per-element FMA chain in k order.)
 __attribute__((target("avx2,fma")))
 static void merge_avx2(float *restrict w, const float *restrict a, const float *restrict b, size_t out, size_t in, size_t r, float scale) {
     for (size_t i = 0; i < out; i++) {
@@ -95,7 +65,6 @@ static void merge_plain(float *restrict w, const float *restrict a, const float 
 void hivg_lora_merge(float *w, const float *a, const float *b, size_t out, size_t in, size_t r, float scale) {
 #if defined(__x86_64__)
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma")) { merge_avx512(w, a, b, out, in, r, scale); return; }
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) { merge_avx2(w, a, b, out, in, r, scale); return; }
 #endif
     merge_plain(w, a, b, out, in, r, scale);
@@ -122,7 +91,7 @@ int hivg_all_finite(const float *x, size_t n) {
 #if defined(__x86_64__)
 // R rows × 64 columns of the output in 4R registers: each load of A (four vectors of row k) feeds R
 // rows, so A is streamed from L1/L2 once per R rows instead of once per row. Per element the order of
-// operations is unchanged (start from w, one FMA per k in k order), so the bits equal merge_avx512's.
+// operations is unchanged (start from w, one FMA per k in k order), so the bits equal merge_avx2's (hivg_lora_merge).
 // `coef` holds scale·b for the R rows, interleaved: coef[k·R + t] for row t.
 // `worst` collects the largest exponent field written (all ones: NaN or ±inf).
 __attribute__((target("avx512f,fma"), always_inline))
