@@ -206,15 +206,15 @@ static int detect_level(void) {
 
 int hivg_cpu_simd_level(void) { return detect_level(); }
 
-// The level the kernels below use: the CPU's, unless a test capped it.
-static int active_level(void) {
+// The level the kernels below (and the GEMM) use: the CPU's, unless a test capped it.
+int hivg_vmath_active_level(void) {
     const int level = detect_level(), cap = __atomic_load_n(&level_cap, __ATOMIC_RELAXED);
     return level < cap ? level : cap;
 }
 
 void hivg_exp(const float *x, float *y, size_t n) {
 #if defined(__x86_64__)
-    const int level = active_level();
+    const int level = hivg_vmath_active_level();
     if (level == 2) { exp_avx512(x, y, n); return; }
     if (level == 1) { exp_avx2(x, y, n); return; }
 #endif
@@ -223,7 +223,7 @@ void hivg_exp(const float *x, float *y, size_t n) {
 
 void hivg_quick_gelu(float *x, size_t n) {
 #if defined(__x86_64__)
-    const int level = active_level();
+    const int level = hivg_vmath_active_level();
     if (level == 2) { gelu_avx512(x, n); return; }
     if (level == 1) { gelu_avx2(x, n); return; }
 #endif
@@ -236,7 +236,7 @@ void hivg_relu(float *x, size_t n) {
 
 void hivg_add(float *x, const float *y, size_t n) {
 #if defined(__x86_64__)
-    if (active_level() == 2) { add_avx512(x, y, n); return; }
+    if (hivg_vmath_active_level() == 2) { add_avx512(x, y, n); return; }
 #endif
     for (size_t i = 0; i < n; i++) x[i] += y[i];
 }
@@ -244,7 +244,7 @@ void hivg_add(float *x, const float *y, size_t n) {
 void hivg_softmax(float *x, size_t n) {
     if (n == 0) return;
 #if defined(__x86_64__)
-    const int level = active_level();
+    const int level = hivg_vmath_active_level();
     const float mx = level == 2 ? max_avx512(x, n) : softmax_max_scalar(x, n);
 #else
     const float mx = softmax_max_scalar(x, n);
@@ -266,7 +266,7 @@ void hivg_softmax(float *x, size_t n) {
 
 void hivg_layernorm(const float *x, float *y, size_t rows, size_t dim, const float *g, const float *b, double eps) {
 #if defined(__x86_64__)
-    if (active_level() == 2) {
+    if (hivg_vmath_active_level() == 2) {
         for (size_t r = 0; r < rows; r++) layernorm_avx512(x + r * dim, y + r * dim, dim, g, b, eps);
         return;
     }

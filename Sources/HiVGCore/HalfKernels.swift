@@ -131,3 +131,58 @@ public enum FileKernels {
         hivg_start_writeback(fd, Int64(offset), Int64(count)) == 0
     }
 }
+
+// MARK: - Linear layers on packed weights (CKernels gemm.c)
+
+/// A Linear layer's weight (out × in, PyTorch's layout) packed once for `PackedGEMM`: panels of 32
+/// output columns, each `inFeatures` rows of 32 floats, 64-byte aligned so a 32-float row is two whole
+/// cache lines. Immutable after init; shared by the forward pass's worker threads.
+public final class PackedWeight: @unchecked Sendable {
+    public let outFeatures: Int
+    public let inFeatures: Int
+    /// Panels of 32 output columns (the unit the column range of a GEMM is given in).
+    public var panels: Int { (outFeatures + Self.panelWidth - 1) / Self.panelWidth }
+    public static let panelWidth = Int(HIVG_GEMM_PANEL)
+    let base: UnsafeMutablePointer<Float>
+
+    /// Packs `weight` (outFeatures × inFeatures, row-major), panels split over `threads`.
+    public init(_ weight: UnsafePointer<Float>, outFeatures: Int, inFeatures: Int, threads: Int = 1) {
+        precondition(outFeatures > 0 && inFeatures >= 0, "PackedWeight: bad shape")
+        self.outFeatures = outFeatures
+        self.inFeatures = inFeatures
+        let count = max(1, hivg_gemm_packed_count(outFeatures, inFeatures))
+        base = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.stride, alignment: 64)
+            .bindMemory(to: Float.self, capacity: count)
+        let panels = (outFeatures + Self.panelWidth - 1) / Self.panelWidth
+        let parts = min(max(1, threads), panels, max(1, outFeatures * inFeatures >> 18))
+        let out = base
+        Parallel.run(parts) { w in
+            hivg_gemm_pack(weight, outFeatures, inFeatures, out, panels * w / parts, panels * (w + 1) / parts)
+        }
+    }
+
+    deinit { base.deallocate() }
+
+    /// What the packed storage takes.
+    public var byteCount: Int { hivg_gemm_packed_count(outFeatures, inFeatures) * MemoryLayout<Float>.stride }
+}
+
+public enum PackedGEMM {
+    public enum Activation: Int32, Sendable {
+        case none = 0
+        case quickGELU = 1
+        case relu = 2
+    }
+
+    /// Output columns of panels `panels` (of 32) for `rows` rows: c[i][j] = act(Σ x[i][k]·W[j][k] + bias[j]),
+    /// or c[i][j] += Σ x[i][k]·W[j][k] + bias[j] when `accumulate` (then `activation` must be `.none`).
+    /// x has row stride `lda` ≥ inFeatures, c row stride `ldc`; columns past outFeatures are not written.
+    public static func run(_ x: UnsafePointer<Float>, lda: Int, rows: Int, weight: PackedWeight, panels: Range<Int>,
+                           bias: UnsafePointer<Float>?, activation: Activation = .none, accumulate: Bool = false,
+                           c: UnsafeMutablePointer<Float>, ldc: Int) {
+        precondition(!accumulate || activation == .none, "PackedGEMM: accumulate with an activation")
+        precondition(lda >= weight.inFeatures && ldc >= weight.outFeatures, "PackedGEMM: row stride too small")
+        hivg_gemm_packed(x, lda, rows, weight.inFeatures, weight.base, weight.outFeatures, panels.lowerBound, panels.upperBound,
+                         bias, activation.rawValue, accumulate ? 1 : 0, c, ldc)
+    }
+}

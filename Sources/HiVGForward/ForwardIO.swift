@@ -45,10 +45,11 @@ public struct ForwardInputs: Sendable {
     }
 
     /// Reads `pixel_values` (float, B×3×H×W), `pixel_mask` (any integer or bool dtype, B×H×W, nonzero
-    /// = padding; optional) and `input_ids` (any integer dtype, B×L) from a graph.
+    /// = padding; optional) and `input_ids` (any integer dtype, B×L) from a graph. Without `input_ids`
+    /// the inputs carry no text (textLength 0): a plain CLIP model then computes the image side only,
+    /// as `CLIPModel.get_image_features`; HiVG needs the expression and says so.
     public static func from(_ g: WeightGraph) throws -> ForwardInputs {
         guard let pv = g["pixel_values"] else { throw ForwardError.missingInput("pixel_values") }
-        guard let ids = g["input_ids"] else { throw ForwardError.missingInput("input_ids") }
         guard pv.dtype.isFloatingPoint else { throw ForwardError.badInput(name: "pixel_values", detail: "dtype \(pv.dtype.rawValue) is not floating-point") }
         var pshape = pv.shape
         if pshape.count == 3 { pshape.insert(1, at: 0) }
@@ -56,6 +57,25 @@ public struct ForwardInputs: Sendable {
             throw ForwardError.badInput(name: "pixel_values", detail: "shape \(pv.shape), expected (B, 3, H, W)")
         }
         let b = pshape[0], h = pshape[2], w = pshape[3]
+        let (idValues, length) = try g["input_ids"].map { try tokenIds($0, batch: b) } ?? ([], 0)
+        var mask: [Bool]?
+        if let m = g["pixel_mask"] {
+            guard m.dtype.isInteger else {
+                throw ForwardError.badInput(name: "pixel_mask", detail: "dtype \(m.dtype.rawValue): give an integer or bool mask (nonzero = padding)")
+            }
+            var mshape = m.shape
+            if mshape.count == 2 { mshape.insert(1, at: 0) }
+            guard mshape == [b, h, w] else {
+                throw ForwardError.badInput(name: "pixel_mask", detail: "shape \(m.shape), expected (\(b), \(h), \(w))")
+            }
+            mask = try m.floats(name: "pixel_mask").map { $0 != 0 }
+        }
+        return ForwardInputs(batch: b, height: h, width: w, pixelValues: try pv.floats(name: "pixel_values"), pixelMask: mask,
+                             inputIds: idValues, textLength: length)
+    }
+
+    /// `input_ids` as Ints (any integer dtype), B×L.
+    private static func tokenIds(_ ids: Tensor, batch b: Int) throws -> ([Int], Int) {
         guard ids.dtype.isInteger else {
             throw ForwardError.badInput(name: "input_ids", detail: "dtype \(ids.dtype.rawValue) is not an integer dtype")
         }
@@ -64,7 +84,7 @@ public struct ForwardInputs: Sendable {
         guard ishape.count == 2, ishape[0] == b else {
             throw ForwardError.badInput(name: "input_ids", detail: "shape \(ids.shape), expected (\(b), L) to match pixel_values")
         }
-        let idValues: [Int] = try ids.withContiguousBytes(name: "input_ids") { raw in
+        let values: [Int] = try ids.withContiguousBytes(name: "input_ids") { raw in
             func load<T: FixedWidthInteger>(_: T.Type) -> [Int] {
                 (0 ..< raw.count / MemoryLayout<T>.size).map {
                     Int(truncatingIfNeeded: raw.loadUnaligned(fromByteOffset: $0 * MemoryLayout<T>.size, as: T.self))
@@ -81,20 +101,7 @@ public struct ForwardInputs: Sendable {
             default: return load(UInt64.self)
             }
         }
-        var mask: [Bool]?
-        if let m = g["pixel_mask"] {
-            guard m.dtype.isInteger else {
-                throw ForwardError.badInput(name: "pixel_mask", detail: "dtype \(m.dtype.rawValue): give an integer or bool mask (nonzero = padding)")
-            }
-            var mshape = m.shape
-            if mshape.count == 2 { mshape.insert(1, at: 0) }
-            guard mshape == [b, h, w] else {
-                throw ForwardError.badInput(name: "pixel_mask", detail: "shape \(m.shape), expected (\(b), \(h), \(w))")
-            }
-            mask = try m.floats(name: "pixel_mask").map { $0 != 0 }
-        }
-        return ForwardInputs(batch: b, height: h, width: w, pixelValues: try pv.floats(name: "pixel_values"), pixelMask: mask,
-                             inputIds: idValues, textLength: ishape[1])
+        return (values, ishape[1])
     }
 }
 

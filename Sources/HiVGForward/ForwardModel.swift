@@ -35,7 +35,10 @@ public struct ForwardOptions: Sendable {
 /// (exact B = 1 semantics) unless `batchQuirk` is set.
 public final class ForwardModel: @unchecked Sendable {
     public let config: ModelConfig
+    /// Everything but the linear weights (biases, norms, embeddings), row-major F32.
     private let p: [String: [Float]]
+    /// The linear layers' weights by module prefix (`….mlp.fc1`), packed for the GEMM.
+    private let packed: [String: PackedWeight]
 
     public init(_ model: LoadedModel) throws {
         var config = model.config
@@ -48,7 +51,16 @@ public final class ForwardModel: @unchecked Sendable {
         }
         self.config = config
         var p: [String: [Float]] = [:]
-        var names = Architecture.required(config).map { $0.0 }
+        let required = Architecture.required(config)
+        var names = required.map { $0.0 }
+        // Input widths of the linear layers (the patch convolution is one too: 3·p·p → width).
+        var inDims: [String: Int] = [:]
+        for (name, shape) in required where name.hasSuffix(".weight") {
+            let isLinear = shape.count == 2 && !["embedding", "cross_adaptive_weights", "reg_token", "vl_pos_embed"].contains { name.contains($0) }
+            if isLinear || name == "clip.vision_model.embeddings.patch_embedding.weight" {
+                inDims[String(name.dropLast(7))] = shape.dropFirst().reduce(1, *)
+            }
+        }
         if model.weights.contains("clip.logit_scale") { names.append("clip.logit_scale") }
         for name in names where p[name] == nil {
             let linear = name.hasSuffix(".weight") ? String(name.dropLast(7)) : name
@@ -62,28 +74,37 @@ public final class ForwardModel: @unchecked Sendable {
                 p[name] = try t.floats(name: name)
             }
         }
-        // The VL transformer's packed q;k;v projection, split once.
+        // The VL transformer's packed q;k;v projection, split once: q and k share an input (h + pos),
+        // one GEMM for the first 2d rows; v reads h.
         if let h = config.head, config.architecture == "hivg" {
             let d = h.hidden
             for l in 0 ..< h.layers {
                 let a = "vl_transformer.encoder.layers.\(l).self_attn."
                 let w = p[a + "in_proj_weight"]!, b = p[a + "in_proj_bias"]!
-                // q and k share an input (h + pos): one GEMM for the first 2d rows; v reads h.
                 p[a + "qk.weight"] = Array(w[0 ..< 2 * d * d])
                 p[a + "qk.bias"] = Array(b[0 ..< 2 * d])
                 p[a + "v.weight"] = Array(w[2 * d * d ..< 3 * d * d])
                 p[a + "v.bias"] = Array(b[2 * d ..< 3 * d])
+                p[a + "in_proj_weight"] = nil
+                p[a + "in_proj_bias"] = nil
+                inDims[a + "qk"] = d
+                inDims[a + "v"] = d
             }
         }
         // One GEMM per attention input instead of three: q;k;v of the CLIP layers and k;v of the bridge
-        // are packed row-wise (the VL transformer's q;k above) (the outputs are then column blocks of one product, bit-identical per
+        // are packed row-wise (the outputs are then column blocks of one product, bit-identical per
         // element to separate calls as each output column is its own dot product).
         func pack(_ prefix: String, _ parts: [String], as packed: String) {
             let ws = parts.map { p[prefix + $0 + ".weight"] }, bs = parts.map { p[prefix + $0 + ".bias"] }
-            guard ws.allSatisfy({ $0 != nil }), bs.allSatisfy({ $0 != nil }) else { return }
+            guard ws.allSatisfy({ $0 != nil }), bs.allSatisfy({ $0 != nil }), let inDim = inDims[prefix + parts[0]] else { return }
             p[prefix + packed + ".weight"] = ws.flatMap { $0! }
             p[prefix + packed + ".bias"] = bs.flatMap { $0! }
-            for part in parts { p[prefix + part + ".weight"] = nil; p[prefix + part + ".bias"] = nil }
+            inDims[prefix + packed] = inDim
+            for part in parts {
+                p[prefix + part + ".weight"] = nil
+                p[prefix + part + ".bias"] = nil
+                inDims[prefix + part] = nil
+            }
         }
         for (tower, layers) in [("text_model", config.text.layers), ("vision_model", config.vision.layers)] {
             for l in 0 ..< layers {
@@ -94,6 +115,21 @@ public final class ForwardModel: @unchecked Sendable {
                 }
             }
         }
+        // Every linear weight is packed once into the GEMM's panel layout (PackedWeight) and its
+        // row-major copy dropped: the forward pass reads weights only through the packed form.
+        let threads = ProcessInfo.processInfo.activeProcessorCount
+        var packedWeights: [String: PackedWeight] = [:]
+        for (prefix, inDim) in inDims.sorted(by: { $0.key < $1.key }) {
+            guard let w = p[prefix + ".weight"] else { continue }
+            guard inDim > 0, w.count % inDim == 0, w.count > 0 else {
+                throw ForwardError.unsupported("`\(prefix).weight` has \(w.count) values, not a multiple of its input width \(inDim)")
+            }
+            packedWeights[prefix] = w.withUnsafeBufferPointer {
+                PackedWeight($0.baseAddress!, outFeatures: w.count / inDim, inFeatures: inDim, threads: threads)
+            }
+            p[prefix + ".weight"] = nil
+        }
+        self.packed = packedWeights
         self.p = p
         if config.architecture == "hivg" && !config.adaptLayers.isEmpty {
             if config.mixup && config.adaptiveWeights && config.text.width != config.vision.width {
@@ -120,21 +156,20 @@ public final class ForwardModel: @unchecked Sendable {
 
     private var eps: Double { config.layerNormEps }
 
-    private func linear(_ x: [Float], rows: Int, _ prefix: String, bias: Bool = true, _ pool: WorkPool,
-                        epilogue: Epilogue = .none) -> [Float] {
-        let weight = w(prefix + ".weight")
-        let inDim = x.count / rows
-        precondition(rows > 0 && inDim * rows == x.count && weight.count % inDim == 0, "linear \(prefix): shape mismatch")
-        return Kernels.linear(x, rows: rows, weight, bias ? w(prefix + ".bias") : nil, inDim: inDim, outDim: weight.count / inDim,
-                              pool: pool, epilogue: epilogue)
+    /// The packed weight of a linear layer (present by construction).
+    private func weight(_ prefix: String) -> PackedWeight {
+        guard let v = packed[prefix] else { preconditionFailure("forward: linear `\(prefix)` was not loaded") }
+        return v
     }
 
-    /// x += linear(h): a residual branch's last projection, added column block by column block.
+    private func linear(_ x: [Float], rows: Int, _ prefix: String, bias: Bool = true, _ pool: WorkPool,
+                        epilogue: Epilogue = .none) -> [Float] {
+        Kernels.linear(x, rows: rows, weight(prefix), bias ? w(prefix + ".bias") : nil, pool: pool, epilogue: epilogue)
+    }
+
+    /// x += linear(h): a residual branch's last projection, added into x as each tile finishes.
     private func linearAdd(into x: inout [Float], _ h: [Float], rows: Int, _ prefix: String, _ pool: WorkPool) {
-        let weight = w(prefix + ".weight")
-        let inDim = h.count / rows
-        precondition(rows > 0 && inDim * rows == h.count && weight.count % inDim == 0, "linear \(prefix): shape mismatch")
-        Kernels.linearAdd(into: &x, h, rows: rows, weight, w(prefix + ".bias"), inDim: inDim, outDim: weight.count / inDim, pool: pool)
+        Kernels.linearAdd(into: &x, h, rows: rows, weight(prefix), w(prefix + ".bias"), pool: pool)
     }
 
     private func norm(_ x: [Float], rows: Int, dim: Int, _ prefix: String, _ pool: WorkPool) -> [Float] {
@@ -172,6 +207,49 @@ public final class ForwardModel: @unchecked Sendable {
         let h = linear(norm(x, rows: rows, dim: dim, layer + ".layer_norm2", pool), rows: rows, layer + ".mlp.fc1", pool,
                        epilogue: .quickGELU)
         linearAdd(into: &x, h, rows: rows, layer + ".mlp.fc2", pool)
+    }
+
+    /// The last encoder layer for the class token alone (B rows out): LN1 and the key/value projection
+    /// over every token, the query projection, attention, out_proj and the MLP over the class rows —
+    /// the same arithmetic for those rows as the full layer (each output element of a linear layer is
+    /// its own dot product; attention rows are independent).
+    private func classTokenLayer(_ x: [Float], _ layer: String, tower t: ModelConfig.Tower, batch: Int, seq: Int,
+                                 _ pool: WorkPool) -> [Float] {
+        let d = t.width, rows = batch * seq
+        let h = norm(x, rows: rows, dim: d, layer + ".layer_norm1", pool)
+        let qkvW = weight(layer + ".self_attn.qkv"), qkvB = w(layer + ".self_attn.qkv.bias")
+        // q's columns are whole panels when d is a multiple of 32; otherwise q is computed for every row.
+        let panelsQ = d % PackedWeight.panelWidth == 0 ? d / PackedWeight.panelWidth : 0
+        var xc = [Float](repeating: 0, count: batch * d)
+        for b in 0 ..< batch { for c in 0 ..< d { xc[b * d + c] = x[b * seq * d + c] } }
+        let qkv = h.withUnsafeBufferPointer { hp in
+            qkvB.withUnsafeBufferPointer { bp in
+                Kernels.uninitialized(rows * 3 * d) { y in
+                    // k;v (and q when it is not whole panels) for every token; q for the class rows only
+                    // (row stride seq·d in, seq·3d out).
+                    pool.ranges(qkvW.panels - panelsQ, work: rows * 2 * d * d) { lo, hi in
+                        PackedGEMM.run(hp.baseAddress!, lda: d, rows: rows, weight: qkvW, panels: panelsQ + lo ..< panelsQ + hi,
+                                       bias: bp.baseAddress!, c: y, ldc: 3 * d)
+                    }
+                    if panelsQ > 0 { pool.ranges(panelsQ, work: batch * d * d) { lo, hi in
+                        PackedGEMM.run(hp.baseAddress!, lda: seq * d, rows: batch, weight: qkvW, panels: lo ..< hi, bias: bp.baseAddress!,
+                                       c: y, ldc: seq * 3 * d)
+                    } }
+                }
+            }
+        }
+        let scale = Float(1 / Double(d / t.heads).squareRoot())
+        let a = qkv.withUnsafeBufferPointer { qp in
+            let base = qp.baseAddress!
+            return Kernels.uninitialized(batch * d) { ap in
+                Kernels.attention(q: .init(base: base, ld: seq * 3 * d), k: .init(base: base + d, ld: 3 * d),
+                                  v: .init(base: base + 2 * d, ld: 3 * d), out: ap, ldo: d, batch: batch, tq: 1, tk: seq, dim: d,
+                                  heads: t.heads, scale: scale, pool: pool)
+            }
+        }
+        linearAdd(into: &xc, a, rows: batch, layer + ".self_attn.out_proj", pool)
+        mlpBlock(&xc, rows: batch, dim: d, layer, pool)
+        return xc
     }
 
     // MARK: - text tower
@@ -249,8 +327,7 @@ public final class ForwardModel: @unchecked Sendable {
                 }
             }
         }
-        let emb = Kernels.linear(patches, rows: inp.batch * g, w("clip.vision_model.embeddings.patch_embedding.weight"), nil,
-                                 inDim: kdim, outDim: d, pool: pool)
+        let emb = linear(patches, rows: inp.batch * g, "clip.vision_model.embeddings.patch_embedding", bias: false, pool)
         let cls = w("clip.vision_model.embeddings.class_embedding")
         let pos = positionEmbedding(gridH: gh, gridW: gw)
         var x = [Float](repeating: 0, count: inp.batch * s * d)
@@ -366,7 +443,10 @@ public final class ForwardModel: @unchecked Sendable {
         guard gh > 0, gw > 0 else {
             throw ForwardError.badInput(name: "pixel_values", detail: "\(inp.height)×\(inp.width) is smaller than one \(config.patchSize)-pixel patch")
         }
-        guard inp.textLength > 0, inp.textLength <= config.maxPositions else {
+        if inp.textLength == 0 && config.architecture != "clip" {
+            throw ForwardError.badInput(name: "input_ids", detail: "missing: HiVG grounds an expression, give its token ids (B, L)")
+        }
+        guard inp.textLength >= 0, inp.textLength <= config.maxPositions, inp.textLength > 0 || config.architecture == "clip" else {
             throw ForwardError.badInput(name: "input_ids", detail: "length \(inp.textLength); the text tower takes 1…\(config.maxPositions) tokens")
         }
         guard inp.inputIds.count == inp.batch * inp.textLength else {
@@ -531,33 +611,45 @@ public final class ForwardModel: @unchecked Sendable {
                 """)
         }
         let pool = Self.pool(o)
-        let hs = textTower(ids: inp.inputIds, batch: bsz, length: l, pool)
-        let last = norm(hs[hs.count - 1], rows: bsz * l, dim: dt, "clip.text_model.final_layer_norm", pool)
-        // Pooled at argmax(input_ids) (transformers 4.30; the first maximum, the end token).
-        var pooled = [Float](repeating: 0, count: bsz * dt)
-        for b in 0 ..< bsz {
-            var eos = 0
-            for i in 0 ..< l where inp.inputIds[b * l + i] > inp.inputIds[b * l + eos] { eos = i }
-            for c in 0 ..< dt { pooled[b * dt + c] = last[(b * l + eos) * dt + c] }
+        // The text side: skipped when the inputs carry no input_ids (image features only).
+        var text: (hs: [[Float]], last: [Float], pooled: [Float], embeds: [Float])?
+        if l > 0 {
+            let hs = textTower(ids: inp.inputIds, batch: bsz, length: l, pool)
+            let last = norm(hs[hs.count - 1], rows: bsz * l, dim: dt, "clip.text_model.final_layer_norm", pool)
+            // Pooled at argmax(input_ids) (transformers 4.30; the first maximum, the end token).
+            var pooled = [Float](repeating: 0, count: bsz * dt)
+            for b in 0 ..< bsz {
+                var eos = 0
+                for i in 0 ..< l where inp.inputIds[b * l + i] > inp.inputIds[b * l + eos] { eos = i }
+                for c in 0 ..< dt { pooled[b * dt + c] = last[(b * l + eos) * dt + c] }
+            }
+            text = (hs, last, pooled, Self.l2normalized(linear(pooled, rows: bsz, "clip.text_projection", bias: false, pool), dim: pd))
         }
-        let textEmbeds = Self.l2normalized(linear(pooled, rows: bsz, "clip.text_projection", bias: false, pool), dim: pd)
 
         var x = visionEmbeddings(inp, pool)
         let s = 1 + gh * gw
         var vhs = [x]
+        var cls = [Float](repeating: 0, count: bsz * dv)
         for layer in 0 ..< config.vision.layers {
             let prefix = "clip.vision_model.encoder.layers.\(layer)"
+            if layer == config.vision.layers - 1 && !o.intermediates {
+                // Only the class token of the last layer reaches the embedding: its keys and values
+                // need every token, its query, attention output and MLP only the class row.
+                cls = classTokenLayer(x, prefix, tower: config.vision, batch: bsz, seq: s, pool)
+                break
+            }
             selfAttention(&x, prefix, tower: config.vision, batch: bsz, seq: s, causal: false, pool)
             mlpBlock(&x, rows: bsz * s, dim: dv, prefix, pool)
             vhs.append(x)
+            if layer == config.vision.layers - 1 {
+                for b in 0 ..< bsz { for c in 0 ..< dv { cls[b * dv + c] = x[b * s * dv + c] } }
+            }
         }
-        var cls = [Float](repeating: 0, count: bsz * dv)
-        for b in 0 ..< bsz { for c in 0 ..< dv { cls[b * dv + c] = x[b * s * dv + c] } }
         let vpooled = norm(cls, rows: bsz, dim: dv, "clip.vision_model.post_layernorm", pool)
         let imageEmbeds = Self.l2normalized(linear(vpooled, rows: bsz, "clip.visual_projection", bias: false, pool), dim: pd)
         out.set("image_embeds", [bsz, pd], imageEmbeds)
-        out.set("text_embeds", [bsz, pd], textEmbeds)
-        if let ls = p["clip.logit_scale"]?.first {
+        if let text { out.set("text_embeds", [bsz, pd], text.embeds) }
+        if let textEmbeds = text?.embeds, let ls = p["clip.logit_scale"]?.first {
             // logits_per_text = exp(logit_scale)·text·imageᵀ; logits_per_image is its transpose.
             let scale = expf(ls)
             var logits = [Float](repeating: 0, count: bsz * bsz)
@@ -571,9 +663,11 @@ public final class ForwardModel: @unchecked Sendable {
             out.set("logits_per_image", [bsz, bsz], logits)
         }
         if o.intermediates {
-            for (i, h) in hs.enumerated() { out.set("text_hidden_\(i)", [bsz, l, dt], h) }
-            out.set("text_last_hidden", [bsz, l, dt], last)
-            out.set("text_pooled", [bsz, dt], pooled)
+            if let text {
+                for (i, h) in text.hs.enumerated() { out.set("text_hidden_\(i)", [bsz, l, dt], h) }
+                out.set("text_last_hidden", [bsz, l, dt], text.last)
+                out.set("text_pooled", [bsz, dt], text.pooled)
+            }
             for (i, h) in vhs.enumerated() { out.set("vision_hidden_\(i)", [bsz, s, dv], h) }
             out.set("vision_pooled", [bsz, dv], vpooled)
         }

@@ -2,9 +2,9 @@ import Foundation
 import HiVGCore
 
 /// Splits work over a fixed number of threads. The forward pass does its own threading: each worker
-/// calls a one-thread OpenBLAS on its share (the columns of a GEMM, the heads of an attention, the rows
-/// of a LayerNorm), so no BLAS thread spins idle while Swift code runs, and the element-wise work
-/// between GEMMs runs on every core too.
+/// runs its share (the column panels of a linear layer, the heads of an attention with a one-thread
+/// OpenBLAS, the rows of a LayerNorm), so no BLAS thread spins idle while Swift code runs, and the
+/// element-wise work between GEMMs runs on every core too.
 struct WorkPool {
     let threads: Int
 
@@ -27,8 +27,9 @@ enum Epilogue {
     case relu
 }
 
-/// The numerical building blocks of the forward pass, on row-major Float buffers. GEMMs go through
-/// OpenBLAS (`LinearAlgebra.sgemm`), element-wise work through `VectorMath` (AVX-512/AVX2 C loops).
+/// The numerical building blocks of the forward pass, on row-major Float buffers. Linear layers run
+/// on weights packed at load (`PackedGEMM`, CKernels gemm.c); attention's activation-by-activation
+/// products go through OpenBLAS (`LinearAlgebra.sgemm`); element-wise work through `VectorMath`.
 /// LayerNorm statistics are taken in double precision; softmax subtracts the row maximum.
 enum Kernels {
     /// An array of n values that the caller fully overwrites (no zero-fill).
@@ -40,39 +41,30 @@ enum Kernels {
         }
     }
 
-    /// y = x·Wᵀ + b for `rows` rows: x is rows×inDim, W is outDim×inDim (PyTorch's Linear layout),
-    /// then the epilogue. The output columns are split over the pool; each part is bias-filled and
-    /// accumulated by its own one-thread GEMM (the same arithmetic as one big call).
-    static func linear(_ x: [Float], rows: Int, _ w: [Float], _ b: [Float]?, inDim: Int, outDim: Int, pool: WorkPool,
-                       epilogue: Epilogue = .none) -> [Float] {
-        precondition(x.count == rows * inDim && w.count == outDim * inDim, "linear: shape mismatch")
-        if let b { precondition(b.count == outDim, "linear: bias shape mismatch") }
-        return uninitialized(rows * outDim) { y in
+    /// y = x·Wᵀ + b for `rows` rows: x is rows×inFeatures, W packed (PackedWeight), then the
+    /// epilogue, applied to each output tile while it is in cache. The 32-column panels are split over
+    /// the pool; every output element is the same arithmetic whatever the split.
+    static func linear(_ x: [Float], rows: Int, _ w: PackedWeight, _ b: [Float]?, pool: WorkPool, epilogue: Epilogue = .none) -> [Float] {
+        precondition(x.count == rows * w.inFeatures, "linear: shape mismatch")
+        if let b { precondition(b.count == w.outFeatures, "linear: bias shape mismatch") }
+        return uninitialized(rows * w.outFeatures) { y in
             x.withUnsafeBufferPointer { xp in
-                w.withUnsafeBufferPointer { wp in
-                    withOptionalPointer(b) { bp in
-                        linearColumns(xp.baseAddress!, rows: rows, wp.baseAddress!, bp, inDim: inDim, outDim: outDim, y: y, pool: pool,
-                                      epilogue: epilogue, residual: nil)
-                    }
+                withOptionalPointer(b) { bp in
+                    linearPanels(xp.baseAddress!, rows: rows, w, bp, y: y, accumulate: false, pool: pool, epilogue: epilogue)
                 }
             }
         }
     }
 
-    /// x += y·Wᵀ + b (a residual branch's output projection), x being rows×outDim.
-    static func linearAdd(into x: inout [Float], _ h: [Float], rows: Int, _ w: [Float], _ b: [Float]?, inDim: Int, outDim: Int,
-                          pool: WorkPool) {
-        precondition(h.count == rows * inDim && w.count == outDim * inDim && x.count == rows * outDim, "linear: shape mismatch")
-        if let b { precondition(b.count == outDim, "linear: bias shape mismatch") }
-        let y = UnsafeMutablePointer<Float>.allocate(capacity: max(1, rows * outDim))
-        defer { y.deallocate() }
+    /// x += h·Wᵀ + b (a residual branch's output projection), x being rows×outFeatures: each tile's sums
+    /// plus the bias are added into x as the tile finishes.
+    static func linearAdd(into x: inout [Float], _ h: [Float], rows: Int, _ w: PackedWeight, _ b: [Float]?, pool: WorkPool) {
+        precondition(h.count == rows * w.inFeatures && x.count == rows * w.outFeatures, "linear: shape mismatch")
+        if let b { precondition(b.count == w.outFeatures, "linear: bias shape mismatch") }
         h.withUnsafeBufferPointer { hp in
-            w.withUnsafeBufferPointer { wp in
-                x.withUnsafeMutableBufferPointer { xp in
-                    withOptionalPointer(b) { bp in
-                        linearColumns(hp.baseAddress!, rows: rows, wp.baseAddress!, bp, inDim: inDim, outDim: outDim, y: y, pool: pool,
-                                      epilogue: .none, residual: xp.baseAddress!)
-                    }
+            x.withUnsafeMutableBufferPointer { xp in
+                withOptionalPointer(b) { bp in
+                    linearPanels(hp.baseAddress!, rows: rows, w, bp, y: xp.baseAddress!, accumulate: true, pool: pool, epilogue: .none)
                 }
             }
         }
@@ -83,26 +75,18 @@ enum Kernels {
         return a.withUnsafeBufferPointer { body($0.baseAddress) }
     }
 
-    private static func linearColumns(_ x: UnsafePointer<Float>, rows: Int, _ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>?,
-                                      inDim: Int, outDim: Int, y: UnsafeMutablePointer<Float>, pool: WorkPool, epilogue: Epilogue,
-                                      residual: UnsafeMutablePointer<Float>?) {
-        if rows == 0 || outDim == 0 { return }
-        pool.ranges(outDim, align: 64, work: rows * outDim * inDim) { lo, hi in
-            let nc = hi - lo
-            if let b {
-                for r in 0 ..< rows { (y + r * outDim + lo).update(from: b + lo, count: nc) }
-            }
-            LinearAlgebra.sgemm(transB: true, m: rows, n: nc, k: inDim, a: x, lda: inDim, b: w + lo * inDim, ldb: inDim,
-                                beta: b == nil ? 0 : 1, c: y + lo, ldc: outDim)
-            for r in 0 ..< rows {
-                let row = y + r * outDim + lo
-                switch epilogue {
-                case .none: break
-                case .quickGELU: VectorMath.quickGELU(row, count: nc)
-                case .relu: VectorMath.relu(row, count: nc)
-                }
-                if let residual { VectorMath.add(residual + r * outDim + lo, row, count: nc) }
-            }
+    private static func linearPanels(_ x: UnsafePointer<Float>, rows: Int, _ w: PackedWeight, _ b: UnsafePointer<Float>?,
+                                     y: UnsafeMutablePointer<Float>, accumulate: Bool, pool: WorkPool, epilogue: Epilogue) {
+        if rows == 0 { return }
+        let activation: PackedGEMM.Activation
+        switch epilogue {
+        case .none: activation = .none
+        case .quickGELU: activation = .quickGELU
+        case .relu: activation = .relu
+        }
+        pool.ranges(w.panels, work: rows * w.outFeatures * w.inFeatures) { lo, hi in
+            PackedGEMM.run(x, lda: w.inFeatures, rows: rows, weight: w, panels: lo ..< hi, bias: b, activation: activation,
+                           accumulate: accumulate, c: y, ldc: w.outFeatures)
         }
     }
 

@@ -138,6 +138,19 @@ final class ForwardGoldenTests: XCTestCase {
                 }
             }
         }
+        // Without intermediates the last layer runs for the class rows only (their keys/values from every
+        // token): the same embeddings up to the attention GEMM's order of summation for one query row.
+        let fast = try model.run(try ForwardInputs.from(g))
+        let full = out["image_embeds"]!.values
+        XCTAssertNil(fast["vision_hidden_1"])
+        let err = zip(fast["image_embeds"]!.values, full).map { abs($0 - $1) }.max()!
+        XCTAssertLessThanOrEqual(err, 1e-6, "class-row last layer vs the full layer")
+        // No input_ids: the image side alone (CLIPModel.get_image_features), the same numbers.
+        var imageOnly = WeightGraph()
+        imageOnly.set("pixel_values", g["pixel_values"]!)
+        let img = try model.run(try ForwardInputs.from(imageOnly))
+        XCTAssertEqual(img.names.sorted(), ["image_embeds"])
+        XCTAssertEqual(img["image_embeds"]!.values, fast["image_embeds"]!.values)
     }
 
     /// `--batch-quirk` at B = 3 against the ORIGINAL code run at B = 3 on the same golden inputs
@@ -212,7 +225,7 @@ final class ForwardGoldenTests: XCTestCase {
         XCTAssertEqual(try model.run(try ForwardInputs.from(h))["pred_box"]!.values, want)
         // Missing / malformed inputs are reported by name.
         h.remove("input_ids")
-        XCTAssertThrowsError(try ForwardInputs.from(h)) { XCTAssertTrue("\($0)".contains("input_ids")) }
+        XCTAssertThrowsError(try model.run(try ForwardInputs.from(h))) { XCTAssertTrue("\($0)".contains("input_ids"), "\($0)") }
         h.set("input_ids", Tensor(shape: [3, 77], floats: [Float](repeating: 1, count: 231)))
         XCTAssertThrowsError(try ForwardInputs.from(h)) { XCTAssertTrue("\($0)".contains("integer")) }
         var bad = try ForwardInputs.from(g)

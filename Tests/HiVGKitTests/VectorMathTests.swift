@@ -9,7 +9,7 @@ import HiVGModel
 final class VectorMathTests: XCTestCase {
     /// Runs `body` on every SIMD path this CPU has: the best, then AVX2 and the portable loops (the
     /// level is capped for the duration; `level` names it in failure messages).
-    func onEveryPath(_ body: (String) -> Void) {
+    static func onEveryPath(_ body: (String) -> Void) {
         let cpu = VectorMath.simdLevel
         for cap in [2, 1, 0] where cap <= cpu {
             VectorMath.capLevel(cap)
@@ -31,7 +31,7 @@ final class VectorMathTests: XCTestCase {
     /// is a normal float (the kernel's polynomial error is < 5.3e-9 relative, plus a few roundings);
     /// the clamps: −inf and anything below −110 give 0, +inf gives +inf, NaN stays NaN.
     func testExpAgainstDouble() {
-        onEveryPath { path in
+        Self.onEveryPath { path in
             var x = Self.values(200_000, lo: -103, hi: 88.7, seed: 1)
             x += [0, -0.0, 1, -1, 0.5, 88.72, -87.3, -87.4, -100, 1e-8, -1e-8]
             var y = [Float](repeating: 0, count: x.count)
@@ -59,7 +59,7 @@ final class VectorMathTests: XCTestCase {
     /// quick_gelu x·σ(1.702x): relative error ≤ 1e-6 against double (|x| ≥ 1e-3; below, absolute
     /// 1e-9), for every length 0…70 (vector bodies and masked tails) and a long run.
     func testQuickGELU() {
-        onEveryPath { path in
+        Self.onEveryPath { path in
             for n in Array(0 ... 70) + [10_007] {
                 let x = Self.values(n, lo: -12, hi: 12, seed: UInt64(n) + 7)
                 var y = x
@@ -79,7 +79,7 @@ final class VectorMathTests: XCTestCase {
     /// Softmax rows with masked (−inf) entries: ≤ 1e-6 relative to a double reference, masked → 0,
     /// an all-masked row → NaN (PyTorch's result too).
     func testSoftmax() {
-        onEveryPath { path in
+        Self.onEveryPath { path in
             for n in 1 ... 90 {
                 var x = Self.values(n, lo: -30, hi: 30, seed: UInt64(n) * 3)
                 for i in stride(from: 1, to: n, by: 5) { x[i] = -.infinity }
@@ -102,7 +102,7 @@ final class VectorMathTests: XCTestCase {
     /// LayerNorm: within 2 ulp-ish (2e-6 relative to the row's output scale) of a double reference,
     /// for widths that exercise the vector body and tail, in place and out of place.
     func testLayerNorm() {
-        onEveryPath { path in
+        Self.onEveryPath { path in
             for dim in [1, 2, 15, 16, 17, 33, 64, 70, 512, 768, 1024] {
                 let rows = 3
                 let x = Self.values(rows * dim, lo: -4, hi: 6, seed: UInt64(dim))
@@ -132,7 +132,7 @@ final class VectorMathTests: XCTestCase {
     }
 
     func testAddAndReLU() {
-        onEveryPath { path in
+        Self.onEveryPath { path in
             for n in [0, 1, 15, 16, 17, 1000] {
                 var x = Self.values(n, lo: -1, hi: 1, seed: 5), y = Self.values(n, lo: -1, hi: 1, seed: 6)
                 let want = zip(x, y).map { $0 + $1 }

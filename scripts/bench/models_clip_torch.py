@@ -37,7 +37,10 @@ def main():
     model = CLIPModel.from_pretrained(a.dir, local_files_only=True).eval()
     load_s = time.perf_counter() - t0
     inp = load_file(a.inputs)
-    pv, ids = inp["pixel_values"], inp["input_ids"].to(torch.int64)
+    pv = inp["pixel_values"]
+    ids = inp["input_ids"].to(torch.int64) if "input_ids" in inp else None
+    if a.mode == "full" and ids is None:
+        ap.error("--mode full needs input_ids in the inputs")
 
     def step():
         if a.mode == "full":

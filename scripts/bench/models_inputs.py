@@ -6,7 +6,9 @@
 pixel_values F32 (B,3,H,W): N(0,1) (already "normalised"); odd samples are padded at the bottom (the
 last H/7 rows zero), as HiVG's eval pipeline pastes a resized image into a zero canvas. pixel_mask U8
 (B,H,W): 1 on those padding rows. input_ids I64 (B,L): [49406, 5…20 random BPE ids, 49407] then 0
-padding, as HiVG's clip.tokenize(truncate=True) lays them out; with --text-len 1 every row is [49407].
+padding, as HiVG's clip.tokenize(truncate=True) lays them out; with --text-len 1 every row is [49407];
+with --text-len 0 there is no input_ids (image only: `hivgkit forward` on a CLIP model then computes
+image_embeds alone, as CLIPModel.get_image_features).
 """
 import argparse
 
@@ -31,6 +33,9 @@ def main():
         pv[i, :, h - pad:, :] = 0
         mask[i, h - pad:, :] = 1
     ids = np.zeros((b, l), np.int64)
+    if l == 0:
+        save_file({"pixel_values": pv, "pixel_mask": mask}, a.out)
+        return
     if l == 1:
         ids[:] = 49407
     else:

@@ -270,7 +270,7 @@ def section_forward(c):
         run([c.bin, "merge", c.ckpt, "--format", "hf-clip", "-o", hf, "--quiet"])
     inputs = {}
     for b in (1, 8):
-        for kind, tl in (("txt77", 77), ("txt1", 1)):
+        for kind, tl in (("txt77", 77), ("img", 0)):
             p = os.path.join(c.raw, "inputs_b%d_%s.safetensors" % (b, kind))
             run([PY, script("models_inputs.py"), p, "--batch", str(b), "--text-len", str(tl)])
             inputs[(b, kind)] = p
@@ -278,8 +278,10 @@ def section_forward(c):
     for b in (1, 8):
         configs.append(dict(name="clip_full", batch=b, model=hf, inputs=inputs[(b, "txt77")], quirk=False,
                             ref=[PY, script("models_clip_torch.py"), hf, inputs[(b, "txt77")], "--mode", "full"]))
-        configs.append(dict(name="clip_image", batch=b, model=hf, inputs=inputs[(b, "txt1")], quirk=False,
-                            ref=[PY, script("models_clip_torch.py"), hf, inputs[(b, "txt1")], "--mode", "image"]))
+        # image only on both sides: no input_ids, so hivgkit runs the image tower alone as
+        # CLIPModel.get_image_features does
+        configs.append(dict(name="clip_image", batch=b, model=hf, inputs=inputs[(b, "img")], quirk=False,
+                            ref=[PY, script("models_clip_torch.py"), hf, inputs[(b, "img")], "--mode", "image"]))
     if c.hivg_python:
         for b in (1, 8):
             configs.append(dict(name="hivg", batch=b, model=c.ckpt, inputs=inputs[(b, "txt77")], quirk=b > 1,

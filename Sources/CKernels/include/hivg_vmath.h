@@ -8,6 +8,8 @@
 int hivg_cpu_simd_level(void);
 /// Caps the level the vector math uses (tests of the AVX2 and portable paths); negative: no cap.
 void hivg_vmath_cap_level(int cap);
+/// The level the vector math and the packed GEMM run at: the CPU's, or the cap when lower.
+int hivg_vmath_active_level(void);
 
 /// x ← x / (1 + exp(−1.702·x)) (CLIP's quick_gelu), in place.
 void hivg_quick_gelu(float *x, size_t n);

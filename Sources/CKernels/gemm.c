@@ -1,0 +1,316 @@
+#include "hivg_gemm.h"
+#include "hivg_vmath.h"
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NR HIVG_GEMM_PANEL
+
+size_t hivg_gemm_packed_count(size_t n, size_t k) { return (n + NR - 1) / NR * NR * k; }
+
+void hivg_gemm_pack(const float *w, size_t n, size_t k, float *packed, size_t q0, size_t q1) {
+    // Blocks of 32 columns × 64 k: the reads run along W's rows, the writes stay in a 8 KB window.
+    for (size_t q = q0; q < q1; q++) {
+        float *panel = packed + q * k * NR;
+        const size_t cols = n - q * NR < NR ? n - q * NR : NR;
+        for (size_t k0 = 0; k0 < k; k0 += 64) {
+            const size_t k1 = k - k0 < 64 ? k : k0 + 64;
+            for (size_t j = 0; j < NR; j++) {
+                if (j < cols) {
+                    const float *row = w + (q * NR + j) * k;
+                    for (size_t kk = k0; kk < k1; kk++) panel[kk * NR + j] = row[kk];
+                } else {
+                    for (size_t kk = k0; kk < k1; kk++) panel[kk * NR + j] = 0;
+                }
+            }
+        }
+    }
+}
+
+// What the last k block of a tile does with its sums.
+typedef struct {
+    const float *bias;  // NULL: none
+    int act;
+    int accumulate;
+    size_t cols;  // valid columns of this panel (1…32)
+} Finish;
+
+// Applies quick_gelu to the finished rows of one tile (the vector-math kernel, while they are in L1).
+static void finish_gelu(float *c, size_t ldc, size_t rows, size_t cols) {
+    for (size_t i = 0; i < rows; i++) hivg_quick_gelu(c + i * ldc, cols);
+}
+
+// Portable path: the same panel order, separate multiply and add.
+static void gemm_portable(const float *x, size_t lda, size_t m, size_t k, const float *packed, size_t n, size_t q0, size_t q1,
+                          const float *bias, int act, int accumulate, float *c, size_t ldc) {
+    for (size_t q = q0; q < q1; q++) {
+        const float *panel = packed + q * k * NR;
+        const size_t cols = n - q * NR < NR ? n - q * NR : NR;
+        for (size_t i = 0; i < m; i++) {
+            float acc[NR];
+            for (size_t j = 0; j < NR; j++) acc[j] = 0;
+            const float *xi = x + i * lda;
+            for (size_t kk = 0; kk < k; kk++) {
+                const float a = xi[kk];
+                for (size_t j = 0; j < NR; j++) acc[j] += a * panel[kk * NR + j];
+            }
+            float *ci = c + i * ldc + q * NR;
+            for (size_t j = 0; j < cols; j++) {
+                float v = acc[j] + (bias ? bias[q * NR + j] : 0.0f);
+                if (act == HIVG_GEMM_RELU) v = v < 0 ? 0 : v;
+                ci[j] = accumulate ? ci[j] + v : v;
+            }
+            if (act == HIVG_GEMM_QUICK_GELU) hivg_quick_gelu(ci, cols);
+        }
+    }
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define AVX512 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,fma")))
+#define AVX2 __attribute__((target("avx2,fma")))
+#define INLINE inline __attribute__((always_inline))
+
+// --- AVX-512: 14 rows × 32 columns of sums in 28 registers ----------------------------------------
+//
+// Blocking (measured on the ViT shapes, 197…1576 rows × 768…3072, weights streamed from memory as in
+// a forward pass): k in blocks of 256, so a panel's 32 KB slice stays in L1 while every row tile of the
+// chunk passes over it; the activations a chunk reads (rows × k-superblock) in ≤ 1 MB of the 2 MB L2;
+// partial sums in a contiguous scratch between k blocks (writing them to c, whose rows are a large
+// stride apart, thrashes L1 sets); and the next weight slice prefetched into L2 a line every 4 k steps
+// by every tile of the chunk (a burst from one tile runs out of line-fill buffers and stalls it).
+#define MR512 14
+#define KC 256
+#define A_BYTES (1024u * 1024u)
+
+AVX512 static INLINE void tile512(const int mr, size_t kc, const float *restrict x, size_t lda, const float *restrict p,
+                                  const float *in, float *out, size_t ldo, const Finish *fin, const float *pf, size_t pfl) {
+    __m512 c0[MR512], c1[MR512];
+    for (int i = 0; i < MR512; i++) {
+        if (i < mr && in) {
+            c0[i] = _mm512_loadu_ps(in + i * NR);
+            c1[i] = _mm512_loadu_ps(in + i * NR + 16);
+        } else {
+            c0[i] = _mm512_setzero_ps();
+            c1[i] = _mm512_setzero_ps();
+        }
+    }
+#define STEP512(kk)                                                                                    \
+    do {                                                                                               \
+        const __m512 b0 = _mm512_loadu_ps(p + (kk) * NR), b1 = _mm512_loadu_ps(p + (kk) * NR + 16);    \
+        for (int i = 0; i < MR512; i++) {                                                              \
+            if (i < mr) {                                                                              \
+                const __m512 a = _mm512_set1_ps(x[i * lda + (kk)]);                                    \
+                c0[i] = _mm512_fmadd_ps(a, b0, c0[i]);                                                 \
+                c1[i] = _mm512_fmadd_ps(a, b1, c1[i]);                                                 \
+            }                                                                                          \
+        }                                                                                              \
+    } while (0)
+    // Two loops, so the sums stay in registers (a prefetch test inside one loop made the compiler
+    // keep them in memory): the first issues one prefetch per 4 steps while lines remain.
+    size_t kk = 0;
+    for (; pfl && kk + 4 <= kc; kk += 4, pfl--, pf += 16) {
+        _mm_prefetch((const char *)pf, _MM_HINT_T1);
+        STEP512(kk);
+        STEP512(kk + 1);
+        STEP512(kk + 2);
+        STEP512(kk + 3);
+    }
+    for (; kk < kc; kk++) STEP512(kk);
+#undef STEP512
+    if (!fin) {  // partial sums to the scratch tile
+        for (int i = 0; i < MR512; i++) {
+            if (i < mr) {
+                _mm512_storeu_ps(out + i * NR, c0[i]);
+                _mm512_storeu_ps(out + i * NR + 16, c1[i]);
+            }
+        }
+        return;
+    }
+    const size_t cols = fin->cols;
+    const __mmask16 m0 = cols >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cols) - 1);
+    const __mmask16 m1 = cols >= 32 ? (__mmask16)0xFFFF : cols <= 16 ? 0 : (__mmask16)((1u << (cols - 16)) - 1);
+    const __m512 bias0 = fin->bias ? _mm512_maskz_loadu_ps(m0, fin->bias) : _mm512_setzero_ps();
+    const __m512 bias1 = fin->bias ? _mm512_maskz_loadu_ps(m1, fin->bias + 16) : _mm512_setzero_ps();
+    for (int i = 0; i < MR512; i++) {
+        if (i < mr) {
+            __m512 v0 = _mm512_add_ps(c0[i], bias0), v1 = _mm512_add_ps(c1[i], bias1);
+            if (fin->act == HIVG_GEMM_RELU) {
+                v0 = _mm512_max_ps(v0, _mm512_setzero_ps());
+                v1 = _mm512_max_ps(v1, _mm512_setzero_ps());
+            }
+            float *row = out + i * ldo;
+            if (fin->accumulate) {
+                v0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, row), v0);
+                v1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, row + 16), v1);
+            }
+            _mm512_mask_storeu_ps(row, m0, v0);
+            _mm512_mask_storeu_ps(row + 16, m1, v1);
+        }
+    }
+    if (fin->act == HIVG_GEMM_QUICK_GELU) finish_gelu(out, ldo, (size_t)mr, cols);
+}
+
+AVX512 static void tile512_any(int mr, size_t kc, const float *x, size_t lda, const float *p, const float *in, float *out, size_t ldo,
+                               const Finish *fin, const float *pf, size_t pfl) {
+    switch (mr) {
+#define TILE(R) \
+    case R: tile512(R, kc, x, lda, p, in, out, ldo, fin, pf, pfl); break;
+        TILE(1) TILE(2) TILE(3) TILE(4) TILE(5) TILE(6) TILE(7) TILE(8) TILE(9) TILE(10) TILE(11) TILE(12) TILE(13)
+#undef TILE
+    default: tile512(MR512, kc, x, lda, p, in, out, ldo, fin, pf, pfl); break;
+    }
+}
+
+// How one call is blocked: rows in chunks of `mc`, k in superblocks of `ks` (a multiple of KC).
+typedef struct {
+    size_t mc, ks;
+    size_t scratch_floats;  // 0 when k fits one KC block
+} Plan;
+
+static Plan plan512(size_t m, size_t k, size_t panels) {
+    Plan pl = {m, k ? k : 1, 0};
+    const size_t rowBytes = (k ? k : 1) * sizeof(float);
+    if (m * rowBytes > A_BYTES) {
+        const size_t rows = A_BYTES / rowBytes / MR512 * MR512;
+        if (rows >= 8 * MR512) {
+            pl.mc = rows;  // whole k per chunk; the weights are read once per chunk
+        } else {
+            // Long k (fc2): keep up to 336 rows per chunk and split k so their activations fit instead.
+            pl.mc = m < 24 * MR512 ? m : 24 * MR512;
+            size_t ks = A_BYTES / (pl.mc * sizeof(float)) / KC * KC;
+            pl.ks = ks < KC ? KC : ks;
+        }
+    }
+    const size_t mcPad = (pl.mc + MR512 - 1) / MR512 * MR512;
+    if (k > KC) pl.scratch_floats = mcPad * NR * (pl.ks < k ? panels : 1);
+    return pl;
+}
+
+AVX512 static void gemm512(const float *x, size_t lda, size_t m, size_t k, const float *packed, size_t n, size_t q0, size_t q1,
+                           const float *bias, int act, int accumulate, float *c, size_t ldc, const Plan *pl, float *scratch) {
+    const size_t mcPad = (pl->mc + MR512 - 1) / MR512 * MR512;
+    const int perPanel = pl->ks < k;  // scratch holds every panel's partial sums between superblocks
+    for (size_t r0 = 0; r0 < m; r0 += pl->mc) {
+        const size_t r1 = m - r0 < pl->mc ? m : r0 + pl->mc, tiles = (r1 - r0 + MR512 - 1) / MR512;
+        for (size_t s0 = 0; s0 < k || (k == 0 && s0 == 0); s0 += pl->ks) {
+            const size_t s1 = k - s0 < pl->ks ? k : s0 + pl->ks;
+            for (size_t q = q0; q < q1; q++) {
+                const float *panel = packed + q * k * NR;
+                float *scr = scratch ? scratch + (perPanel ? (q - q0) * mcPad * NR : 0) : NULL;
+                const Finish fin = {bias ? bias + q * NR : NULL, act, accumulate, n - q * NR < NR ? n - q * NR : NR};
+                size_t k0 = s0;
+                do {
+                    const size_t kc = s1 - k0 < KC ? s1 - k0 : KC;
+                    const int first = k0 == 0, last = k0 + kc >= k;
+                    // The slice the next step reads: the next panel's same k block, or the first panel's
+                    // next k block when this is the superblock's last panel.
+                    const float *next = q + 1 < q1 ? panel + k * NR + k0 * NR : s1 < k ? packed + q0 * k * NR + s1 * NR : NULL;
+                    const size_t lines = kc * NR * sizeof(float) / 64, per = (lines + tiles - 1) / tiles;
+                    for (size_t t = 0; t < tiles; t++) {
+                        const size_t i = r0 + t * MR512;
+                        const int mr = (int)(r1 - i < MR512 ? r1 - i : MR512);
+                        float *tileScr = scr ? scr + (i - r0) * NR : NULL;
+                        const size_t pfStart = t * per < lines ? t * per : lines;
+                        const size_t pfl = next ? (lines - pfStart < per ? lines - pfStart : per) : 0;
+                        const float *pf = next ? next + pfStart * 16 : NULL;
+                        const float *xi = x + i * lda + k0, *pk = panel + k0 * NR;
+                        if (last) {
+                            tile512_any(mr, kc, xi, lda, pk, first ? NULL : tileScr, c + i * ldc + q * NR, ldc, &fin, pf, pfl);
+                        } else {
+                            tile512_any(mr, kc, xi, lda, pk, first ? NULL : tileScr, tileScr, NR, NULL, pf, pfl);
+                        }
+                    }
+                    k0 += kc;
+                } while (k0 < s1);
+            }
+            if (k == 0) break;
+        }
+    }
+}
+
+// --- AVX2: 6 rows × 16 columns (12 of the 16 registers), a panel in two halves, all of k at once ---
+#define MR256 6
+
+AVX2 static INLINE void tile256(const int mr, size_t k, const float *restrict x, size_t lda, const float *restrict p, float *out,
+                                size_t ldo, const float *bias, int act, int accumulate, size_t cols) {
+    __m256 c0[MR256], c1[MR256];
+    for (int i = 0; i < MR256; i++) c0[i] = c1[i] = _mm256_setzero_ps();
+    for (size_t kk = 0; kk < k; kk++) {
+        const __m256 b0 = _mm256_loadu_ps(p + kk * NR), b1 = _mm256_loadu_ps(p + kk * NR + 8);
+        for (int i = 0; i < MR256; i++) {
+            if (i < mr) {
+                const __m256 a = _mm256_broadcast_ss(x + i * lda + kk);
+                c0[i] = _mm256_fmadd_ps(a, b0, c0[i]);
+                c1[i] = _mm256_fmadd_ps(a, b1, c1[i]);
+            }
+        }
+    }
+    for (int i = 0; i < MR256; i++) {
+        if (i >= mr) continue;
+        float v[16];
+        _mm256_storeu_ps(v, c0[i]);
+        _mm256_storeu_ps(v + 8, c1[i]);
+        float *row = out + i * ldo;
+        for (size_t j = 0; j < cols; j++) {
+            float y = v[j] + (bias ? bias[j] : 0.0f);
+            if (act == HIVG_GEMM_RELU) y = y < 0 ? 0 : y;
+            row[j] = accumulate ? row[j] + y : y;
+        }
+        if (act == HIVG_GEMM_QUICK_GELU) hivg_quick_gelu(row, cols);
+    }
+}
+
+AVX2 static void tile256_any(int mr, size_t k, const float *x, size_t lda, const float *p, float *out, size_t ldo, const float *bias,
+                             int act, int accumulate, size_t cols) {
+    switch (mr) {
+#define TILE(R) \
+    case R: tile256(R, k, x, lda, p, out, ldo, bias, act, accumulate, cols); break;
+        TILE(1) TILE(2) TILE(3) TILE(4) TILE(5)
+#undef TILE
+    default: tile256(MR256, k, x, lda, p, out, ldo, bias, act, accumulate, cols); break;
+    }
+}
+
+AVX2 static void gemm256(const float *x, size_t lda, size_t m, size_t k, const float *packed, size_t n, size_t q0, size_t q1,
+                         const float *bias, int act, int accumulate, float *c, size_t ldc) {
+    for (size_t q = q0; q < q1; q++) {
+        const float *panel = packed + q * k * NR;
+        const size_t cols = n - q * NR < NR ? n - q * NR : NR;
+        for (size_t h = 0; h < 2 && h * 16 < cols; h++) {
+            const size_t hc = cols - h * 16 < 16 ? cols - h * 16 : 16;
+            const float *hb = bias ? bias + q * NR + h * 16 : NULL;
+            for (size_t i = 0; i < m; i += MR256) {
+                const int mr = (int)(m - i < MR256 ? m - i : MR256);
+                tile256_any(mr, k, x + i * lda, lda, panel + h * 16, c + i * ldc + q * NR + h * 16, ldc, hb, act, accumulate, hc);
+            }
+        }
+    }
+}
+#endif
+
+void hivg_gemm_packed(const float *x, size_t lda, size_t m, size_t k, const float *packed, size_t n, size_t q0, size_t q1,
+                      const float *bias, int act, int accumulate, float *c, size_t ldc) {
+    const size_t panels = (n + NR - 1) / NR;
+    if (q1 > panels) q1 = panels;
+    if (m == 0 || q0 >= q1) return;
+#if defined(__x86_64__)
+    const int level = hivg_vmath_active_level();
+    if (level == 2) {
+        const Plan pl = plan512(m, k, q1 - q0);
+        float *scratch = pl.scratch_floats ? aligned_alloc(64, (pl.scratch_floats * sizeof(float) + 63) / 64 * 64) : NULL;
+        if (!pl.scratch_floats || scratch) {
+            gemm512(x, lda, m, k, packed, n, q0, q1, bias, act, accumulate, c, ldc, &pl, scratch);
+            free(scratch);
+            return;
+        }
+        // No memory for the scratch: the AVX2 path needs none.
+    }
+    if (level >= 1) {
+        gemm256(x, lda, m, k, packed, n, q0, q1, bias, act, accumulate, c, ldc);
+        return;
+    }
+#endif
+    gemm_portable(x, lda, m, k, packed, n, q0, q1, bias, act, accumulate, c, ldc);
+}
