@@ -8,23 +8,29 @@
 
 size_t hivg_gemm_packed_count(size_t n, size_t k) { return (n + NR - 1) / NR * NR * k; }
 
-void hivg_gemm_pack(const float *w, size_t n, size_t k, float *packed, size_t q0, size_t q1) {
-    // Blocks of 32 columns × 64 k: the reads run along W's rows, the writes stay in a 8 KB window.
-    for (size_t q = q0; q < q1; q++) {
-        float *panel = packed + q * k * NR;
-        const size_t cols = n - q * NR < NR ? n - q * NR : NR;
+void hivg_gemm_pack_rows(const float *src, size_t rows, size_t k, float *packed, size_t row0) {
+    // Per panel, blocks of 64 k: the reads run along the source rows, the writes stay in an 8 KB window.
+    size_t r = 0;
+    while (r < rows) {
+        const size_t g = row0 + r, j0 = g % NR, cnt = NR - j0 < rows - r ? NR - j0 : rows - r;
+        float *panel = packed + g / NR * k * NR + j0;
         for (size_t k0 = 0; k0 < k; k0 += 64) {
             const size_t k1 = k - k0 < 64 ? k : k0 + 64;
-            for (size_t j = 0; j < NR; j++) {
-                if (j < cols) {
-                    const float *row = w + (q * NR + j) * k;
-                    for (size_t kk = k0; kk < k1; kk++) panel[kk * NR + j] = row[kk];
-                } else {
-                    for (size_t kk = k0; kk < k1; kk++) panel[kk * NR + j] = 0;
-                }
+            for (size_t j = 0; j < cnt; j++) {
+                const float *row = src + (r + j) * k;
+                for (size_t kk = k0; kk < k1; kk++) panel[kk * NR + j] = row[kk];
             }
         }
+        r += cnt;
     }
+}
+
+void hivg_gemm_pack_tail(float *packed, size_t n, size_t k) {
+    const size_t used = n % NR;
+    if (used == 0) return;
+    float *panel = packed + n / NR * k * NR;
+    for (size_t kk = 0; kk < k; kk++)
+        for (size_t j = used; j < NR; j++) panel[kk * NR + j] = 0;
 }
 
 // What the last k block of a tile does with its sums.

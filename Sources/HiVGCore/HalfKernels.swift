@@ -145,19 +145,33 @@ public final class PackedWeight: @unchecked Sendable {
     public static let panelWidth = Int(HIVG_GEMM_PANEL)
     let base: UnsafeMutablePointer<Float>
 
-    /// Packs `weight` (outFeatures × inFeatures, row-major), panels split over `threads`.
-    public init(_ weight: UnsafePointer<Float>, outFeatures: Int, inFeatures: Int, threads: Int = 1) {
-        precondition(outFeatures > 0 && inFeatures >= 0, "PackedWeight: bad shape")
+    /// Packs `weight` (outFeatures × inFeatures, row-major), rows split over `threads`.
+    public convenience init(_ weight: UnsafePointer<Float>, outFeatures: Int, inFeatures: Int, threads: Int = 1) {
+        self.init(parts: [(weight, outFeatures)], inFeatures: inFeatures, threads: threads)
+    }
+
+    /// Packs the row-wise stack of `parts` (each `rows` × inFeatures, row-major; e.g. the q, k and v
+    /// projections as one q;k;v weight) without concatenating them first: each part may be read in
+    /// place (a mapped file's bytes). Rows are split over `threads`.
+    public init(parts: [(UnsafePointer<Float>, rows: Int)], inFeatures: Int, threads: Int = 1) {
+        let outFeatures = parts.reduce(0) { $0 + $1.rows }
+        precondition(outFeatures > 0 && inFeatures >= 0 && parts.allSatisfy { $0.rows >= 0 }, "PackedWeight: bad shape")
         self.outFeatures = outFeatures
         self.inFeatures = inFeatures
         let count = max(1, hivg_gemm_packed_count(outFeatures, inFeatures))
         base = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.stride, alignment: 64)
             .bindMemory(to: Float.self, capacity: count)
-        let panels = (outFeatures + Self.panelWidth - 1) / Self.panelWidth
-        let parts = min(max(1, threads), panels, max(1, outFeatures * inFeatures >> 18))
+        hivg_gemm_pack_tail(base, outFeatures, inFeatures)
         let out = base
-        Parallel.run(parts) { w in
-            hivg_gemm_pack(weight, outFeatures, inFeatures, out, panels * w / parts, panels * (w + 1) / parts)
+        var row0 = 0
+        for (src, rows) in parts {
+            let parts = min(max(1, threads), max(1, rows * inFeatures >> 18), max(1, rows))
+            let first = row0
+            Parallel.run(parts) { w in
+                let lo = rows * w / parts, hi = rows * (w + 1) / parts
+                if hi > lo { hivg_gemm_pack_rows(src + lo * inFeatures, hi - lo, inFeatures, out, first + lo) }
+            }
+            row0 += rows
         }
     }
 

@@ -50,9 +50,9 @@ public final class ForwardModel: @unchecked Sendable {
             config.provenance["adaptive_weights"] = "off: implied by mixup"
         }
         self.config = config
-        var p: [String: [Float]] = [:]
         let required = Architecture.required(config)
         var names = required.map { $0.0 }
+        if model.weights.contains("clip.logit_scale") { names.append("clip.logit_scale") }
         // Input widths of the linear layers (the patch convolution is one too: 3·p·p → width).
         var inDims: [String: Int] = [:]
         for (name, shape) in required where name.hasSuffix(".weight") {
@@ -61,76 +61,109 @@ public final class ForwardModel: @unchecked Sendable {
                 inDims[String(name.dropLast(7))] = shape.dropFirst().reduce(1, *)
             }
         }
-        if model.weights.contains("clip.logit_scale") { names.append("clip.logit_scale") }
-        for name in names where p[name] == nil {
-            let linear = name.hasSuffix(".weight") ? String(name.dropLast(7)) : name
-            if model.lora[linear] != nil {
-                p[name] = try Merge.mergedFloats(model, linear: linear)
-            } else {
-                guard let t = model.weights[name] else { throw ForwardError.missingWeight(name) }
-                guard t.dtype.isFloatingPoint else {
-                    throw ForwardError.unsupported("tensor `\(name)` has dtype \(t.dtype.rawValue); the forward pass needs floating-point weights")
-                }
-                p[name] = try t.floats(name: name)
-            }
-        }
-        // The VL transformer's packed q;k;v projection, split once: q and k share an input (h + pos),
-        // one GEMM for the first 2d rows; v reads h.
-        if let h = config.head, config.architecture == "hivg" {
-            let d = h.hidden
-            for l in 0 ..< h.layers {
-                let a = "vl_transformer.encoder.layers.\(l).self_attn."
-                let w = p[a + "in_proj_weight"]!, b = p[a + "in_proj_bias"]!
-                p[a + "qk.weight"] = Array(w[0 ..< 2 * d * d])
-                p[a + "qk.bias"] = Array(b[0 ..< 2 * d])
-                p[a + "v.weight"] = Array(w[2 * d * d ..< 3 * d * d])
-                p[a + "v.bias"] = Array(b[2 * d ..< 3 * d])
-                p[a + "in_proj_weight"] = nil
-                p[a + "in_proj_bias"] = nil
-                inDims[a + "qk"] = d
-                inDims[a + "v"] = d
-            }
-        }
-        // One GEMM per attention input instead of three: q;k;v of the CLIP layers and k;v of the bridge
-        // are packed row-wise (the outputs are then column blocks of one product, bit-identical per
-        // element to separate calls as each output column is its own dot product).
-        func pack(_ prefix: String, _ parts: [String], as packed: String) {
-            let ws = parts.map { p[prefix + $0 + ".weight"] }, bs = parts.map { p[prefix + $0 + ".bias"] }
-            guard ws.allSatisfy({ $0 != nil }), bs.allSatisfy({ $0 != nil }), let inDim = inDims[prefix + parts[0]] else { return }
-            p[prefix + packed + ".weight"] = ws.flatMap { $0! }
-            p[prefix + packed + ".bias"] = bs.flatMap { $0! }
-            inDims[prefix + packed] = inDim
-            for part in parts {
-                p[prefix + part + ".weight"] = nil
-                p[prefix + part + ".bias"] = nil
-                inDims[prefix + part] = nil
-            }
+        // What each packed weight is made of: one linear, or a stack read as one GEMM — q;k;v of the
+        // CLIP layers and k;v of the bridge (the outputs are then column blocks of one product, each
+        // output column its own dot product, so the same numbers as separate calls), and the VL
+        // transformer's in_proj split into q;k (one input, h + pos) and v (reads h).
+        typealias Part = (tensor: String, rows: Range<Int>?)
+        var packs: [(prefix: String, parts: [Part], inDim: Int)] = []
+        var biases: [(name: String, parts: [Part])] = []
+        var stacked = Set<String>()
+        func stack(_ prefix: String, _ modules: [String], as packed: String) {
+            guard let inDim = inDims[prefix + modules[0]], modules.allSatisfy({ model.weights.contains(prefix + $0 + ".weight") }) else { return }
+            packs.append((prefix + packed, modules.map { (prefix + $0 + ".weight", nil) }, inDim))
+            biases.append((prefix + packed + ".bias", modules.map { (prefix + $0 + ".bias", nil) }))
+            for m in modules { stacked.insert(prefix + m) }
         }
         for (tower, layers) in [("text_model", config.text.layers), ("vision_model", config.vision.layers)] {
             for l in 0 ..< layers {
                 let prefix = "clip.\(tower).encoder.layers.\(l)."
-                pack(prefix + "self_attn.", ["q_proj", "k_proj", "v_proj"], as: "qkv")
-                if tower == "vision_model" && p[prefix + "cross_attn.k_proj.weight"] != nil {
-                    pack(prefix + "cross_attn.", ["k_proj", "v_proj"], as: "kv")
+                stack(prefix + "self_attn.", ["q_proj", "k_proj", "v_proj"], as: "qkv")
+                if tower == "vision_model" && inDims[prefix + "cross_attn.k_proj"] != nil {
+                    stack(prefix + "cross_attn.", ["k_proj", "v_proj"], as: "kv")
                 }
             }
         }
-        // Every linear weight is packed once into the GEMM's panel layout (PackedWeight) and its
-        // row-major copy dropped: the forward pass reads weights only through the packed form.
+        var skipped = Set<String>()
+        if let h = config.head, config.architecture == "hivg" {
+            let d = h.hidden
+            for l in 0 ..< h.layers {
+                let a = "vl_transformer.encoder.layers.\(l).self_attn."
+                packs.append((a + "qk", [(a + "in_proj_weight", 0 ..< 2 * d)], d))
+                packs.append((a + "v", [(a + "in_proj_weight", 2 * d ..< 3 * d)], d))
+                biases.append((a + "qk.bias", [(a + "in_proj_bias", 0 ..< 2 * d)]))
+                biases.append((a + "v.bias", [(a + "in_proj_bias", 2 * d ..< 3 * d)]))
+                skipped.formUnion([a + "in_proj_weight", a + "in_proj_bias"])
+            }
+        }
+        for (prefix, inDim) in inDims.sorted(by: { $0.key < $1.key }) where !stacked.contains(prefix) {
+            packs.append((prefix, [(prefix + ".weight", nil)], inDim))
+        }
+        let packedNames = Set(packs.flatMap { $0.parts.map(\.tensor) })
+
+        // A tensor as F32 values: the LoRA-merged weight (W + s·B·A) where the model has LoRA on it.
+        func floats(_ name: String) throws -> [Float] {
+            let linear = name.hasSuffix(".weight") ? String(name.dropLast(7)) : name
+            if model.lora[linear] != nil { return try Merge.mergedFloats(model, linear: linear) }
+            guard let t = model.weights[name] else { throw ForwardError.missingWeight(name) }
+            guard t.dtype.isFloatingPoint else {
+                throw ForwardError.unsupported("tensor `\(name)` has dtype \(t.dtype.rawValue); the forward pass needs floating-point weights")
+            }
+            return try t.floats(name: name)
+        }
+        // Rows of a weight as F32 without a copy when the source holds them so (an F32, contiguous,
+        // aligned mapping without LoRA), else through `floats`.
+        func withRows<R>(_ part: Part, inDim: Int, _ body: (UnsafePointer<Float>, Int) throws -> R) throws -> R {
+            func sliced(_ base: UnsafePointer<Float>, count: Int) throws -> R {
+                guard inDim > 0, count % inDim == 0 else {
+                    throw ForwardError.unsupported("`\(part.tensor)` has \(count) values, not a multiple of its input width \(inDim)")
+                }
+                let rows = part.rows ?? 0 ..< count / inDim
+                guard rows.upperBound <= count / inDim else {
+                    throw ForwardError.unsupported("`\(part.tensor)` has \(count / inDim) rows, expected at least \(rows.upperBound)")
+                }
+                return try body(base + rows.lowerBound * inDim, rows.count)
+            }
+            let linear = String(part.tensor.dropLast(7))
+            if let t = model.weights[part.tensor], t.dtype == .f32, model.lora[linear] == nil {
+                if let r = try t.withContiguousBytes(name: part.tensor, { raw -> R? in
+                    guard let base = raw.baseAddress, Int(bitPattern: base) % MemoryLayout<Float>.alignment == 0 else { return nil }
+                    return try sliced(base.assumingMemoryBound(to: Float.self), count: raw.count / 4)
+                }) { return r }
+            }
+            let values = try floats(part.tensor)
+            return try values.withUnsafeBufferPointer { try sliced($0.baseAddress!, count: values.count) }
+        }
+        func withParts<R>(_ parts: ArraySlice<Part>, inDim: Int, _ acc: [(UnsafePointer<Float>, rows: Int)],
+                          _ body: ([(UnsafePointer<Float>, rows: Int)]) throws -> R) throws -> R {
+            guard let part = parts.first else { return try body(acc) }
+            return try withRows(part, inDim: inDim) { ptr, rows in try withParts(parts.dropFirst(), inDim: inDim, acc + [(ptr, rows)], body) }
+        }
+
+        // Everything else (biases, norms, embeddings, adaptive weights) as F32 arrays.
+        var p: [String: [Float]] = [:]
+        for name in names where !packedNames.contains(name) && !skipped.contains(name) && p[name] == nil {
+            p[name] = try floats(name)
+        }
+        for (name, parts) in biases {
+            p[name] = try parts.flatMap { part -> [Float] in
+                let v = try p[part.tensor] ?? floats(part.tensor)
+                guard let rows = part.rows else { return v }
+                guard rows.upperBound <= v.count else { throw ForwardError.unsupported("`\(part.tensor)` has \(v.count) values, expected \(rows.upperBound)") }
+                return Array(v[rows])
+            }
+        }
+        for (_, parts) in biases { for part in parts { p[part.tensor] = nil } }
+        self.p = p
+
+        // Every linear weight packed once into the GEMM's panel layout, straight from the source where
+        // it can be: the forward pass reads weights only through the packed form.
         let threads = ProcessInfo.processInfo.activeProcessorCount
         var packedWeights: [String: PackedWeight] = [:]
-        for (prefix, inDim) in inDims.sorted(by: { $0.key < $1.key }) {
-            guard let w = p[prefix + ".weight"] else { continue }
-            guard inDim > 0, w.count % inDim == 0, w.count > 0 else {
-                throw ForwardError.unsupported("`\(prefix).weight` has \(w.count) values, not a multiple of its input width \(inDim)")
-            }
-            packedWeights[prefix] = w.withUnsafeBufferPointer {
-                PackedWeight($0.baseAddress!, outFeatures: w.count / inDim, inFeatures: inDim, threads: threads)
-            }
-            p[prefix + ".weight"] = nil
+        for (prefix, parts, inDim) in packs {
+            packedWeights[prefix] = try withParts(parts[...], inDim: inDim, []) { PackedWeight(parts: $0, inFeatures: inDim, threads: threads) }
         }
         self.packed = packedWeights
-        self.p = p
         if config.architecture == "hivg" && !config.adaptLayers.isEmpty {
             if config.mixup && config.adaptiveWeights && config.text.width != config.vision.width {
                 throw ForwardError.unsupported("""

@@ -20,9 +20,11 @@ enum {
 /// Floats of the packed form of an n × k weight.
 size_t hivg_gemm_packed_count(size_t n, size_t k);
 
-/// Packs panels [q0, q1) of W (n × k, row-major) into `packed` (hivg_gemm_packed_count floats; panel q
-/// at packed + q·k·32). Callers may split the panels over threads.
-void hivg_gemm_pack(const float *w, size_t n, size_t k, float *packed, size_t q0, size_t q1);
+/// Writes rows [row0, row0 + rows) of W's packed form from `src` (rows × k, row-major): W may be
+/// packed from several parts (q;k;v projections stacked), and a part's rows split over threads.
+void hivg_gemm_pack_rows(const float *src, size_t rows, size_t k, float *packed, size_t row0);
+/// Zeroes the lanes past n of the last panel (nothing when n is a multiple of 32).
+void hivg_gemm_pack_tail(float *packed, size_t n, size_t k);
 
 /// Output columns of panels [q0, q1) for m rows: y[i][j] = act(Σ_kk x[i][kk]·W[j][kk] + bias[j]),
 /// written to c (row stride ldc), or added to it when `accumulate` (c += …; `act` must then be PLAIN).
