@@ -165,6 +165,21 @@ assert len(d["passes"]) == 3 and all(p["seconds"] > 0 and p["cpu_seconds"] >= 0 
 assert d["threads"] == 3 and d["blas"]["core"] and d["forward_cpu_seconds"] >= 0, d
 PY
 expect 64 "$BIN" forward $HEADS $H/stage3.pth --inputs $H/goldens/stage3.safetensors -o $T/f2.safetensors --repeat 0
+# Inputs without input_ids: a CLIP model computes image_embeds alone; HiVG says what is missing.
+python3 - $H/goldens/hf_clip_tiny_embeds.safetensors $T/img_only.safetensors <<'PY' && ok || bad "image-only inputs written"
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+head = json.loads(raw[8:8 + n]); pv = head["pixel_values"]; a, b = pv["data_offsets"]
+out = json.dumps({"pixel_values": dict(pv, data_offsets=[0, b - a])}).encode()
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(out)) + out + raw[8 + n + a:8 + n + b])
+PY
+expect 0 "$BIN" forward $H/goldens/hf_clip_tiny --inputs $T/img_only.safetensors -o $T/img_out.safetensors --quiet
+expect 0 "$BIN" inspect --json $T/img_out.safetensors
+contains "$out" "image_embeds"
+if grep -q "text_embeds" <<<"$out"; then bad "image-only forward wrote text_embeds"; else ok; fi
+expect 1 "$BIN" forward $HEADS $H/stage3.pth --inputs $T/img_only.safetensors -o $T/x.safetensors
+contains "$err" "input_ids"
 expect 0 "$BIN" verify $HEADS $H/stage3.pth $T/a.safetensors --samples 2
 contains "$out" "PASS"
 expect 0 "$BIN" merge $HEADS $H/stage3.pth -o $T/v.safetensors --verify --quiet

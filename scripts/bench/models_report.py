@@ -156,7 +156,7 @@ def main():
         skip("forward", "forward", (f or {}).get("skipped", "not run"))
     else:
         loads += [f["loadavg_before"], f["loadavg_after"]]
-        label = {"clip_full": "CLIP image+text (L=77)", "clip_image": "CLIP image embedding (L=1)",
+        label = {"clip_full": "CLIP image+text (L=77)", "clip_image": "CLIP image embedding (no text)",
                  "hivg": "HiVG box", "clip_full_1thread": "CLIP image+text (L=77)", "hivg_1thread": "HiVG box"}
         refname = {"clip_full": "transformers %s CLIPModel(input_ids, pixel_values)",
                    "clip_image": "transformers %s CLIPModel.get_image_features",
