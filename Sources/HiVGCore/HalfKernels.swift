@@ -159,8 +159,7 @@ public final class PackedWeight: @unchecked Sendable {
         self.outFeatures = outFeatures
         self.inFeatures = inFeatures
         let count = max(1, hivg_gemm_packed_count(outFeatures, inFeatures))
-        base = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.stride, alignment: 64)
-            .bindMemory(to: Float.self, capacity: count)
+        base = Self.allocate(bytes: count * MemoryLayout<Float>.stride).bindMemory(to: Float.self, capacity: count)
         hivg_gemm_pack_tail(base, outFeatures, inFeatures)
         let out = base
         var row0 = 0
@@ -176,6 +175,20 @@ public final class PackedWeight: @unchecked Sendable {
     }
 
     deinit { base.deallocate() }
+
+    /// Storage for the packed panels: 64-byte aligned; weights of 4 MB and more 2 MB-aligned and
+    /// advised for transparent huge pages, so a forward pass that streams every weight from memory
+    /// takes a TLB miss per 2 MB instead of per 4 KB (and the hardware prefetchers, which stop at page
+    /// boundaries, run on).
+    private static func allocate(bytes: Int) -> UnsafeMutableRawPointer {
+        let huge = 2 << 20
+        guard bytes >= 2 * huge else { return UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64) }
+        let p = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: huge)
+        #if os(Linux)
+        _ = hivg_advise_hugepages(p, bytes)
+        #endif
+        return p
+    }
 
     /// What the packed storage takes.
     public var byteCount: Int { hivg_gemm_packed_count(outFeatures, inFeatures) * MemoryLayout<Float>.stride }

@@ -297,14 +297,21 @@ def section_forward(c):
         b = cfg["batch"]
         say("   %s B=%d, %d thread(s)" % (cfg["name"], b, threads))
         la_c, cs = loadavg(), cpu_snapshot()
-        half = max(1, N // 2)
-        ours = [ours_forward(c, cfg["model"], cfg["inputs"], cfg["quirk"], threads, out_tmp, repeat=3) for _ in range(half)]
+        # Ours and the reference alternate, one process each per round, so both sample the same
+        # stretch of this machine's (shared, drifting) speed; the first reference process also dumps.
         dump_path = os.path.join(c.raw, "ref_%s_b%d.safetensors" % (cfg["name"], b))
-        runs_ref = N if b == 1 else max(3, N // 2)
-        o, _, _ = run(cfg["ref"] + ["--threads", str(threads), "--warmup", "2", "--runs", str(runs_ref)]
-                      + ([] if cfg.get("info") else ["--dump", dump_path]), env=c.hivg_env if cfg["name"].startswith("hivg") else None)
-        ref = last_json(o)
-        ours += [ours_forward(c, cfg["model"], cfg["inputs"], cfg["quirk"], threads, out_tmp, repeat=3) for _ in range(N - half)]
+        rounds = N if b == 1 else max(3, N // 2)
+        ours, ref = [], None
+        for r in range(rounds):
+            ours.append(ours_forward(c, cfg["model"], cfg["inputs"], cfg["quirk"], threads, out_tmp, repeat=3))
+            dump = ["--dump", dump_path] if r == 0 and not cfg.get("info") else []
+            o, _, _ = run(cfg["ref"] + ["--threads", str(threads), "--warmup", "2", "--runs", "2" if b == 1 else "1"] + dump,
+                          env=c.hivg_env if cfg["name"].startswith("hivg") else None)
+            d = last_json(o)
+            if ref is None:
+                ref = dict(d, times=[])
+            ref["times"] += d["times"]
+        ref["median"], ref["min"], ref["processes"] = median(ref["times"]), min(ref["times"]), rounds
         entry = {"name": cfg["name"], "batch": b, "threads": threads, "info": bool(cfg.get("info")), "batch_quirk": cfg["quirk"],
                  "ours": ours, "ours_median": median([w for x in ours for w in x["warm_seconds"]]),
                  "ours_first_pass_median": median([x["forward_seconds"] for x in ours]),

@@ -1,4 +1,4 @@
-// Linux file-copy calls Swift's Glibc module does not declare (they need _GNU_SOURCE).
+// Linux file-copy and memory-advice calls Swift's Glibc module does not declare (they need _GNU_SOURCE).
 #ifndef HIVG_FILEIO_H
 #define HIVG_FILEIO_H
 #include <stddef.h>
@@ -10,5 +10,8 @@ long hivg_copy_file_range(int fd_in, int64_t *offset, int fd_out, size_t len);
 /// Starts writeback of [offset, offset + len) without waiting (sync_file_range SYNC_FILE_RANGE_WRITE);
 /// 0, or -1 with errno. A hint: the data is made durable by fsync as before.
 int hivg_start_writeback(int fd, int64_t offset, int64_t len);
+/// madvise(MADV_HUGEPAGE) on the whole 4 KB pages inside [p, p + len): 0, or -1 with errno (a hint;
+/// EINVAL where transparent huge pages are not built in).
+int hivg_advise_hugepages(void *p, size_t len);
 
 #endif
