@@ -304,8 +304,8 @@ def section_forward(c):
         ours, ref = [], None
         for r in range(rounds):
             ours.append(ours_forward(c, cfg["model"], cfg["inputs"], cfg["quirk"], threads, out_tmp, repeat=3))
-            dump = ["--dump", dump_path] if r == 0 and not cfg.get("info") else []
-            o, _, _ = run(cfg["ref"] + ["--threads", str(threads), "--warmup", "2", "--runs", "2" if b == 1 else "1"] + dump,
+            dump_args = ["--dump", dump_path] if r == 0 and not cfg.get("info") else []
+            o, _, _ = run(cfg["ref"] + ["--threads", str(threads), "--warmup", "2", "--runs", "2" if b == 1 else "1"] + dump_args,
                           env=c.hivg_env if cfg["name"].startswith("hivg") else None)
             d = last_json(o)
             if ref is None:
