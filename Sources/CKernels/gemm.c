@@ -87,8 +87,16 @@ static void gemm_portable(const float *x, size_t lda, size_t m, size_t k, const 
 // stride apart, thrashes L1 sets); and the next weight slice prefetched into L2 a line every 4 k steps
 // by every tile of the chunk (a burst from one tile runs out of line-fill buffers and stalls it).
 #define MR512 14
+#ifndef HIVG_GEMM_KC  // (overridable for blocking experiments)
 #define KC 256
+#else
+#define KC HIVG_GEMM_KC
+#endif
+#ifndef HIVG_GEMM_A_BYTES
 #define A_BYTES (1024u * 1024u)
+#else
+#define A_BYTES HIVG_GEMM_A_BYTES
+#endif
 
 AVX512 static INLINE void tile512(const int mr, size_t kc, const float *restrict x, size_t lda, const float *restrict p,
                                   const float *in, float *out, size_t ldo, const Finish *fin, const float *pf, size_t pfl) {

@@ -1,5 +1,6 @@
 import Foundation
 import HiVGCore
+import Synchronization
 
 /// Splits work over a fixed number of threads. The forward pass does its own threading: each worker
 /// runs its share (the column panels of a linear layer, the heads of an attention with a one-thread
@@ -16,6 +17,31 @@ struct WorkPool {
         Parallel.run(parts) { w in
             let lo = min(n, blocks * w / parts * align), hi = min(n, blocks * (w + 1) / parts * align)
             if hi > lo { body(lo, hi) }
+        }
+    }
+
+    /// Like `ranges`, but in decreasing chunks that idle workers claim in order (guided scheduling:
+    /// each chunk ⌈remaining / 2·threads⌉): when one core runs slower — another tenant on its
+    /// hyperthread, a preempted vCPU — the other takes more of the work instead of waiting at the join.
+    func guidedRanges(_ n: Int, work: Int, _ body: (Int, Int) -> Void) {
+        if work < 1 << 16 || threads == 1 || n <= 1 {
+            if n > 0 { body(0, n) }
+            return
+        }
+        var bounds = [0]
+        while bounds.last! < n {
+            let left = n - bounds.last!
+            bounds.append(bounds.last! + max(1, (left + 2 * threads - 1) / (2 * threads)))
+        }
+        let next = Atomic<Int>(0)
+        bounds.withUnsafeBufferPointer { b in
+            Parallel.run(min(threads, b.count - 1)) { _ in
+                while true {
+                    let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                    if i >= b.count - 1 { return }
+                    body(b[i], b[i + 1])
+                }
+            }
         }
     }
 }
@@ -84,7 +110,7 @@ enum Kernels {
         case .quickGELU: activation = .quickGELU
         case .relu: activation = .relu
         }
-        pool.ranges(w.panels, work: rows * w.outFeatures * w.inFeatures) { lo, hi in
+        pool.guidedRanges(w.panels, work: rows * w.outFeatures * w.inFeatures) { lo, hi in
             PackedGEMM.run(x, lda: w.inFeatures, rows: rows, weight: w, panels: lo ..< hi, bias: b, activation: activation,
                            accumulate: accumulate, c: y, ldc: w.outFeatures)
         }
@@ -125,18 +151,21 @@ enum Kernels {
     /// Multi-head attention of `batch` samples: for sample s, q rows s·tq…, k and v rows s·tk…; heads
     /// split the `dim` columns. softmax(scale·q_h·k_hᵀ + mask)·v_h into `out` (row stride `ldo`).
     /// `causal` masks keys after the query; `keyMask[s·tk + j] == true` masks key j of sample s.
-    /// The (sample, head) pairs are spread over the pool, each with a one-thread GEMM.
+    /// The (sample, head) pairs are claimed by the pool's workers one at a time, each with a one-thread GEMM.
     static func attention(q: Operand, k: Operand, v: Operand, out: UnsafeMutablePointer<Float>, ldo: Int, batch: Int,
                           tq: Int, tk: Int, dim: Int, heads: Int, scale: Float, causal: Bool = false, keyMask: [Bool]? = nil,
                           pool: WorkPool) {
         let hd = dim / heads
         let tasks = batch * heads
         let workers = min(pool.threads, tasks)
+        let next = Atomic<Int>(0)  // (sample, head) pairs are claimed one at a time: a slower core takes fewer
         keyMask.withOptionalBuffer { mask in
-            Parallel.run(workers) { w in
+            Parallel.run(workers) { _ in
                 let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(1, tq * tk))
                 defer { scores.deallocate() }
-                for t in (tasks * w / workers) ..< (tasks * (w + 1) / workers) {
+                while true {
+                    let t = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                    if t >= tasks { return }
                     let s = t / heads, h = t % heads
                     let qs = q.base + s * tq * q.ld + h * hd, ks = k.base + s * tk * k.ld + h * hd, vs = v.base + s * tk * v.ld + h * hd
                     LinearAlgebra.sgemm(transB: true, m: tq, n: tk, k: hd, alpha: scale, a: qs, lda: q.ld, b: ks, ldb: k.ld,

@@ -1,6 +1,8 @@
 import Foundation
 import XCTest
 @testable import HiVGCore
+@testable import HiVGForward
+import Synchronization
 
 /// The packed-weight GEMM of the forward pass's linear layers (CKernels gemm.c) against a double
 /// reference, on every SIMD path, over shapes that hit every edge of its blocking: row tiles of 14
@@ -102,6 +104,35 @@ final class PackedGEMMTests: XCTestCase {
                     let col = 32 * q + j
                     XCTAssertEqual(packed.base[(q * k + kk) * 32 + j], col < n ? w[col * k + kk] : 0)
                 }
+            }
+        }
+    }
+}
+
+/// The forward pass's guided split: every index exactly once, in decreasing chunks, never more workers
+/// at a time than asked for.
+final class WorkPoolTests: XCTestCase {
+    func testGuidedRangesCoverOnceWithinThreads() {
+        for threads in [1, 2, 3] {
+            for n in [1, 2, 5, 24, 96, 97] {
+                let hits = UnsafeMutablePointer<Int>.allocate(capacity: n)
+                hits.initialize(repeating: 0, count: n)
+                defer { hits.deallocate() }
+                let active = Atomic<Int>(0), peak = Atomic<Int>(0)
+                let lock = NSLock()
+                var chunks: [Int] = []
+                WorkPool(threads: threads).guidedRanges(n, work: 1 << 20) { lo, hi in
+                    let now = active.wrappingAdd(1, ordering: .relaxed).newValue
+                    _ = peak.max(now, ordering: .relaxed)
+                    for i in lo ..< hi { hits[i] += 1 }
+                    usleep(200)
+                    lock.lock(); chunks.append(hi - lo); lock.unlock()
+                    active.wrappingSubtract(1, ordering: .relaxed)
+                }
+                XCTAssertTrue((0 ..< n).allSatisfy { hits[$0] == 1 }, "threads \(threads), n \(n): every index once")
+                XCTAssertLessThanOrEqual(peak.load(ordering: .relaxed), threads, "threads \(threads), n \(n)")
+                XCTAssertEqual(chunks.reduce(0, +), n)
+                if threads > 1 && n >= 24 { XCTAssertGreaterThan(chunks.count, threads, "guided: more chunks than workers") }
             }
         }
     }
