@@ -300,7 +300,7 @@ def section_forward(c):
         # Ours and the reference alternate, one process each per round, so both sample the same
         # stretch of this machine's (shared, drifting) speed; the first reference process also dumps.
         dump_path = os.path.join(c.raw, "ref_%s_b%d.safetensors" % (cfg["name"], b))
-        rounds = N if b == 1 else max(3, N // 2)
+        rounds = N
         ours, ref = [], None
         for r in range(rounds):
             ours.append(ours_forward(c, cfg["model"], cfg["inputs"], cfg["quirk"], threads, out_tmp, repeat=3))
