@@ -260,7 +260,7 @@ public final class ForwardModel: @unchecked Sendable {
                 Kernels.uninitialized(rows * 3 * d) { y in
                     // k;v (and q when it is not whole panels) for every token; q for the class rows only
                     // (row stride seq·d in, seq·3d out).
-                    pool.ranges(qkvW.panels - panelsQ, work: rows * 2 * d * d) { lo, hi in
+                    pool.guidedRanges(qkvW.panels - panelsQ, work: rows * 2 * d * d) { lo, hi in
                         PackedGEMM.run(hp.baseAddress!, lda: d, rows: rows, weight: qkvW, panels: panelsQ + lo ..< panelsQ + hi,
                                        bias: bp.baseAddress!, c: y, ldc: 3 * d)
                     }

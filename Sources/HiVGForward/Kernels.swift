@@ -9,13 +9,12 @@ import Synchronization
 struct WorkPool {
     let threads: Int
 
-    /// Splits 0..<n into at most `threads` ranges of whole `align`-sized blocks (only when `work`, a
-    /// rough count of multiply-adds, is worth a thread hand-off) and runs body(lo, hi) for each.
-    func ranges(_ n: Int, align: Int = 1, work: Int, _ body: (Int, Int) -> Void) {
-        let blocks = (n + align - 1) / align
-        let parts = min(work < 1 << 16 ? 1 : threads, blocks)
+    /// Splits 0..<n into at most `threads` equal ranges (only when `work`, a rough count of
+    /// multiply-adds, is worth a thread hand-off) and runs body(lo, hi) for each.
+    func ranges(_ n: Int, work: Int, _ body: (Int, Int) -> Void) {
+        let parts = min(work < 1 << 16 ? 1 : threads, n)
         Parallel.run(parts) { w in
-            let lo = min(n, blocks * w / parts * align), hi = min(n, blocks * (w + 1) / parts * align)
+            let lo = n * w / parts, hi = n * (w + 1) / parts
             if hi > lo { body(lo, hi) }
         }
     }
