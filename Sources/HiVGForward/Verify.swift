@@ -42,12 +42,12 @@ public enum Verify {
     /// The NMSE bound for a model, from the least precise floating-point dtype among its weights:
     /// f32/f64 1e-10; f16/bf16 (and q8_0, whose readers dequantize to these widths) 1e-4; 8-bit floats 1e-2.
     public static func defaultGate(_ m: LoadedModel) -> (nmse: Double, reason: String) {
-        // Block-quantized sources: 16·b² for the loosest scheme's RMS bound b (a weight noise ε gives an
-        // output NMSE of about 8–11 ε² through the forward pass; docs/quantization.md has the measurements).
+        // Block-quantized sources: the loosest scheme's QuantPolicy.verifyGate (16·b² of its RMS bound b,
+        // ≤ 1e-4 for f16/bf16; docs/quantization.md has the measurements).
         let schemes = Set(m.encodings.values).compactMap(QuantScheme.init(rawValue:))
         if let loosest = schemes.max(by: { QuantPolicy.rmsRelativeBound($0) < QuantPolicy.rmsRelativeBound($1) }) {
-            let b = QuantPolicy.rmsRelativeBound(loosest)
-            return (16 * b * b, "\(loosest.rawValue) weights: NMSE ≤ 16·\(b)²")
+            let gate = QuantPolicy.verifyGate(loosest)
+            return (gate, "\(loosest.rawValue) weights: NMSE ≤ \(gate) (QuantPolicy.verifyGate)")
         }
         var worst = DType.f32
         let rank: [DType: Int] = [.f64: 0, .f32: 0, .f16: 1, .bf16: 1, .f8e4m3: 2, .f8e5m2: 2, .f8e8m0: 2]

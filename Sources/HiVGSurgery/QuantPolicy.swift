@@ -103,6 +103,15 @@ public enum QuantPolicy {
     /// tests. f16 and bf16 are exact bounds (half an ulp, relative, for normal numbers); the others are
     /// about 1.4× what the schemes give on N(0, σ²) rows (q8_0 0.0053, q6_k 0.018, q5_0 0.043, q4_k
     /// 0.071, q4_1 0.078, q4_0 0.086, int8 ≈ 0.0075 per 1024-wide row), leaving room for heavier tails.
+    /// The output NMSE `verify` allows for weights stored with `s`: 16·b² of its relative-RMS bound b
+    /// (a weight noise ε shows up as an output NMSE of about 8–11 ε² through the forward pass), and at
+    /// most 1e-4 for the float formats f16/bf16 (the bound the forward-pass issue sets for them; bf16's
+    /// 16·b² would be 2.4e-4, measured 2.6–3.3e-5).
+    public static func verifyGate(_ s: QuantScheme) -> Double {
+        let b = rmsRelativeBound(s)
+        return s == .f16 || s == .bf16 ? min(16 * b * b, 1e-4) : 16 * b * b
+    }
+
     public static func rmsRelativeBound(_ s: QuantScheme) -> Double {
         switch s {
         case .f16: return 0x1p-11

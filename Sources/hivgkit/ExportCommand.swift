@@ -194,8 +194,8 @@ struct ExportJob {
         var figures: [String: Double]
     }
 
-    /// The NMSE gate of `--verify`: 16 × the square of the largest relative-RMS bound among the plan's
-    /// encodings (`QuantPolicy.rmsRelativeBound`), 1e-10 when everything is written exactly. Through the
+    /// The NMSE gate of `--verify`: `QuantPolicy.verifyGate` of the plan's loosest encoding (16 × the
+    /// square of its relative-RMS bound, ≤ 1e-4 for f16/bf16), 1e-10 when everything is written exactly. Through the
     /// forward pass the weights' relative noise ε shows up as an output NMSE of about 8–11 ε² (measured on
     /// the tiny fixtures and a real-size ViT-B/16 for every scheme), so the gate leaves room for that and
     /// catches a file that decodes wrongly (NMSE of order 1).
@@ -206,9 +206,8 @@ struct ExportJob {
             if worst.map({ QuantPolicy.rmsRelativeBound(s) > QuantPolicy.rmsRelativeBound($0) }) ?? true { worst = s }
         }
         guard let worst else { return (1e-10, "exact encodings: NMSE ≤ 1e-10") }
-        let b = QuantPolicy.rmsRelativeBound(worst)
-        let gate = 16 * b * b
-        return (gate, String(format: "%@ (relative RMS bound %.3g): NMSE ≤ 16 × %.3g² = %.2e", worst.rawValue, b, b, gate))
+        let b = QuantPolicy.rmsRelativeBound(worst), gate = QuantPolicy.verifyGate(worst)
+        return (gate, String(format: "%@ (relative RMS bound %.3g): NMSE ≤ %.2e (QuantPolicy.verifyGate)", worst.rawValue, b, gate))
     }
 
     /// Runs the source (LoRA applied on the fly) and the output's decoded weights (what a reader of

@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 
 @testable import HiVGCore
+import HiVGSurgery
 
 /// Quantizers: bit-exactness against gguf-py / ggml (golden files in Fixtures/quant, see
 /// Fixtures/quant/README.md), and per-scheme error bounds over random shapes.
@@ -402,5 +403,15 @@ private struct QuantRNG {
         case 4: return uniform() < 0.1 ? normal() : 0
         default: return Float(Int(next() % 33) - 16) * 0.5
         }
+    }
+}
+
+/// The verify gates per scheme: 16·b² of the documented RMS bound, at most 1e-4 for f16/bf16.
+final class VerifyGateTests: XCTestCase {
+    func testGates() {
+        XCTAssertEqual(QuantPolicy.verifyGate(.f16), 16 * 0x1p-22, accuracy: 1e-12)
+        XCTAssertEqual(QuantPolicy.verifyGate(.bf16), 1e-4)
+        XCTAssertEqual(QuantPolicy.verifyGate(.q8_0), 16 * 0.0075 * 0.0075, accuracy: 1e-12)
+        XCTAssertEqual(QuantPolicy.verifyGate(.q4_0), 16 * 0.12 * 0.12, accuracy: 1e-12)
     }
 }
