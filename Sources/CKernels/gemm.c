@@ -46,6 +46,17 @@ static void finish_gelu(float *c, size_t ldc, size_t rows, size_t cols) {
     for (size_t i = 0; i < rows; i++) hivg_quick_gelu(c + i * ldc, cols);
 }
 
+// One output row segment from its sums (the portable and AVX2 paths): + bias, the activation, stored
+// or added into `row`.
+static void finish_row(float *row, const float *sums, size_t cols, const float *bias, int act, int accumulate) {
+    for (size_t j = 0; j < cols; j++) {
+        float v = sums[j] + (bias ? bias[j] : 0.0f);
+        if (act == HIVG_GEMM_RELU) v = v < 0 ? 0 : v;
+        row[j] = accumulate ? row[j] + v : v;
+    }
+    if (act == HIVG_GEMM_QUICK_GELU) hivg_quick_gelu(row, cols);
+}
+
 // Portable path: the same panel order, separate multiply and add.
 static void gemm_portable(const float *x, size_t lda, size_t m, size_t k, const float *packed, size_t n, size_t q0, size_t q1,
                           const float *bias, int act, int accumulate, float *c, size_t ldc) {
@@ -60,13 +71,7 @@ static void gemm_portable(const float *x, size_t lda, size_t m, size_t k, const 
                 const float a = xi[kk];
                 for (size_t j = 0; j < NR; j++) acc[j] += a * panel[kk * NR + j];
             }
-            float *ci = c + i * ldc + q * NR;
-            for (size_t j = 0; j < cols; j++) {
-                float v = acc[j] + (bias ? bias[q * NR + j] : 0.0f);
-                if (act == HIVG_GEMM_RELU) v = v < 0 ? 0 : v;
-                ci[j] = accumulate ? ci[j] + v : v;
-            }
-            if (act == HIVG_GEMM_QUICK_GELU) hivg_quick_gelu(ci, cols);
+            finish_row(c + i * ldc + q * NR, acc, cols, bias ? bias + q * NR : NULL, act, accumulate);
         }
     }
 }
@@ -87,16 +92,8 @@ static void gemm_portable(const float *x, size_t lda, size_t m, size_t k, const 
 // stride apart, thrashes L1 sets); and the next weight slice prefetched into L2 a line every 4 k steps
 // by every tile of the chunk (a burst from one tile runs out of line-fill buffers and stalls it).
 #define MR512 14
-#ifndef HIVG_GEMM_KC  // (overridable for blocking experiments)
 #define KC 256
-#else
-#define KC HIVG_GEMM_KC
-#endif
-#ifndef HIVG_GEMM_A_BYTES
 #define A_BYTES (1024u * 1024u)
-#else
-#define A_BYTES HIVG_GEMM_A_BYTES
-#endif
 
 AVX512 static INLINE void tile512(const int mr, size_t kc, const float *restrict x, size_t lda, const float *restrict p,
                                   const float *in, float *out, size_t ldo, const Finish *fin, const float *pf, size_t pfl) {
@@ -266,13 +263,7 @@ AVX2 static INLINE void tile256(const int mr, size_t k, const float *restrict x,
         float v[16];
         _mm256_storeu_ps(v, c0[i]);
         _mm256_storeu_ps(v + 8, c1[i]);
-        float *row = out + i * ldo;
-        for (size_t j = 0; j < cols; j++) {
-            float y = v[j] + (bias ? bias[j] : 0.0f);
-            if (act == HIVG_GEMM_RELU) y = y < 0 ? 0 : y;
-            row[j] = accumulate ? row[j] + y : y;
-        }
-        if (act == HIVG_GEMM_QUICK_GELU) hivg_quick_gelu(row, cols);
+        finish_row(out + i * ldo, v, cols, bias, act, accumulate);
     }
 }
 
