@@ -647,15 +647,21 @@ public final class ForwardModel: @unchecked Sendable {
         // The text side: skipped when the inputs carry no input_ids (image features only).
         var text: (hs: [[Float]], last: [Float], pooled: [Float], embeds: [Float])?
         if l > 0 {
-            let hs = textTower(ids: inp.inputIds, batch: bsz, length: l, pool)
-            let last = norm(hs[hs.count - 1], rows: bsz * l, dim: dt, "clip.text_model.final_layer_norm", pool)
             // Pooled at argmax(input_ids) (transformers 4.30; the first maximum, the end token).
-            var pooled = [Float](repeating: 0, count: bsz * dt)
-            for b in 0 ..< bsz {
-                var eos = 0
-                for i in 0 ..< l where inp.inputIds[b * l + i] > inp.inputIds[b * l + eos] { eos = i }
-                for c in 0 ..< dt { pooled[b * dt + c] = last[(b * l + eos) * dt + c] }
+            let eos = (0 ..< bsz).map { b in
+                var e = 0
+                for i in 0 ..< l where inp.inputIds[b * l + i] > inp.inputIds[b * l + e] { e = i }
+                return e
             }
+            // Under the causal mask a row depends on its own and earlier positions only, so without
+            // --all (where every hidden state is an output) the positions after the last pooled one
+            // are never computed: the embeddings are those of the full 77-token pass.
+            let lt = o.intermediates ? l : eos.max()! + 1
+            let ids = lt == l ? inp.inputIds : (0 ..< bsz).flatMap { b in inp.inputIds[b * l ..< b * l + lt] }
+            let hs = textTower(ids: ids, batch: bsz, length: lt, pool)
+            let last = norm(hs[hs.count - 1], rows: bsz * lt, dim: dt, "clip.text_model.final_layer_norm", pool)
+            var pooled = [Float](repeating: 0, count: bsz * dt)
+            for b in 0 ..< bsz { for c in 0 ..< dt { pooled[b * dt + c] = last[(b * lt + eos[b]) * dt + c] } }
             text = (hs, last, pooled, Self.l2normalized(linear(pooled, rows: bsz, "clip.text_projection", bias: false, pool), dim: pd))
         }
 

@@ -151,6 +151,20 @@ final class ForwardGoldenTests: XCTestCase {
         let img = try model.run(try ForwardInputs.from(imageOnly))
         XCTAssertEqual(img.names.sorted(), ["image_embeds"])
         XCTAssertEqual(img["image_embeds"]!.values, fast["image_embeds"]!.values)
+        // Samples 0 and 1 end at positions 6 and 9: without intermediates their text tower runs over the
+        // first 10 positions only (causal mask), with --all over all 77; the embeddings agree up to the
+        // attention GEMMs' order of summation over the (zero-weighted) extra keys.
+        let all = try ForwardInputs.from(g)
+        let short = ForwardInputs(batch: 2, height: all.height, width: all.width,
+                                  pixelValues: Array(all.pixelValues[0 ..< 2 * all.pixelValues.count / 3]), pixelMask: nil,
+                                  inputIds: Array(all.inputIds[0 ..< 2 * 77]), textLength: 77)
+        let cut = try model.run(short)["text_embeds"]!.values
+        let ref = try model.run(short, options: ForwardOptions(intermediates: true))
+        XCTAssertEqual(ref["text_hidden_0"]!.shape, [2, 77, m.config.text.width])
+        let cutErr = zip(cut, ref["text_embeds"]!.values).map { abs($0 - $1) }.max()!
+        XCTAssertLessThanOrEqual(cutErr, 1e-6, "text tower cut after the last end token vs all 77 positions")
+        let goldErr = zip(cut, try g["text_embeds"]!.floats(name: "t")[0 ..< cut.count]).map { abs($0 - $1) }.max()!
+        XCTAssertLessThanOrEqual(goldErr, 1e-4, "cut text tower vs CLIPModel")
     }
 
     /// `--batch-quirk` at B = 3 against the ORIGINAL code run at B = 3 on the same golden inputs
