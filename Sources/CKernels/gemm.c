@@ -1,5 +1,6 @@
 #include "hivg_gemm.h"
 #include "hivg_vmath.h"
+#include "simd_exp.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,11 +41,6 @@ typedef struct {
     int accumulate;
     size_t cols;  // valid columns of this panel (1…32)
 } Finish;
-
-// Applies quick_gelu to the finished rows of one tile (the vector-math kernel, while they are in L1).
-static void finish_gelu(float *c, size_t ldc, size_t rows, size_t cols) {
-    for (size_t i = 0; i < rows; i++) hivg_quick_gelu(c + i * ldc, cols);
-}
 
 // One output row segment from its sums (the portable and AVX2 paths): + bias, the activation, stored
 // or added into `row`.
@@ -150,6 +146,9 @@ AVX512 static INLINE void tile512(const int mr, size_t kc, const float *restrict
             if (fin->act == HIVG_GEMM_RELU) {
                 v0 = _mm512_max_ps(v0, _mm512_setzero_ps());
                 v1 = _mm512_max_ps(v1, _mm512_setzero_ps());
+            } else if (fin->act == HIVG_GEMM_QUICK_GELU) {  // in registers: the same arithmetic as hivg_quick_gelu
+                v0 = gelu16(v0);
+                v1 = gelu16(v1);
             }
             float *row = out + i * ldo;
             if (fin->accumulate) {
@@ -160,7 +159,6 @@ AVX512 static INLINE void tile512(const int mr, size_t kc, const float *restrict
             _mm512_mask_storeu_ps(row + 16, m1, v1);
         }
     }
-    if (fin->act == HIVG_GEMM_QUICK_GELU) finish_gelu(out, ldo, (size_t)mr, cols);
 }
 
 AVX512 static void tile512_any(int mr, size_t kc, const float *x, size_t lda, const float *p, const float *in, float *out, size_t ldo,
