@@ -194,5 +194,13 @@ expect 64 "$BIN" inspect --depth 0 $F/torch/legacy.pth
 expect 64 "$BIN" inspect --allow-global nodot $F/torch/legacy.pth
 expect 64 "$BIN" no-such-command
 
+# The AVX-512 GEMM tile of the binary's build keeps its 28 sums in registers (scripts/check-gemm-codegen.py;
+# the C target is built with -O3 in every configuration).
+OBJ=$(dirname "$BIN")/CKernels.build/gemm.c.o
+if [ -f "$OBJ" ]; then
+  if msg=$(python3 scripts/check-gemm-codegen.py "$OBJ"); then ok; else bad "$msg"; fi
+  echo "$msg"
+fi
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" = 0 ]

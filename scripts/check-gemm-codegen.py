@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""Checks that the compiled AVX-512 GEMM tile keeps its sums in registers.
+
+    check-gemm-codegen.py PATH/TO/gemm.c.o
+
+The 14 × 32 tile of Sources/CKernels/gemm.c holds 28 accumulators, two weight vectors and one broadcast:
+31 of the 32 zmm registers. clang compiles it without spills today, but small edits elsewhere in gemm.c
+have made it keep accumulators on the stack (an experiment on 2026-11-29: 219 stack moves in the
+4-step loop, half the speed). Timings never go into the tests, so this checks the code instead: every
+loop of the `tile512*` functions with the 14-row tile's 28 or 112 fused multiply-adds (or 28 distinct
+destinations) must move no zmm register to or from the stack. Prints one line; exit 1 on a spill or when no such loop is
+found, 0 otherwise (also without objdump or for an object that is not x86-64).
+"""
+import re
+import shutil
+import subprocess
+import sys
+
+INSN = re.compile(r"\s*([0-9a-f]+):\s+(.*)")
+JUMP = re.compile(r"j\w+\s+([0-9a-f]+)\b")
+STACK_ZMM = re.compile(r"zmm\d+.*\(%rsp\)|\(%rsp\).*zmm\d+")
+FMA_DEST = re.compile(r"vfmadd\w+\s+.*,(%zmm\d+)\s*$")
+
+
+def main():
+    obj = sys.argv[1]
+    if shutil.which("objdump") is None:
+        print("gemm codegen: SKIP (no objdump)")
+        return 0
+    text = subprocess.run(["objdump", "-d", "--no-show-raw-insn", obj], capture_output=True, text=True).stdout
+    if "elf64-x86-64" not in text:
+        print("gemm codegen: SKIP (%s is not an x86-64 object)" % obj)
+        return 0
+    # Every function whose name starts with tile512 (today tile512_any, with the tile inlined per row count).
+    body, inside = [], False
+    for line in text.splitlines():
+        if re.match(r"[0-9a-f]+ <", line):
+            inside = re.match(r"[0-9a-f]+ <tile512", line) is not None
+        elif inside:
+            m = INSN.match(line)
+            if m:
+                body.append((int(m.group(1), 16), m.group(2).strip()))
+    checked, bad = 0, []
+    for addr, ins in body:
+        m = JUMP.match(ins)
+        if not m or int(m.group(1), 16) >= addr:
+            continue
+        loop = [i for a, i in body if int(m.group(1), 16) <= a <= addr]
+        dests = {d.group(1) for d in map(FMA_DEST.search, loop) if d}
+        fmas = sum(1 for i in loop if i.startswith("vfmadd"))
+        # The source's two k loops of the 14-row tile: 4 steps (112) and 1 step (28) of 28 products; a
+        # spilling build reuses a few destination registers, so the count identifies them too.
+        if len(dests) != 28 and fmas not in (28, 112):
+            continue
+        checked += 1
+        spills = sum(1 for i in loop if STACK_ZMM.search(i))
+        if spills:
+            bad.append("loop at %#x: %d zmm stack moves in %d instructions" % (addr, spills, len(loop)))
+    if checked == 0:
+        print("gemm codegen: FAIL (no 14-row tile loop found in the tile512* functions of %s)" % obj)
+        return 1
+    if bad:
+        print("gemm codegen: FAIL, the 14-row tile spills: " + "; ".join(bad))
+        return 1
+    print("gemm codegen: %d 14-row tile loops, no zmm spills" % checked)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
