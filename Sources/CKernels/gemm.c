@@ -203,6 +203,9 @@ AVX512 static void gemm512(const float *x, size_t lda, size_t m, size_t k, const
     const int perPanel = pl->ks < k;  // scratch holds every panel's partial sums between superblocks
     for (size_t r0 = 0; r0 < m; r0 += pl->mc) {
         const size_t r1 = m - r0 < pl->mc ? m : r0 + pl->mc, tiles = (r1 - r0 + MR512 - 1) / MR512;
+        // The chunk's rows dealt evenly over its tiles (197 = 2 × 14 + 13 × 13, not 14 × 14 + 1: a 1-row tile
+        // runs at the FMA latency for the same weight traffic).
+        const size_t base = (r1 - r0) / tiles, extra = (r1 - r0) % tiles;
         for (size_t s0 = 0; s0 < k || (k == 0 && s0 == 0); s0 += pl->ks) {
             const size_t s1 = k - s0 < pl->ks ? k : s0 + pl->ks;
             for (size_t q = q0; q < q1; q++) {
@@ -218,17 +221,25 @@ AVX512 static void gemm512(const float *x, size_t lda, size_t m, size_t k, const
                     const float *next = q + 1 < q1 ? panel + k * NR + k0 * NR : s1 < k ? packed + q0 * k * NR + s1 * NR : NULL;
                     const size_t lines = kc * NR * sizeof(float) / 64, per = (lines + tiles - 1) / tiles;
                     for (size_t t = 0; t < tiles; t++) {
-                        const size_t i = r0 + t * MR512;
-                        const int mr = (int)(r1 - i < MR512 ? r1 - i : MR512);
+                        const size_t i = r0 + t * base + (t < extra ? t : extra);
+                        const int mr = (int)(base + (t < extra));
                         float *tileScr = scr ? scr + (i - r0) * NR : NULL;
                         const size_t pfStart = t * per < lines ? t * per : lines;
                         const size_t pfl = next ? (lines - pfStart < per ? lines - pfStart : per) : 0;
                         const float *pf = next ? next + pfStart * 16 : NULL;
                         const float *xi = x + i * lda + k0, *pk = panel + k0 * NR;
-                        if (last) {
-                            tile512_any(mr, kc, xi, lda, pk, first ? NULL : tileScr, c + i * ldc + q * NR, ldc, &fin, pf, pfl);
-                        } else {
-                            tile512_any(mr, kc, xi, lda, pk, first ? NULL : tileScr, tileScr, NR, NULL, pf, pfl);
+                        // 8…13 rows as two tiles of at most 7 (clang spills the sums of those row counts).
+                        const int h = mr < MR512 && mr > 7 ? (mr + 1) / 2 : mr;
+                        for (int part = 0, off = 0; off < mr; part++, off += h) {
+                            const int rows = mr - off < h ? mr - off : h;
+                            const float *px = xi + (size_t)off * lda;
+                            float *ps = tileScr ? tileScr + (size_t)off * NR : NULL;
+                            if (last) {
+                                tile512_any(rows, kc, px, lda, pk, first ? NULL : ps, c + (i + off) * ldc + q * NR, ldc, &fin,
+                                            part ? NULL : pf, part ? 0 : pfl);
+                            } else {
+                                tile512_any(rows, kc, px, lda, pk, first ? NULL : ps, ps, NR, NULL, part ? NULL : pf, part ? 0 : pfl);
+                            }
                         }
                     }
                     k0 += kc;
