@@ -194,7 +194,7 @@ expect 64 "$BIN" inspect --depth 0 $F/torch/legacy.pth
 expect 64 "$BIN" inspect --allow-global nodot $F/torch/legacy.pth
 expect 64 "$BIN" no-such-command
 
-# The AVX-512 GEMM tile of the binary's build keeps its 28 sums in registers (scripts/check-gemm-codegen.py;
+# The AVX-512 GEMM tiles of the binary's build keep their sums in registers (scripts/check-gemm-codegen.py;
 # the C target is built with -O3 in every configuration).
 OBJ=$(dirname "$BIN")/CKernels.build/gemm.c.o
 if [ -f "$OBJ" ]; then
