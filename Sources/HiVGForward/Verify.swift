@@ -44,8 +44,7 @@ public enum Verify {
     public static func defaultGate(_ m: LoadedModel) -> (nmse: Double, reason: String) {
         // Block-quantized sources: the loosest scheme's QuantPolicy.verifyGate (16·b² of its RMS bound b,
         // ≤ 1e-4 for f16/bf16; docs/quantization.md has the measurements).
-        let schemes = Set(m.encodings.values).compactMap(QuantScheme.init(rawValue:))
-        if let loosest = schemes.max(by: { QuantPolicy.rmsRelativeBound($0) < QuantPolicy.rmsRelativeBound($1) }) {
+        if let loosest = QuantPolicy.loosest(Set(m.encodings.values).compactMap(QuantScheme.init(rawValue:))) {
             let gate = QuantPolicy.verifyGate(loosest)
             return (gate, "\(loosest.rawValue) weights: NMSE ≤ \(gate) (QuantPolicy.verifyGate)")
         }

@@ -112,6 +112,11 @@ public enum QuantPolicy {
         return s == .f16 || s == .bf16 ? min(16 * b * b, 1e-4) : 16 * b * b
     }
 
+    /// The scheme with the largest relative-RMS bound among `schemes` (the one a gate must allow for).
+    public static func loosest<S: Sequence>(_ schemes: S) -> QuantScheme? where S.Element == QuantScheme {
+        schemes.max { rmsRelativeBound($0) < rmsRelativeBound($1) }
+    }
+
     public static func rmsRelativeBound(_ s: QuantScheme) -> Double {
         switch s {
         case .f16: return 0x1p-11

@@ -200,12 +200,8 @@ struct ExportJob {
     /// the tiny fixtures and a real-size ViT-B/16 for every scheme), so the gate leaves room for that and
     /// catches a file that decodes wrongly (NMSE of order 1).
     static func defaultGate(_ plan: ExportPlan) -> (Double, String) {
-        var worst: QuantScheme?
-        for e in plan.entries where e.isLossy {
-            let s = e.scheme ?? (e.outputDType == .bf16 ? .bf16 : .f16)
-            if worst.map({ QuantPolicy.rmsRelativeBound(s) > QuantPolicy.rmsRelativeBound($0) }) ?? true { worst = s }
-        }
-        guard let worst else { return (1e-10, "exact encodings: NMSE ≤ 1e-10") }
+        let lossy = plan.entries.filter(\.isLossy).map { $0.scheme ?? ($0.outputDType == .bf16 ? .bf16 : .f16) }
+        guard let worst = QuantPolicy.loosest(lossy) else { return (1e-10, "exact encodings: NMSE ≤ 1e-10") }
         let b = QuantPolicy.rmsRelativeBound(worst), gate = QuantPolicy.verifyGate(worst)
         return (gate, String(format: "%@ (relative RMS bound %.3g): NMSE ≤ %.2e (QuantPolicy.verifyGate)", worst.rawValue, b, gate))
     }
