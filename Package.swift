@@ -33,7 +33,7 @@ let package = Package(
         .target(name: "HiVGFormats", dependencies: ["HiVGCore", "CZip", "CHiVGManifest"], swiftSettings: optimized),
         .target(name: "HiVGModel", dependencies: ["HiVGCore", "HiVGFormats"], swiftSettings: optimized),
         .target(name: "HiVGSurgery", dependencies: ["HiVGCore", "HiVGModel"], swiftSettings: optimized),
-        .target(name: "HiVGForward", dependencies: ["HiVGCore", "HiVGModel", "HiVGSurgery"], swiftSettings: optimized),
+        .target(name: "HiVGForward", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery"], swiftSettings: optimized),
         .executableTarget(name: "hivgkit", dependencies: [
             "HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

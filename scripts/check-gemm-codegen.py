@@ -11,6 +11,11 @@ k loop of the `tile512*` functions (every row count the GEMM uses) may move a zm
 the stack, and the 14-row tile's loops (28 or 112 fused multiply-adds, or 28 distinct destinations)
 must be among them. Prints one line; exit 1 on a spill or when no such loop is
 found, 0 otherwise (also without objdump or for an object that is not x86-64).
+
+    check-gemm-codegen.py --q8 PATH/TO/qgemm.c.o
+
+The same for the int8 GEMM: its 6-row × 32-column VNNI tile (12 int32 block sums, 12 F32 sums, two
+weight vectors) must compile to a block loop of 96 `vpdpbusd` without zmm stack moves in `q8_gemm_vnni`.
 """
 import re
 import shutil
@@ -24,7 +29,9 @@ FMA_DEST = re.compile(r"vfmadd\w+\s+.*,(%zmm\d+)\s*$")
 
 
 def main():
-    obj = sys.argv[1]
+    q8 = sys.argv[1] == "--q8"
+    obj = sys.argv[2] if q8 else sys.argv[1]
+    prefix, op, what = ("q8_gemm_vnni", "vpdpbusd", "6-row VNNI block") if q8 else ("tile512", "vfmadd", "14-row tile")
     if shutil.which("objdump") is None:
         print("gemm codegen: SKIP (no objdump)")
         return 0
@@ -36,35 +43,49 @@ def main():
     body, inside = [], False
     for line in text.splitlines():
         if re.match(r"[0-9a-f]+ <", line):
-            inside = re.match(r"[0-9a-f]+ <tile512", line) is not None
+            inside = re.match(r"[0-9a-f]+ <" + prefix, line) is not None
         elif inside:
             m = INSN.match(line)
             if m:
                 body.append((int(m.group(1), 16), m.group(2).strip()))
     checked, bad = 0, []
+    inner = {}  # for --q8: the length of the shortest loop holding 96 vpdpbusd
+    for addr, ins in body:
+        m = JUMP.match(ins)
+        if m and int(m.group(1), 16) < addr:
+            loop = [i for a, i in body if int(m.group(1), 16) <= a <= addr]
+            n = sum(1 for i in loop if i.startswith(op))
+            inner[n] = min(inner.get(n, 1 << 30), len(loop))
     for addr, ins in body:
         m = JUMP.match(ins)
         if not m or int(m.group(1), 16) >= addr:
             continue
         loop = [i for a, i in body if int(m.group(1), 16) <= a <= addr]
         dests = {d.group(1) for d in map(FMA_DEST.search, loop) if d}
-        fmas = sum(1 for i in loop if i.startswith("vfmadd"))
+        fmas = sum(1 for i in loop if i.startswith(op))
         if fmas == 0:
             continue
         # The source's two k loops of the 14-row tile: 4 steps (112) and 1 step (28) of 28 products; a
-        # spilling build reuses a few destination registers, so the count identifies them too.
-        if len(dests) == 28 or fmas in (28, 112):
+        # spilling build reuses a few destination registers, so the count identifies them too. The q8
+        # tile: 8 groups × 12 sums per block of 32.
+        if q8:
+            # Only the innermost loop (the block loop): the loops around it (row tiles, panels) contain
+            # the same 96 and set up / store the 24 sums once per tile.
+            if fmas != 96 or len(loop) > inner[96]:
+                continue
+            checked += 1
+        elif len(dests) == 28 or fmas in (28, 112):
             checked += 1
         spills = sum(1 for i in loop if STACK_ZMM.search(i))
         if spills:
             bad.append("loop at %#x: %d zmm stack moves in %d instructions" % (addr, spills, len(loop)))
     if checked == 0:
-        print("gemm codegen: FAIL (no 14-row tile loop found in the tile512* functions of %s)" % obj)
+        print("gemm codegen: FAIL (no %s loop found in the %s* functions of %s)" % (what, prefix, obj))
         return 1
     if bad:
         print("gemm codegen: FAIL, a tile loop spills: " + "; ".join(bad))
         return 1
-    print("gemm codegen: %d 14-row tile loops, no zmm spills in any tile loop" % checked)
+    print("gemm codegen: %d %s loops, no zmm spills in any %s loop" % (checked, what, "block" if q8 else "tile"))
     return 0
 
 

@@ -135,15 +135,25 @@ public enum FileKernels {
 // MARK: - Linear layers on packed weights (CKernels gemm.c)
 
 /// A Linear layer's weight (out × in, PyTorch's layout) packed once for `PackedGEMM`: panels of 32
-/// output columns, each `inFeatures` rows of 32 floats, 64-byte aligned so a 32-float row is two whole
-/// cache lines. Immutable after init; shared by the forward pass's worker threads.
+/// output columns. F32: each panel `inFeatures` rows of 32 floats, 64-byte aligned so a 32-float row is
+/// two whole cache lines. q8_0: the weight's own q8_0 blocks, rearranged for the int8 GEMM (CKernels
+/// hivg_qgemm.h). Immutable after init; shared by the forward pass's worker threads.
 public final class PackedWeight: @unchecked Sendable {
+    public enum Encoding: String, Sendable {
+        case f32
+        /// Kept in q8_0; products by the int8 GEMM on q8_0-quantized activations.
+        case q8_0
+    }
+
     public let outFeatures: Int
     public let inFeatures: Int
+    public let encoding: Encoding
     /// Panels of 32 output columns (the unit the column range of a GEMM is given in).
     public var panels: Int { (outFeatures + Self.panelWidth - 1) / Self.panelWidth }
     public static let panelWidth = Int(HIVG_GEMM_PANEL)
-    let base: UnsafeMutablePointer<Float>
+    /// The packed bytes (F32 panels, or q8_0 records).
+    let storage: UnsafeMutableRawPointer
+    var base: UnsafeMutablePointer<Float> { storage.assumingMemoryBound(to: Float.self) }
 
     /// Packs `weight` (outFeatures × inFeatures, row-major), rows split over `threads`.
     public convenience init(_ weight: UnsafePointer<Float>, outFeatures: Int, inFeatures: Int, threads: Int = 1) {
@@ -158,23 +168,49 @@ public final class PackedWeight: @unchecked Sendable {
         precondition(outFeatures > 0 && inFeatures >= 0 && parts.allSatisfy { $0.rows >= 0 }, "PackedWeight: bad shape")
         self.outFeatures = outFeatures
         self.inFeatures = inFeatures
+        encoding = .f32
         let count = max(1, hivg_gemm_packed_count(outFeatures, inFeatures))
-        base = Self.allocate(bytes: count * MemoryLayout<Float>.stride).bindMemory(to: Float.self, capacity: count)
-        hivg_gemm_pack_tail(base, outFeatures, inFeatures)
-        let out = base
+        storage = Self.allocate(bytes: count * MemoryLayout<Float>.stride)
+        let out = storage.bindMemory(to: Float.self, capacity: count)
+        hivg_gemm_pack_tail(out, outFeatures, inFeatures)
+        Self.packParts(parts.map { (UnsafeRawPointer($0.0), $0.rows) }, rowBytes: inFeatures * 4, threads: threads) { src, rows, row0 in
+            hivg_gemm_pack_rows(src.assumingMemoryBound(to: Float.self), rows, inFeatures, out, row0)
+        }
+    }
+
+    /// Packs the row-wise stack of q8_0 `parts` (each `rows` × inFeatures values as ggml's block_q8_0:
+    /// per 32 values an F16 scale and 32 int8, 34 bytes) for the int8 GEMM; inFeatures is a multiple of 32.
+    public init(q8_0Parts parts: [(UnsafeRawPointer, rows: Int)], inFeatures: Int, threads: Int = 1) {
+        let outFeatures = parts.reduce(0) { $0 + $1.rows }
+        precondition(outFeatures > 0 && inFeatures > 0 && inFeatures % 32 == 0 && parts.allSatisfy { $0.rows >= 0 },
+                     "PackedWeight: bad q8_0 shape")
+        self.outFeatures = outFeatures
+        self.inFeatures = inFeatures
+        encoding = .q8_0
+        storage = Self.allocate(bytes: max(64, hivg_q8_packed_bytes(outFeatures, inFeatures)))
+        let out = storage.assumingMemoryBound(to: UInt8.self)
+        hivg_q8_pack_tail(out, outFeatures, inFeatures)
+        Self.packParts(parts, rowBytes: inFeatures / 32 * 34, threads: threads) { src, rows, row0 in
+            hivg_q8_pack_rows(src.assumingMemoryBound(to: UInt8.self), rows, inFeatures, out, row0)
+        }
+    }
+
+    /// Runs `pack(source rows, count, first packed row)` over the parts, each part's rows split over threads.
+    private static func packParts(_ parts: [(UnsafeRawPointer, rows: Int)], rowBytes: Int, threads: Int,
+                                  _ pack: (UnsafeRawPointer, Int, Int) -> Void) {
         var row0 = 0
         for (src, rows) in parts {
-            let parts = min(max(1, threads), max(1, rows * inFeatures >> 18), max(1, rows))
+            let n = min(max(1, threads), max(1, rows * rowBytes >> 20), max(1, rows))
             let first = row0
-            Parallel.run(parts) { w in
-                let lo = rows * w / parts, hi = rows * (w + 1) / parts
-                if hi > lo { hivg_gemm_pack_rows(src + lo * inFeatures, hi - lo, inFeatures, out, first + lo) }
+            Parallel.run(n) { w in
+                let lo = rows * w / n, hi = rows * (w + 1) / n
+                if hi > lo { pack(src + lo * rowBytes, hi - lo, first + lo) }
             }
             row0 += rows
         }
     }
 
-    deinit { base.deallocate() }
+    deinit { storage.deallocate() }
 
     /// Storage for the packed panels: 64-byte aligned; weights of 4 MB and more 2 MB-aligned and
     /// advised for transparent huge pages, so a forward pass that streams every weight from memory
@@ -191,7 +227,12 @@ public final class PackedWeight: @unchecked Sendable {
     }
 
     /// What the packed storage takes.
-    public var byteCount: Int { hivg_gemm_packed_count(outFeatures, inFeatures) * MemoryLayout<Float>.stride }
+    public var byteCount: Int {
+        switch encoding {
+        case .f32: return hivg_gemm_packed_count(outFeatures, inFeatures) * MemoryLayout<Float>.stride
+        case .q8_0: return hivg_q8_packed_bytes(outFeatures, inFeatures)
+        }
+    }
 }
 
 public enum PackedGEMM {
@@ -209,7 +250,66 @@ public enum PackedGEMM {
                            c: UnsafeMutablePointer<Float>, ldc: Int) {
         precondition(!accumulate || activation == .none, "PackedGEMM: accumulate with an activation")
         precondition(lda >= weight.inFeatures && ldc >= weight.outFeatures, "PackedGEMM: row stride too small")
-        hivg_gemm_packed(x, lda, rows, weight.inFeatures, weight.base, weight.outFeatures, panels.lowerBound, panels.upperBound,
-                         bias, activation.rawValue, accumulate ? 1 : 0, c, ldc)
+        switch weight.encoding {
+        case .f32:
+            hivg_gemm_packed(x, lda, rows, weight.inFeatures, weight.base, weight.outFeatures, panels.lowerBound, panels.upperBound,
+                             bias, activation.rawValue, accumulate ? 1 : 0, c, ldc)
+        case .q8_0:
+            // Quantized here for this call; callers that split one product over threads quantize once
+            // (`QuantizedRows`) and call the overload below.
+            let q = QuantizedRows(rows: rows, inFeatures: weight.inFeatures)
+            q.quantize(x, lda: lda, rows: 0 ..< rows)
+            run(q, rows: 0 ..< rows, weight: weight, panels: panels, bias: bias, activation: activation, accumulate: accumulate,
+                c: c, ldc: ldc)
+        }
     }
+
+    /// Activation rows quantized to q8_0 for a q8_0 weight's int8 GEMM (scale amax/127 per 32 values,
+    /// in F32; round to nearest even).
+    public final class QuantizedRows: @unchecked Sendable {
+        public let rows: Int
+        public let inFeatures: Int
+        let bytes: UnsafeMutablePointer<UInt8>
+        let scales: UnsafeMutablePointer<Float>
+
+        public init(rows: Int, inFeatures: Int) {
+            precondition(rows >= 0 && inFeatures > 0 && inFeatures % 32 == 0, "QuantizedRows: bad shape")
+            self.rows = rows
+            self.inFeatures = inFeatures
+            bytes = .allocate(capacity: max(1, rows * inFeatures))
+            scales = .allocate(capacity: max(1, rows * inFeatures / 32))
+        }
+
+        deinit {
+            bytes.deallocate()
+            scales.deallocate()
+        }
+
+        /// Quantizes rows `range` from x (row i at x + i·lda, the same i here); ranges may run on threads.
+        public func quantize(_ x: UnsafePointer<Float>, lda: Int, rows range: Range<Int>) {
+            precondition(range.lowerBound >= 0 && range.upperBound <= rows && lda >= inFeatures, "QuantizedRows: bad range")
+            if range.isEmpty { return }
+            hivg_q8_quantize_rows(x + range.lowerBound * lda, lda, range.count, inFeatures, bytes + range.lowerBound * inFeatures,
+                                  scales + range.lowerBound * (inFeatures / 32))
+        }
+    }
+
+    /// The q8_0 product on rows `rows` (taking every `rowStep`-th quantized row from rows.lowerBound),
+    /// output row r at c + r·ldc: the same contract as the F32 `run`.
+    public static func run(_ x: QuantizedRows, rows: Range<Int>, rowStep: Int = 1, weight: PackedWeight, panels: Range<Int>,
+                           bias: UnsafePointer<Float>?, activation: Activation = .none, accumulate: Bool = false,
+                           c: UnsafeMutablePointer<Float>, ldc: Int) {
+        precondition(weight.encoding == .q8_0 && x.inFeatures == weight.inFeatures, "PackedGEMM: q8_0 operands do not match")
+        precondition(!accumulate || activation == .none, "PackedGEMM: accumulate with an activation")
+        precondition(ldc >= weight.outFeatures && rowStep >= 1, "PackedGEMM: row stride too small")
+        let count = rows.isEmpty ? 0 : (rows.count - 1) / rowStep + 1
+        precondition(rows.lowerBound >= 0 && rows.upperBound <= x.rows, "PackedGEMM: rows out of range")
+        let k = x.inFeatures
+        hivg_q8_gemm(x.bytes + rows.lowerBound * k, rowStep * k, x.scales + rows.lowerBound * (k / 32), rowStep * (k / 32), count, k,
+                     weight.storage.assumingMemoryBound(to: UInt8.self), weight.outFeatures, panels.lowerBound, panels.upperBound,
+                     bias, activation.rawValue, accumulate ? 1 : 0, c, ldc)
+    }
+
+    /// True when q8_0 products run the AVX-512 VNNI kernel (else a portable loop with the same arithmetic).
+    public static var int8UsesVNNI: Bool { hivg_q8_vnni() != 0 }
 }

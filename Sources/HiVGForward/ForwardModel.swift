@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 #endif
 import HiVGCore
+import HiVGFormats
 import HiVGModel
 import HiVGSurgery
 
@@ -39,8 +40,21 @@ public final class ForwardModel: @unchecked Sendable {
     private let p: [String: [Float]]
     /// The linear layers' weights by module prefix (`….mlp.fc1`), packed for the GEMM.
     private let packed: [String: PackedWeight]
+    /// The packed linears that run the int8 GEMM (module prefixes, sorted; empty on `.decoded`).
+    public let int8Linears: [String]
 
-    public init(_ model: LoadedModel) throws {
+    /// How weights stored block-quantized reach the GEMMs.
+    public enum WeightPath: String, Sendable {
+        /// Every weight decoded to F32 (exactly the values a reader of the file gets); the F32 GEMM.
+        /// What `verify` measures: the error of the file's weights alone.
+        case decoded
+        /// Linears stored as q8_0 (no LoRA on them) stay q8_0 and run the int8 GEMM on activations
+        /// quantized to q8_0 per row, as ggml computes q8_0 products — about 3× the F32 GEMM's speed
+        /// with VNNI (docs/benchmarks.md); adds the activations' rounding to the weights' error.
+        case int8
+    }
+
+    public init(_ model: LoadedModel, weightPath: WeightPath = .decoded) throws {
         var config = model.config
         // A mixup bridge takes condition_text_proj(text_features), vision-wide, straight as keys/values:
         // the original code cannot run it with adaptive weights (widths differ). When only the shapes
@@ -156,14 +170,46 @@ public final class ForwardModel: @unchecked Sendable {
         for (_, parts) in biases { for part in parts { p[part.tensor] = nil } }
         self.p = p
 
+        // The stored q8_0 blocks of a part, when the int8 path may run it: a q8_0 tensor without LoRA
+        // whose decoded values are `weights[name]` (same storage), rows of inDim values.
+        func q8Source(_ part: Part, inDim: Int) -> (EncodedTensor, rows: Range<Int>)? {
+            guard weightPath == .int8, inDim > 0, inDim % 32 == 0, model.lora[String(part.tensor.dropLast(7))] == nil,
+                  let e = model.encodedTensors[part.tensor], e.scheme == QuantScheme.q8_0.rawValue, e.shape.count == 2,
+                  e.shape[1] == inDim, let t = model.weights[part.tensor], t.storage.key == e.name, t.shape == e.shape else { return nil }
+            let rows = part.rows ?? 0 ..< e.shape[0]
+            guard rows.upperBound <= e.shape[0] else { return nil }
+            return (e, rows)
+        }
+        func withQ8Parts<R>(_ parts: ArraySlice<(EncodedTensor, rows: Range<Int>)>, inDim: Int, _ acc: [(UnsafeRawPointer, rows: Int)],
+                            _ body: ([(UnsafeRawPointer, rows: Int)]) throws -> R) throws -> R {
+            guard let (e, rows) = parts.first else { return try body(acc) }
+            let rowBytes = inDim / 32 * 34
+            return try e.source.withBytes { raw in
+                guard raw.count == e.shape[0] * rowBytes, let base = raw.baseAddress else {
+                    throw ForwardError.unsupported("`\(e.name)`: \(raw.count) bytes do not hold \(e.shape[0])×\(inDim) q8_0 values")
+                }
+                return try withQ8Parts(parts.dropFirst(), inDim: inDim, acc + [(base + rows.lowerBound * rowBytes, rows.count)], body)
+            }
+        }
+
         // Every linear weight packed once into the GEMM's panel layout, straight from the source where
         // it can be: the forward pass reads weights only through the packed form.
         let threads = ProcessInfo.processInfo.activeProcessorCount
         var packedWeights: [String: PackedWeight] = [:]
+        var int8: [String] = []
         for (prefix, parts, inDim) in packs {
+            let q8 = parts.compactMap { q8Source($0, inDim: inDim) }
+            if !q8.isEmpty && q8.count == parts.count {
+                packedWeights[prefix] = try withQ8Parts(q8[...], inDim: inDim, []) {
+                    PackedWeight(q8_0Parts: $0, inFeatures: inDim, threads: threads)
+                }
+                int8.append(prefix)
+                continue
+            }
             packedWeights[prefix] = try withParts(parts[...], inDim: inDim, []) { PackedWeight(parts: $0, inFeatures: inDim, threads: threads) }
         }
         self.packed = packedWeights
+        self.int8Linears = int8.sorted()
         if config.architecture == "hivg" && !config.adaptLayers.isEmpty {
             if config.mixup && config.adaptiveWeights && config.text.width != config.vision.width {
                 throw ForwardError.unsupported("""
@@ -258,15 +304,27 @@ public final class ForwardModel: @unchecked Sendable {
         let qkv = h.withUnsafeBufferPointer { hp in
             qkvB.withUnsafeBufferPointer { bp in
                 Kernels.uninitialized(rows * 3 * d) { y in
+                    // A q8_0 weight: h quantized once for both products.
+                    let hq = qkvW.encoding == .q8_0 ? Kernels.quantized(hp.baseAddress!, rows: rows, inFeatures: d, pool: pool) : nil
                     // k;v (and q when it is not whole panels) for every token; q for the class rows only
                     // (row stride seq·d in, seq·3d out).
                     pool.guidedRanges(qkvW.panels - panelsQ, work: rows * 2 * d * d) { lo, hi in
-                        PackedGEMM.run(hp.baseAddress!, lda: d, rows: rows, weight: qkvW, panels: panelsQ + lo ..< panelsQ + hi,
-                                       bias: bp.baseAddress!, c: y, ldc: 3 * d)
+                        if let hq {
+                            PackedGEMM.run(hq, rows: 0 ..< rows, weight: qkvW, panels: panelsQ + lo ..< panelsQ + hi, bias: bp.baseAddress!,
+                                           c: y, ldc: 3 * d)
+                        } else {
+                            PackedGEMM.run(hp.baseAddress!, lda: d, rows: rows, weight: qkvW, panels: panelsQ + lo ..< panelsQ + hi,
+                                           bias: bp.baseAddress!, c: y, ldc: 3 * d)
+                        }
                     }
                     if panelsQ > 0 { pool.ranges(panelsQ, work: batch * d * d) { lo, hi in
-                        PackedGEMM.run(hp.baseAddress!, lda: seq * d, rows: batch, weight: qkvW, panels: lo ..< hi, bias: bp.baseAddress!,
-                                       c: y, ldc: seq * 3 * d)
+                        if let hq {
+                            PackedGEMM.run(hq, rows: 0 ..< rows, rowStep: seq, weight: qkvW, panels: lo ..< hi, bias: bp.baseAddress!,
+                                           c: y, ldc: seq * 3 * d)
+                        } else {
+                            PackedGEMM.run(hp.baseAddress!, lda: seq * d, rows: batch, weight: qkvW, panels: lo ..< hi,
+                                           bias: bp.baseAddress!, c: y, ldc: seq * 3 * d)
+                        }
                     } }
                 }
             }

@@ -100,6 +100,13 @@ enum Kernels {
         return a.withUnsafeBufferPointer { body($0.baseAddress) }
     }
 
+    /// x (rows × inFeatures, contiguous) quantized to q8_0 for the int8 GEMM, rows split over the pool.
+    static func quantized(_ x: UnsafePointer<Float>, rows: Int, inFeatures: Int, pool: WorkPool) -> PackedGEMM.QuantizedRows {
+        let q = PackedGEMM.QuantizedRows(rows: rows, inFeatures: inFeatures)
+        pool.ranges(rows, work: rows * inFeatures * 4) { lo, hi in q.quantize(x, lda: inFeatures, rows: lo ..< hi) }
+        return q
+    }
+
     private static func linearPanels(_ x: UnsafePointer<Float>, rows: Int, _ w: PackedWeight, _ b: UnsafePointer<Float>?,
                                      y: UnsafeMutablePointer<Float>, accumulate: Bool, pool: WorkPool, epilogue: Epilogue) {
         if rows == 0 { return }
@@ -108,6 +115,15 @@ enum Kernels {
         case .none: activation = .none
         case .quickGELU: activation = .quickGELU
         case .relu: activation = .relu
+        }
+        if w.encoding == .q8_0 {
+            // The activations quantized once (rows split over the pool), then the int8 GEMM.
+            let q = quantized(x, rows: rows, inFeatures: w.inFeatures, pool: pool)
+            pool.guidedRanges(w.panels, work: rows * w.outFeatures * w.inFeatures / 3) { lo, hi in
+                PackedGEMM.run(q, rows: 0 ..< rows, weight: w, panels: lo ..< hi, bias: b, activation: activation,
+                               accumulate: accumulate, c: y, ldc: w.outFeatures)
+            }
+            return
         }
         pool.guidedRanges(w.panels, work: rows * w.outFeatures * w.inFeatures) { lo, hi in
             PackedGEMM.run(x, lda: w.inFeatures, rows: rows, weight: w, panels: lo ..< hi, bias: b, activation: activation,

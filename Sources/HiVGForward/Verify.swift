@@ -39,8 +39,9 @@ public enum Verify {
             || name == "text_embeds" || name.hasPrefix("text_hidden_")
     }
 
-    /// The NMSE bound for a model, from the least precise floating-point dtype among its weights:
-    /// f32/f64 1e-10; f16/bf16 (and q8_0, whose readers dequantize to these widths) 1e-4; 8-bit floats 1e-2.
+    /// The NMSE bound for a model: for block-quantized weights the loosest scheme's
+    /// `QuantPolicy.verifyGate`; otherwise from the least precise floating-point dtype among its weights:
+    /// f32/f64 1e-10; f16/bf16 1e-4; 8-bit floats 1e-2.
     public static func defaultGate(_ m: LoadedModel) -> (nmse: Double, reason: String) {
         // Block-quantized sources: the loosest scheme's QuantPolicy.verifyGate (16·b² of its RMS bound b,
         // ≤ 1e-4 for f16/bf16; docs/quantization.md has the measurements).

@@ -34,6 +34,10 @@ public struct LoadedModel: Sendable {
     /// Tensors stored block-quantized in the source (`.hivgw`, GGUF), by canonical name → scheme; their
     /// values in `weights` are the decoded ones.
     public var encodings: [String: String] = [:]
+    /// The same tensors as stored (their blocks), by canonical name: for code that runs on the encoded
+    /// form (the forward pass's int8 GEMM on q8_0). `weights[name]` decodes exactly these bytes when its
+    /// storage key is the entry's name.
+    public var encodedTensors: [String: EncodedTensor] = [:]
 
     /// The base weight of a LoRA'd linear.
     public func baseWeight(_ linear: String) -> Tensor? { weights[linear + ".weight"] }

@@ -23,6 +23,12 @@ struct ForwardCommand: ParsableCommand {
 
         B > 1 runs every sample with the exact B = 1 semantics; --batch-quirk reproduces the original
         bridge's cross-batch reshape of the text keys/values (the published model's batched numbers).
+
+        Quantized sources (.hivgw, GGUF): tensors are decoded to F32 as they load, except — with --weights
+        auto on a CPU with AVX-512 VNNI, or int8 — the linears stored as q8_0, which stay q8_0 and run an
+        int8 GEMM on activations quantized to q8_0 per row (as ggml computes q8_0 products; ~3× the F32
+        GEMM's speed, and the activations' rounding adds to the weights' error). --weights decoded gives
+        the file's values exactly, as `verify` uses them.
         """)
 
     @Argument(help: "The model: a checkpoint (LoRA applied on the fly), a merged file, or an HF CLIP folder.")
@@ -50,6 +56,10 @@ struct ForwardCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Compare the outputs with these (e.g. the original code's goldens): boxes within 1e-5 max abs, "
         + "other outputs within 1e-4 of their largest magnitude; exit 1 outside.", valueName: "GOLDEN.safetensors"))
     var expect: String?
+
+    @Option(help: ArgumentHelp("q8_0-stored linears: auto (int8 with AVX-512 VNNI, else decoded), decoded (F32), int8.",
+                               valueName: "auto|decoded|int8"))
+    var weights: WeightsChoice = .auto
 
     @OptionGroup var read: ReadOptionGroup
     @OptionGroup var model: ModelOptionGroup
@@ -93,7 +103,7 @@ struct ForwardCommand: ParsableCommand {
                 let blas = try LinearAlgebra.prepare()
                 let t0 = Date()
                 let loaded = try ModelLoader.load(modelPath, read: read.readOptions, overrides: try model.overrides(), base: model.base)
-                let fm = try ForwardModel(loaded)
+                let fm = try ForwardModel(loaded, weightPath: weights.path)
                 let t1 = Date()
                 let inp = try ForwardInputs.from(try SafetensorsReader.read(path: inputs).graph)
                 let cpu0 = processCPUSeconds()
@@ -110,6 +120,7 @@ struct ForwardCommand: ParsableCommand {
                 }
                 var meta = ["hivgkit.forward.model": modelPath, "hivgkit.forward.architecture": fm.config.architecture,
                             "hivgkit.tool": "hivgkit \(HiVGKitVersion.string)"]
+                if !loaded.encodings.isEmpty { meta["hivgkit.forward.weights"] = WeightsChoice.describe(fm) }
                 if inp.batch > 1 {
                     meta["hivgkit.forward.batch_semantics"] = batchQuirk ? "original cross-batch bridge reshape (--batch-quirk)" : "per-sample (B = 1)"
                 }
@@ -123,6 +134,8 @@ struct ForwardCommand: ParsableCommand {
                         "passes": passes.map { ["seconds": $0.wall, "cpu_seconds": $0.cpu] },
                         "batch_quirk": batchQuirk, "threads": threads ?? ProcessInfo.processInfo.activeProcessorCount,
                         "blas": ["library": blas.library, "config": blas.config, "core": blas.core, "chosen_by": blas.chosenBy],
+                        "weights": ["path": fm.int8Linears.isEmpty ? "decoded" : "int8", "int8_linears": fm.int8Linears.count,
+                                    "quantized_tensors": loaded.encodings.count, "vnni": PackedGEMM.int8UsesVNNI],
                     ]
                     for name in main {
                         guard let o = res[name], let w = o.shape.last, w > 0 else { continue }
@@ -139,6 +152,7 @@ struct ForwardCommand: ParsableCommand {
                     }
                     print(String(format: "  load %.3f s, forward %.3f s", t1.timeIntervalSince(t0), t2.timeIntervalSince(t1))
                           + " (OpenBLAS \(blas.core) kernels, chosen by \(blas.chosenBy))")
+                    if !loaded.encodings.isEmpty { print("  \(loaded.encodings.count) quantized tensors; weights: \(WeightsChoice.describe(fm))") }
                 }
                 if let expect { try compare(res, with: expect) }
             } catch let e as ForwardError {

@@ -1,4 +1,6 @@
 import ArgumentParser
+import HiVGCore
+import HiVGForward
 import HiVGFormats
 
 /// How sources are read: shared by every command that opens a checkpoint.
@@ -40,4 +42,27 @@ struct HashCacheOptionGroup: ParsableArguments {
     @Flag(name: .customLong("no-hash-cache"), help: ArgumentHelp(
         "Hash the sources for the provenance record even when the hash cache ($XDG_CACHE_HOME/hivgkit, keyed on device, inode, size, mtime, ctime) has them, and do not store the hashes (also HIVGKIT_NO_CACHE=1)."))
     var noHashCache = false
+}
+
+/// `--weights`: how linears stored as q8_0 reach the forward pass's GEMMs.
+enum WeightsChoice: String, ExpressibleByArgument, CaseIterable {
+    /// int8 where the CPU has AVX-512 VNNI (measured ~3× the F32 GEMM there), else decoded.
+    case auto
+    case decoded
+    case int8
+
+    var path: ForwardModel.WeightPath {
+        switch self {
+        case .auto: return PackedGEMM.int8UsesVNNI ? .int8 : .decoded
+        case .decoded: return .decoded
+        case .int8: return .int8
+        }
+    }
+
+    /// What ran, for reports: the path and how many linears took the int8 GEMM.
+    static func describe(_ m: ForwardModel) -> String {
+        m.int8Linears.isEmpty ? "decoded (F32 GEMM)"
+            : "int8 GEMM on \(m.int8Linears.count) q8_0 linears (activations quantized to q8_0 per row; "
+            + (PackedGEMM.int8UsesVNNI ? "AVX-512 VNNI" : "portable loop") + ")"
+    }
 }

@@ -18,7 +18,12 @@ struct VerifyCommand: ParsableCommand {
         max abs error, mean abs error, NMSE against A, cosine; for pred_box the IoU of each box. The gate is
         on the NMSE of the intermediates (text features and hidden states, vision hidden states, VL output;
         CLIP: the embeddings): f32 weights ≤ 1e-10, f16/bf16 ≤ 1e-4, 8-bit floats ≤ 1e-2 (from B's least
-        precise weight dtype), or --max-nmse. Exit status 0 within the gate, 1 outside.
+        precise weight dtype); block-quantized weights 16·b² of the loosest scheme's RMS bound b (q8_0 9e-4;
+        docs/quantization.md); or --max-nmse. Exit status 0 within the gate, 1 outside.
+
+        Both models run on decoded weights (the file's values exactly), so the figures are the weights'
+        error alone; --weights int8 runs B's q8_0 linears on the int8 GEMM instead (what `forward` does by
+        default with VNNI), adding the activations' q8_0 rounding.
         """)
 
     @Argument(help: "Reference model (A).")
@@ -42,6 +47,9 @@ struct VerifyCommand: ParsableCommand {
     @Option(help: "Worker threads of the forward passes (default: all cores).")
     var threads: Int?
 
+    @Option(help: ArgumentHelp("B's q8_0-stored linears: decoded (F32, default) or int8 (the int8 GEMM).", valueName: "decoded|int8"))
+    var weights: WeightsChoice = .decoded
+
     @OptionGroup var read: ReadOptionGroup
     @OptionGroup var model: ModelOptionGroup
     @OptionGroup var out: OutputOptionGroup
@@ -62,7 +70,7 @@ struct VerifyCommand: ParsableCommand {
                 var ob = overrides
                 ob.fallback = ma.config
                 let mb = try ModelLoader.load(b, read: read.readOptions, overrides: ob, base: model.base)
-                let fa = try ForwardModel(ma), fb = try ForwardModel(mb)
+                let fa = try ForwardModel(ma), fb = try ForwardModel(mb, weightPath: weights.path)
                 guard fa.config.architecture == fb.config.architecture else {
                     throw ForwardError.unsupported("A is a \(fa.config.architecture) model and B a \(fb.config.architecture) model")
                 }
@@ -76,7 +84,7 @@ struct VerifyCommand: ParsableCommand {
                 if out.json {
                     try printJSON([
                         "a": a, "b": b, "pass": rep.pass, "max_nmse": rep.maxNMSE, "gate": rep.gateReason, "samples": inp.batch,
-                        "inputs": inputs ?? "synthetic seed \(seed)",
+                        "inputs": inputs ?? "synthetic seed \(seed)", "b_weights": WeightsChoice.describe(fb),
                         "outputs": rep.metrics.map { m -> [String: Any] in
                             var d: [String: Any] = ["name": m.name, "count": m.count, "max_abs": json(m.maxAbs), "mean_abs": json(m.meanAbs),
                                                     "nmse": json(m.nmse), "cosine": json(m.cosine), "gated": m.gated, "pass": m.pass]
@@ -86,6 +94,7 @@ struct VerifyCommand: ParsableCommand {
                     ])
                 } else {
                     print("verify \(b) against \(a): \(inp.batch) samples (\(inputs ?? "synthetic, seed \(seed)")); gate \(rep.gateReason)")
+                    if !fb.int8Linears.isEmpty { print("  B's weights: \(WeightsChoice.describe(fb))") }
                     print("  " + "output".padding(toLength: 22, withPad: " ", startingAt: 0) + "max abs     mean abs    NMSE        cosine       (✗ outside the gate, · not gated)")
                     for m in rep.metrics where !out.quiet || !m.pass {
                         let flag = m.pass ? (m.gated ? " " : "·") : "✗"

@@ -184,6 +184,32 @@ expect 0 "$BIN" verify $HEADS $H/stage3.pth $T/a.safetensors --samples 2
 contains "$out" "PASS"
 expect 0 "$BIN" merge $HEADS $H/stage3.pth -o $T/v.safetensors --verify --quiet
 contains "$out" "\"pass\":true"
+# A q8_0 export: --weights int8 keeps its q8_0 linears for the int8 GEMM, decoded gives the file's values;
+# both near the goldens of the F32 source, and verify --weights int8 within the q8_0 gate.
+expect 0 "$BIN" forward $T/q8.hivgw --inputs $H/goldens/stage3.safetensors -o $T/q8i.safetensors --json --weights int8
+python3 - "$out" <<'PY' && ok || bad "forward --weights int8 --json: weights"
+import json, sys
+d = json.loads(sys.argv[1])["weights"]
+assert d["path"] == "int8" and d["int8_linears"] > 50 and d["quantized_tensors"] > d["int8_linears"] // 2, d
+PY
+expect 0 "$BIN" forward $T/q8.hivgw --inputs $H/goldens/stage3.safetensors -o $T/q8d.safetensors --weights decoded
+contains "$out" "weights: decoded"
+python3 - $T/q8i.safetensors $T/q8d.safetensors $H/goldens/stage3.safetensors <<'PY' && ok || bad "int8 and decoded boxes differ, a little"
+import json, struct, sys
+def box(path):
+    raw = open(path, "rb").read()
+    n = struct.unpack("<Q", raw[:8])[0]
+    t = json.loads(raw[8:8 + n])["pred_box"]
+    a, b = t["data_offsets"]
+    return struct.unpack("<%df" % ((b - a) // 4), raw[8 + n + a:8 + n + b])
+i8, dec, gold = box(sys.argv[1]), box(sys.argv[2]), box(sys.argv[3])
+d = max(abs(x - y) for x, y in zip(i8, dec))
+assert 0 < d < 1e-2, d
+assert max(abs(x - y) for x, y in zip(i8, gold)) < 2e-2
+PY
+expect 0 "$BIN" verify $HEADS $H/stage3.pth $T/q8.hivgw --samples 2 --weights int8
+contains "$out" "int8 GEMM on"
+contains "$out" "PASS"
 
 # Bad usage: exit 64.
 expect 64 "$BIN" merge $H/stage3.pth -o $T/x.safetensors --layout hivg-stage0
@@ -199,6 +225,12 @@ expect 64 "$BIN" no-such-command
 OBJ=$(dirname "$BIN")/CKernels.build/gemm.c.o
 if [ -f "$OBJ" ]; then
   if msg=$(python3 scripts/check-gemm-codegen.py "$OBJ"); then ok; else bad "$msg"; fi
+  echo "$msg"
+fi
+# and so does the int8 GEMM's VNNI tile (qgemm.c)
+OBJ=$(dirname "$BIN")/CKernels.build/qgemm.c.o
+if [ -f "$OBJ" ]; then
+  if msg=$(python3 scripts/check-gemm-codegen.py --q8 "$OBJ"); then ok; else bad "$msg"; fi
   echo "$msg"
 fi
 

@@ -157,15 +157,27 @@ def main():
     else:
         loads += [f["loadavg_before"], f["loadavg_after"]]
         label = {"clip_full": "CLIP image+text (L=77)", "clip_image": "CLIP image embedding (no text)",
-                 "hivg": "HiVG box", "clip_full_1thread": "CLIP image+text (L=77)", "hivg_1thread": "HiVG box"}
+                 "hivg": "HiVG box", "clip_full_1thread": "CLIP image+text (L=77)", "hivg_1thread": "HiVG box",
+                 "hivg_q8": "HiVG box, q8_0 .hivgw (int8 GEMM)"}
         refname = {"clip_full": "transformers %s CLIPModel(input_ids, pixel_values)",
                    "clip_image": "transformers %s CLIPModel.get_image_features",
                    "hivg": "original HiVG code (models/HiVG.py, PEFT LoRA unmerged), transformers %s"}
         for cfg in f["configs"]:
-            base = cfg["name"].replace("_1thread", "")
+            base = cfg["name"].replace("_1thread", "").replace("_q8", "")
             ours, ref = cfg["ours_median"], cfg["ref_median"]
             name = "forward %s B=%d, %d thr" % (label[cfg["name"]], cfg["batch"], cfg["threads"])
             rn = refname[base] % cfg["ref"].get("transformers", "?") + ", torch %s" % cfg["ref"].get("torch", "?")
+            if cfg["info"] and "ours_decoded_median" in cfg:
+                dm = cfg["ours_decoded_median"]
+                fig("forward_%s_b%d" % (cfg["name"], cfg["batch"]), "  (info) " + name, ours, ref, ref / ours, None, None,
+                    (secs(ours), secs(ref)), rn + " on the F32 checkpoint; ours on its q8_0 export (activations "
+                    "quantized to q8_0)", "s", info=True)
+                fig("forward_%s_b%d_decoded" % (cfg["name"], cfg["batch"]), "  (info) same file, --weights decoded (F32 GEMM)",
+                    dm, ref, ref / dm, None, None, (secs(dm), secs(ref)), rn + "; ours: the q8_0 export decoded to F32 at load",
+                    "s", info=True)
+                fig("forward_%s_b%d_int8_vs_decoded" % (cfg["name"], cfg["batch"]), "  (info) int8 GEMM vs decoded, same file",
+                    ours, dm, dm / ours, None, None, (secs(ours), secs(dm)), "ours, both paths in the same rounds", "s", info=True)
+                continue
             if cfg["info"]:
                 fig("forward_%s_b%d" % (cfg["name"], cfg["batch"]), "  (info) " + name, ours, ref, ref / ours, None, None,
                     (secs(ours), secs(ref)), rn + "; both sides 1 thread", "s", info=True)

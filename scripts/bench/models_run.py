@@ -291,6 +291,13 @@ def section_forward(c):
     # informational: one thread on both sides (insensitive to other jobs holding one of the two cores)
     info1 = [dict(cfg, name=cfg["name"] + "_1thread", threads=1, info=True) for cfg in configs
              if cfg["batch"] == 1 and cfg["name"] in ("clip_full", "hivg")]
+    # informational: the same HiVG boxes from a q8_0 export of the checkpoint (ours: the int8 GEMM, and
+    # --weights decoded in the same rounds) against the original code on the F32 checkpoint
+    if c.hivg_python:
+        q8 = os.path.join(c.raw, "q8_0.hivgw")
+        if not os.path.exists(q8) or os.path.getmtime(q8) < max(os.path.getmtime(c.ckpt), os.path.getmtime(c.bin)):
+            run([c.bin, "export", c.ckpt, "--scheme", "q8_0", "-o", q8, "--quiet"])
+        info1 += [dict(cfg, name="hivg_q8", model=q8, info=True, decoded_too=True) for cfg in configs if cfg["name"] == "hivg"]
     out_tmp = os.path.join(c.raw, "forward_out.safetensors")
     for cfg in configs + info1:
         threads = cfg.get("threads", T)
@@ -302,8 +309,12 @@ def section_forward(c):
         dump_path = os.path.join(c.raw, "ref_%s_b%d.safetensors" % (cfg["name"], b))
         rounds = N
         ours, ref = [], None
+        decoded = []
         for r in range(rounds):
             ours.append(ours_forward(c, cfg["model"], cfg["inputs"], cfg["quirk"], threads, out_tmp, repeat=3))
+            if cfg.get("decoded_too"):
+                decoded.append(ours_forward(c, cfg["model"], cfg["inputs"], cfg["quirk"], threads, out_tmp, repeat=3,
+                                            extra=["--weights", "decoded"]))
             dump_args = ["--dump", dump_path] if r == 0 and not cfg.get("info") else []
             o, _, _ = run(cfg["ref"] + ["--threads", str(threads), "--warmup", "2", "--runs", "2" if b == 1 else "1"] + dump_args,
                           env=c.hivg_env if cfg["name"].startswith("hivg") else None)
@@ -317,6 +328,9 @@ def section_forward(c):
                  "ours_first_pass_median": median([x["forward_seconds"] for x in ours]),
                  "ours_load_median": median([x["load_seconds"] for x in ours]), "ref": ref, "ref_median": ref["median"],
                  "loadavg_before": la_c, "loadavg_after": loadavg(), "others_cores": others_cores(cs, cpu_snapshot())}
+        if decoded:
+            entry["ours_decoded"] = decoded
+            entry["ours_decoded_median"] = median([w for x in decoded for w in x["warm_seconds"]])
         if not cfg.get("info"):
             ours_all = os.path.join(c.raw, "ours_%s_b%d.safetensors" % (cfg["name"], b))
             ours_forward(c, cfg["model"], cfg["inputs"], cfg["quirk"], threads, ours_all, extra=["--all"])

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include "hivg_vmath.h"
 #include "hivg_gemm.h"
+#include "hivg_qgemm.h"
 
 void hivg_f32_to_f16(const float *src, uint16_t *dst, size_t n);
 void hivg_f16_to_f32(const uint16_t *src, float *dst, size_t n);
