@@ -12,7 +12,9 @@
 #      (SKIP while hivgkit has no quantize command)
 #   4. hivgkit forward, 224x224, B = 1 and 8    vs  transformers CLIPModel (hf-clip folder made by merge) and
 #      the original HiVG model code (SKIP without HIVG_SRC and a HiVG Python); max abs deviation of outputs
-#      and hidden states; informational rows with the system OpenBLAS's own kernel choice and with 1 thread
+#      and hidden states; informational rows with the system OpenBLAS's own kernel choice and with 1 thread,
+#      and the HiVG rows from the checkpoint's q8_0 export (int8 GEMM, and --weights decoded) against the same
+#      PyTorch reference on the F32 checkpoint
 #   5. where the forward time goes: perf record -e cpu-clock (when perf works)
 # Prints a table and writes bench-out/bench-models.json (raw results in bench-out/raw-models/). Method and
 # figures: docs/benchmarks.md, "Model benchmarks".
