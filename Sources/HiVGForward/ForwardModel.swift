@@ -24,7 +24,8 @@ public struct ForwardOptions: Sendable {
     }
 }
 
-/// The reference forward pass of CLIP and HiVG on F32 weights (LoRA merged once at load, W + s·B·A).
+/// The reference forward pass of CLIP and HiVG on F32 weights (LoRA merged once at load, W + s·B·A;
+/// block-quantized tensors decoded, or q8_0 linears kept for the int8 GEMM with `WeightPath.int8`).
 ///
 /// HiVG (the recipe of `hivg-checkpoints.md` § Inference, checked against the original code):
 /// text tower (causal, pre-LN, quick_gelu) → bridge text states → vision tower with the cross-modal

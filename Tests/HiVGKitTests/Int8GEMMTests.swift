@@ -132,19 +132,23 @@ final class Int8GEMMTests: XCTestCase {
 
     /// The forward pass on a q8_0 `.hivgw` of the tiny stage-3 fixture: `.int8` runs every q8_0 linear
     /// on the int8 GEMM, independent of the thread count, within the q8_0 gate of the decoded path.
-    func testForwardInt8PathOnQ8Export() throws {
+    /// `src` exported as a q8_0 `.hivgw` (the default plan) and loaded back, with the plan.
+    private func q8Export(_ src: LoadedModel) throws -> (LoadedModel, ExportPlan) {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hivgkit-int8-\(getpid())-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let src = try ModelLoader.load(Fixtures.path("hivg/stage3.pth"), overrides: tinyOverrides())
         let merged = try Merge.merged(src)
         let plan = QuantPolicy.plan(merged, scheme: .q8_0)
         let path = dir.appendingPathComponent("q8.hivgw").path
         let prov = NativeProvenance(stagesMerged: 1, quantization: .init(scheme: "q8_0", settings: plan.settings), tool: "hivgkit test",
                                     dtype: "q8_0", layout: "canonical")
         _ = try Exporter.write(merged, plan: plan, config: src.config, provenance: prov, hasher: SourceHasher(files: src.source.files),
-                               format: .hivgw, to: path, threads: 1, name: "stage3")
-        let q8 = try ModelLoader.load(path)
+                               format: .hivgw, to: path, threads: 1, name: "q8")
+        return (try ModelLoader.load(path), plan)  // the file is mapped: removing it afterwards keeps the pages
+    }
+
+    func testForwardInt8PathOnQ8Export() throws {
+        let (q8, plan) = try q8Export(try ModelLoader.load(Fixtures.path("hivg/stage3.pth"), overrides: tinyOverrides()))
         let decoded = try ForwardModel(q8), int8 = try ForwardModel(q8, weightPath: .int8)
         XCTAssertTrue(decoded.int8Linears.isEmpty)
         // Every packed linear whose tensors are all q8_0 (the q;k;v and k;v stacks count once).
@@ -168,5 +172,24 @@ final class Int8GEMMTests: XCTestCase {
         XCTAssertGreaterThan(worst.nmse, 1e-7)
         let box = try XCTUnwrap(rep.metrics.first { $0.name == "pred_box" })
         XCTAssertLessThan(box.maxAbs, 1e-2)
+    }
+
+    /// Plain CLIP from a q8_0 export on the int8 path: without intermediates the last vision layer runs
+    /// for the class rows only, reading the quantized rows with a stride; every output row is its own
+    /// computation (activations quantized per row), so the embeddings equal the full layer's bit for bit.
+    func testCLIPClassRowsOnInt8Path() throws {
+        let (q8, _) = try q8Export(try ModelLoader.load(Fixtures.path("hivg/goldens/hf_clip_tiny")))
+        let int8 = try ForwardModel(q8, weightPath: .int8), decoded = try ForwardModel(q8)
+        let last = "clip.vision_model.encoder.layers.\(q8.config.vision.layers - 1).self_attn.qkv"
+        XCTAssertTrue(int8.int8Linears.contains(last), "\(int8.int8Linears)")
+        let inp = try ForwardInputs.from(try ForwardGoldenTests.golden("hf_clip_tiny_embeds"))
+        let fast = try int8.run(inp), full = try int8.run(inp, options: ForwardOptions(intermediates: true))
+        XCTAssertNil(fast["vision_hidden_1"])
+        XCTAssertEqual(fast["image_embeds"]?.values, full["image_embeds"]?.values)
+        // Against the decoded weights: unit vectors within the q8_0 gate.
+        let dec = try decoded.run(inp, options: ForwardOptions(intermediates: true))
+        let rep = Verify.compare(dec, full, maxNMSE: QuantPolicy.verifyGate(.q8_0), samples: inp.batch)
+        XCTAssertTrue(rep.pass, "\(rep.metrics.filter { !$0.pass }.map { "\($0.name) \($0.nmse)" })")
+        XCTAssertGreaterThan(try XCTUnwrap(rep.metrics.first { $0.name == "image_embeds" }).cosine, 0.999)
     }
 }
