@@ -39,7 +39,7 @@ for f in merged-f32 merged-q8_0; do
     "$BIN" forward "$OUT/$f.hivgw" --inputs "$H/goldens/stage3.safetensors" -o "$OUT/$f.boxes.safetensors" --all \
       --expect "$H/goldens/stage3.safetensors" --quiet && echo "$f: every output within the golden gates"
   else
-    "$BIN" forward "$OUT/$f.hivgw" --inputs "$H/goldens/stage3.safetensors" -o "$OUT/$f.boxes.safetensors" | sed -n 2,5p
+    "$BIN" forward "$OUT/$f.hivgw" --inputs "$H/goldens/stage3.safetensors" -o "$OUT/$f.boxes.safetensors" | sed -n 2,6p
   fi
 done
 
