@@ -31,13 +31,13 @@ public struct LoadedModel: Sendable {
     public var wrapperDepth: Int
     /// True when the source used PEFT ≥ 0.7 `base_layer` names.
     public var baseLayerNaming: Bool
-    /// Tensors stored block-quantized in the source (`.hivgw`, GGUF), by canonical name → scheme; their
-    /// values in `weights` are the decoded ones.
-    public var encodings: [String: String] = [:]
-    /// The same tensors as stored (their blocks), by canonical name: for code that runs on the encoded
-    /// form (the forward pass's int8 GEMM on q8_0). `weights[name]` decodes exactly these bytes when its
-    /// storage key is the entry's name.
+    /// Tensors stored block-quantized in the source (`.hivgw`, GGUF) as stored (their blocks), by
+    /// canonical name; their values in `weights` are the decoded ones (`weights[name]` decodes exactly
+    /// these bytes when its storage key is the entry's name). For code that runs on the encoded form:
+    /// the forward pass's int8 GEMM on q8_0.
     public var encodedTensors: [String: EncodedTensor] = [:]
+    /// The schemes of `encodedTensors`, by canonical name.
+    public var encodings: [String: String] { encodedTensors.mapValues(\.scheme) }
 
     /// The base weight of a LoRA'd linear.
     public func baseWeight(_ linear: String) -> Tensor? { weights[linear + ".weight"] }

@@ -81,14 +81,10 @@ public enum ModelLoader {
 
     /// Maps an already read checkpoint.
     public static func build(_ c: Checkpoint, adapterConfig: [String: Any]?, overrides: ConfigOverrides) throws -> LoadedModel {
-        var encodings: [String: String] = [:]
         var encodedTensors: [String: EncodedTensor] = [:]
         for e in c.encoded {
             let name = c.format == "gguf" ? (GGUFNames.canonicalName(e.name) ?? e.name) : e.name
-            for key in KeyMapping.canonicalize(name) {
-                encodings[key.name] = e.scheme
-                encodedTensors[key.name] = e
-            }
+            for key in KeyMapping.canonicalize(name) { encodedTensors[key.name] = e }
         }
         let c = try normalized(c)
         var weights = WeightGraph()
@@ -142,7 +138,6 @@ public enum ModelLoader {
         let unrecognized = try Architecture.check(weights, config: config, file: c.path)
         var model = LoadedModel(source: c, weights: weights, lora: pairs, loraOrder: order, dropped: dropped, unrecognized: unrecognized,
                                 config: config, wrapperDepth: depth, baseLayerNaming: baseLayer)
-        model.encodings = encodings
         model.encodedTensors = encodedTensors
         return model
     }

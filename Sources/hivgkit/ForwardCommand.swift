@@ -120,7 +120,7 @@ struct ForwardCommand: ParsableCommand {
                 }
                 var meta = ["hivgkit.forward.model": modelPath, "hivgkit.forward.architecture": fm.config.architecture,
                             "hivgkit.tool": "hivgkit \(HiVGKitVersion.string)"]
-                if !loaded.encodings.isEmpty { meta["hivgkit.forward.weights"] = WeightsChoice.describe(fm) }
+                if !loaded.encodedTensors.isEmpty { meta["hivgkit.forward.weights"] = WeightsChoice.describe(fm) }
                 if inp.batch > 1 {
                     meta["hivgkit.forward.batch_semantics"] = batchQuirk ? "original cross-batch bridge reshape (--batch-quirk)" : "per-sample (B = 1)"
                 }
@@ -135,7 +135,7 @@ struct ForwardCommand: ParsableCommand {
                         "batch_quirk": batchQuirk, "threads": threads ?? ProcessInfo.processInfo.activeProcessorCount,
                         "blas": ["library": blas.library, "config": blas.config, "core": blas.core, "chosen_by": blas.chosenBy],
                         "weights": ["path": fm.int8Linears.isEmpty ? "decoded" : "int8", "int8_linears": fm.int8Linears.count,
-                                    "quantized_tensors": loaded.encodings.count, "vnni": PackedGEMM.int8UsesVNNI],
+                                    "quantized_tensors": loaded.encodedTensors.count, "vnni": PackedGEMM.int8UsesVNNI],
                     ]
                     for name in main {
                         guard let o = res[name], let w = o.shape.last, w > 0 else { continue }
@@ -152,7 +152,7 @@ struct ForwardCommand: ParsableCommand {
                     }
                     print(String(format: "  load %.3f s, forward %.3f s", t1.timeIntervalSince(t0), t2.timeIntervalSince(t1))
                           + " (OpenBLAS \(blas.core) kernels, chosen by \(blas.chosenBy))")
-                    if !loaded.encodings.isEmpty { print("  \(loaded.encodings.count) quantized tensors; weights: \(WeightsChoice.describe(fm))") }
+                    if !loaded.encodedTensors.isEmpty { print("  \(loaded.encodedTensors.count) quantized tensors; weights: \(WeightsChoice.describe(fm))") }
                 }
                 if let expect { try compare(res, with: expect) }
             } catch let e as ForwardError {
