@@ -248,19 +248,52 @@ public enum PackedGEMM {
     public static func run(_ x: UnsafePointer<Float>, lda: Int, rows: Int, weight: PackedWeight, panels: Range<Int>,
                            bias: UnsafePointer<Float>?, activation: Activation = .none, accumulate: Bool = false,
                            c: UnsafeMutablePointer<Float>, ldc: Int) {
+        run(.floats(x, lda: lda), rows: rows, weight: weight, panels: panels, bias: bias, activation: activation,
+            accumulate: accumulate, c: c, ldc: ldc)
+    }
+
+    /// The left operand of a product: activation rows as floats, or quantized for a q8_0 weight.
+    public enum Operand: @unchecked Sendable {
+        /// Row i at base + i·lda.
+        case floats(UnsafePointer<Float>, lda: Int)
+        /// Row i is quantized row first + i·step.
+        case quantized(QuantizedRows, first: Int, step: Int)
+
+        /// Every n-th row of this operand (row i is its row i·n): e.g. the class token of each sample.
+        public func everyRow(_ n: Int) -> Operand {
+            switch self {
+            case let .floats(x, lda): return .floats(x, lda: lda * n)
+            case let .quantized(q, first, step): return .quantized(q, first: first, step: step * n)
+            }
+        }
+    }
+
+    /// `run` on either operand: floats for an F32 weight; quantized rows for a q8_0 weight (floats
+    /// given for one are quantized for this call — callers that split a product over threads quantize
+    /// once instead).
+    public static func run(_ x: Operand, rows: Int, weight: PackedWeight, panels: Range<Int>, bias: UnsafePointer<Float>?,
+                           activation: Activation = .none, accumulate: Bool = false, c: UnsafeMutablePointer<Float>, ldc: Int) {
         precondition(!accumulate || activation == .none, "PackedGEMM: accumulate with an activation")
-        precondition(lda >= weight.inFeatures && ldc >= weight.outFeatures, "PackedGEMM: row stride too small")
-        switch weight.encoding {
-        case .f32:
-            hivg_gemm_packed(x, lda, rows, weight.inFeatures, weight.base, weight.outFeatures, panels.lowerBound, panels.upperBound,
+        precondition(ldc >= weight.outFeatures, "PackedGEMM: row stride too small")
+        switch (x, weight.encoding) {
+        case let (.floats(p, lda), .f32):
+            precondition(lda >= weight.inFeatures, "PackedGEMM: row stride too small")
+            hivg_gemm_packed(p, lda, rows, weight.inFeatures, weight.base, weight.outFeatures, panels.lowerBound, panels.upperBound,
                              bias, activation.rawValue, accumulate ? 1 : 0, c, ldc)
-        case .q8_0:
-            // Quantized here for this call; callers that split one product over threads quantize once
-            // (`QuantizedRows`) and call the overload below.
+        case let (.floats(p, lda), .q8_0):
             let q = QuantizedRows(rows: rows, inFeatures: weight.inFeatures)
-            q.quantize(x, lda: lda, rows: 0 ..< rows)
-            run(q, rows: 0 ..< rows, weight: weight, panels: panels, bias: bias, activation: activation, accumulate: accumulate,
-                c: c, ldc: ldc)
+            q.quantize(p, lda: lda, rows: 0 ..< rows)
+            run(.quantized(q, first: 0, step: 1), rows: rows, weight: weight, panels: panels, bias: bias, activation: activation,
+                accumulate: accumulate, c: c, ldc: ldc)
+        case let (.quantized(q, first, step), .q8_0):
+            precondition(q.inFeatures == weight.inFeatures, "PackedGEMM: q8_0 operands do not match")
+            precondition(step >= 1 && first >= 0 && (rows == 0 || first + (rows - 1) * step < q.rows), "PackedGEMM: rows out of range")
+            let k = q.inFeatures
+            hivg_q8_gemm(q.bytes + first * k, step * k, q.scales + first * (k / 32), step * (k / 32), rows, k,
+                         weight.storage.assumingMemoryBound(to: UInt8.self), weight.outFeatures, panels.lowerBound, panels.upperBound,
+                         bias, activation.rawValue, accumulate ? 1 : 0, c, ldc)
+        case (.quantized, .f32):
+            preconditionFailure("PackedGEMM: quantized rows for an F32 weight")
         }
     }
 
@@ -292,22 +325,6 @@ public enum PackedGEMM {
             hivg_q8_quantize_rows(x + range.lowerBound * lda, lda, range.count, inFeatures, bytes + range.lowerBound * inFeatures,
                                   scales + range.lowerBound * (inFeatures / 32))
         }
-    }
-
-    /// The q8_0 product on rows `rows` (taking every `rowStep`-th quantized row from rows.lowerBound),
-    /// output row r at c + r·ldc: the same contract as the F32 `run`.
-    public static func run(_ x: QuantizedRows, rows: Range<Int>, rowStep: Int = 1, weight: PackedWeight, panels: Range<Int>,
-                           bias: UnsafePointer<Float>?, activation: Activation = .none, accumulate: Bool = false,
-                           c: UnsafeMutablePointer<Float>, ldc: Int) {
-        precondition(weight.encoding == .q8_0 && x.inFeatures == weight.inFeatures, "PackedGEMM: q8_0 operands do not match")
-        precondition(!accumulate || activation == .none, "PackedGEMM: accumulate with an activation")
-        precondition(ldc >= weight.outFeatures && rowStep >= 1, "PackedGEMM: row stride too small")
-        let count = rows.isEmpty ? 0 : (rows.count - 1) / rowStep + 1
-        precondition(rows.lowerBound >= 0 && rows.upperBound <= x.rows, "PackedGEMM: rows out of range")
-        let k = x.inFeatures
-        hivg_q8_gemm(x.bytes + rows.lowerBound * k, rowStep * k, x.scales + rows.lowerBound * (k / 32), rowStep * (k / 32), count, k,
-                     weight.storage.assumingMemoryBound(to: UInt8.self), weight.outFeatures, panels.lowerBound, panels.upperBound,
-                     bias, activation.rawValue, accumulate ? 1 : 0, c, ldc)
     }
 
     /// True when q8_0 products run the AVX-512 VNNI kernel (else a portable loop with the same arithmetic).

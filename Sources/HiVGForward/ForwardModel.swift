@@ -149,10 +149,8 @@ public final class ForwardModel: @unchecked Sendable {
             let values = try floats(part.tensor)
             return try values.withUnsafeBufferPointer { try sliced($0.baseAddress!, count: values.count) }
         }
-        func withParts<R>(_ parts: ArraySlice<Part>, inDim: Int, _ acc: [(UnsafePointer<Float>, rows: Int)],
-                          _ body: ([(UnsafePointer<Float>, rows: Int)]) throws -> R) throws -> R {
-            guard let part = parts.first else { return try body(acc) }
-            return try withRows(part, inDim: inDim) { ptr, rows in try withParts(parts.dropFirst(), inDim: inDim, acc + [(ptr, rows)], body) }
+        func withParts<R>(_ parts: [Part], inDim: Int, _ body: ([(UnsafePointer<Float>, rows: Int)]) throws -> R) throws -> R {
+            try Self.withAll(parts[...], [], { part, next in try withRows(part, inDim: inDim) { try next(($0, $1)) } }, body)
         }
 
         // Everything else (biases, norms, embeddings, adaptive weights) as F32 arrays.
@@ -181,16 +179,18 @@ public final class ForwardModel: @unchecked Sendable {
             guard rows.upperBound <= e.shape[0] else { return nil }
             return (e, rows)
         }
-        func withQ8Parts<R>(_ parts: ArraySlice<(EncodedTensor, rows: Range<Int>)>, inDim: Int, _ acc: [(UnsafeRawPointer, rows: Int)],
+        func withQ8Parts<R>(_ parts: [(EncodedTensor, rows: Range<Int>)], inDim: Int,
                             _ body: ([(UnsafeRawPointer, rows: Int)]) throws -> R) throws -> R {
-            guard let (e, rows) = parts.first else { return try body(acc) }
             let rowBytes = inDim / 32 * 34
-            return try e.source.withBytes { raw in
-                guard raw.count == e.shape[0] * rowBytes, let base = raw.baseAddress else {
-                    throw ForwardError.unsupported("`\(e.name)`: \(raw.count) bytes do not hold \(e.shape[0])×\(inDim) q8_0 values")
+            return try Self.withAll(parts[...], [], { part, next in
+                let (e, rows) = part
+                return try e.source.withBytes { raw in
+                    guard raw.count == e.shape[0] * rowBytes, let base = raw.baseAddress else {
+                        throw ForwardError.unsupported("`\(e.name)`: \(raw.count) bytes do not hold \(e.shape[0])×\(inDim) q8_0 values")
+                    }
+                    return try next((base + rows.lowerBound * rowBytes, rows.count))
                 }
-                return try withQ8Parts(parts.dropFirst(), inDim: inDim, acc + [(base + rows.lowerBound * rowBytes, rows.count)], body)
-            }
+            }, body)
         }
 
         // Every linear weight packed once into the GEMM's panel layout, straight from the source where
@@ -201,13 +201,11 @@ public final class ForwardModel: @unchecked Sendable {
         for (prefix, parts, inDim) in packs {
             let q8 = parts.compactMap { q8Source($0, inDim: inDim) }
             if !q8.isEmpty && q8.count == parts.count {
-                packedWeights[prefix] = try withQ8Parts(q8[...], inDim: inDim, []) {
-                    PackedWeight(q8_0Parts: $0, inFeatures: inDim, threads: threads)
-                }
+                packedWeights[prefix] = try withQ8Parts(q8, inDim: inDim) { PackedWeight(q8_0Parts: $0, inFeatures: inDim, threads: threads) }
                 int8.append(prefix)
                 continue
             }
-            packedWeights[prefix] = try withParts(parts[...], inDim: inDim, []) { PackedWeight(parts: $0, inFeatures: inDim, threads: threads) }
+            packedWeights[prefix] = try withParts(parts, inDim: inDim) { PackedWeight(parts: $0, inFeatures: inDim, threads: threads) }
         }
         self.packed = packedWeights
         self.int8Linears = int8.sorted()
@@ -225,6 +223,17 @@ public final class ForwardModel: @unchecked Sendable {
                     \(config.vision.width)-wide projections (the original code fails too)
                     """)
             }
+        }
+    }
+
+    /// Runs `body` with every item opened at once: `open(item, next)` opens one (e.g. maps its bytes,
+    /// valid inside its closure only) and continues with `next`, nesting the items in order.
+    private static func withAll<T, P, R>(_ items: ArraySlice<T>, _ opened: [P], _ open: (T, (P) throws -> R) throws -> R,
+                                         _ body: ([P]) throws -> R) throws -> R {
+        guard let item = items.first else { return try body(opened) }
+        // Both closures only live for this call; the recursion just needs to capture them.
+        return try withoutActuallyEscaping(open) { open in
+            try withoutActuallyEscaping(body) { body in try open(item) { try withAll(items.dropFirst(), opened + [$0], open, body) } }
         }
     }
 
@@ -305,27 +314,17 @@ public final class ForwardModel: @unchecked Sendable {
         let qkv = h.withUnsafeBufferPointer { hp in
             qkvB.withUnsafeBufferPointer { bp in
                 Kernels.uninitialized(rows * 3 * d) { y in
-                    // A q8_0 weight: h quantized once for both products.
-                    let hq = qkvW.encoding == .q8_0 ? Kernels.quantized(hp.baseAddress!, rows: rows, inFeatures: d, pool: pool) : nil
+                    // h as the weight's kernel reads it (a q8_0 weight: quantized once for both products).
+                    let hx = Kernels.operand(hp.baseAddress!, rows: rows, for: qkvW, pool: pool)
                     // k;v (and q when it is not whole panels) for every token; q for the class rows only
-                    // (row stride seq·d in, seq·3d out).
+                    // (every seq-th row in, row stride seq·3d out).
                     pool.guidedRanges(qkvW.panels - panelsQ, work: rows * 2 * d * d) { lo, hi in
-                        if let hq {
-                            PackedGEMM.run(hq, rows: 0 ..< rows, weight: qkvW, panels: panelsQ + lo ..< panelsQ + hi, bias: bp.baseAddress!,
-                                           c: y, ldc: 3 * d)
-                        } else {
-                            PackedGEMM.run(hp.baseAddress!, lda: d, rows: rows, weight: qkvW, panels: panelsQ + lo ..< panelsQ + hi,
-                                           bias: bp.baseAddress!, c: y, ldc: 3 * d)
-                        }
+                        PackedGEMM.run(hx, rows: rows, weight: qkvW, panels: panelsQ + lo ..< panelsQ + hi, bias: bp.baseAddress!,
+                                       c: y, ldc: 3 * d)
                     }
                     if panelsQ > 0 { pool.ranges(panelsQ, work: batch * d * d) { lo, hi in
-                        if let hq {
-                            PackedGEMM.run(hq, rows: 0 ..< rows, rowStep: seq, weight: qkvW, panels: lo ..< hi, bias: bp.baseAddress!,
-                                           c: y, ldc: seq * 3 * d)
-                        } else {
-                            PackedGEMM.run(hp.baseAddress!, lda: seq * d, rows: batch, weight: qkvW, panels: lo ..< hi,
-                                           bias: bp.baseAddress!, c: y, ldc: seq * 3 * d)
-                        }
+                        PackedGEMM.run(hx.everyRow(seq), rows: batch, weight: qkvW, panels: lo ..< hi, bias: bp.baseAddress!,
+                                       c: y, ldc: seq * 3 * d)
                     } }
                 }
             }

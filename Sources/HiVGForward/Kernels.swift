@@ -100,11 +100,13 @@ enum Kernels {
         return a.withUnsafeBufferPointer { body($0.baseAddress) }
     }
 
-    /// x (rows × inFeatures, contiguous) quantized to q8_0 for the int8 GEMM, rows split over the pool.
-    static func quantized(_ x: UnsafePointer<Float>, rows: Int, inFeatures: Int, pool: WorkPool) -> PackedGEMM.QuantizedRows {
-        let q = PackedGEMM.QuantizedRows(rows: rows, inFeatures: inFeatures)
-        pool.ranges(rows, work: rows * inFeatures * 4) { lo, hi in q.quantize(x, lda: inFeatures, rows: lo ..< hi) }
-        return q
+    /// x (rows × w.inFeatures, contiguous) as w's kernel reads it: in place for an F32 weight; for a
+    /// q8_0 weight quantized once (rows split over the pool) for every product on it.
+    static func operand(_ x: UnsafePointer<Float>, rows: Int, for w: PackedWeight, pool: WorkPool) -> PackedGEMM.Operand {
+        guard w.encoding == .q8_0 else { return .floats(x, lda: w.inFeatures) }
+        let q = PackedGEMM.QuantizedRows(rows: rows, inFeatures: w.inFeatures)
+        pool.ranges(rows, work: rows * w.inFeatures * 4) { lo, hi in q.quantize(x, lda: w.inFeatures, rows: lo ..< hi) }
+        return .quantized(q, first: 0, step: 1)
     }
 
     private static func linearPanels(_ x: UnsafePointer<Float>, rows: Int, _ w: PackedWeight, _ b: UnsafePointer<Float>?,
@@ -116,18 +118,10 @@ enum Kernels {
         case .quickGELU: activation = .quickGELU
         case .relu: activation = .relu
         }
-        if w.encoding == .q8_0 {
-            // The activations quantized once (rows split over the pool), then the int8 GEMM.
-            let q = quantized(x, rows: rows, inFeatures: w.inFeatures, pool: pool)
-            pool.guidedRanges(w.panels, work: rows * w.outFeatures * w.inFeatures / 3) { lo, hi in
-                PackedGEMM.run(q, rows: 0 ..< rows, weight: w, panels: lo ..< hi, bias: b, activation: activation,
-                               accumulate: accumulate, c: y, ldc: w.outFeatures)
-            }
-            return
-        }
+        let xo = operand(x, rows: rows, for: w, pool: pool)
         pool.guidedRanges(w.panels, work: rows * w.outFeatures * w.inFeatures) { lo, hi in
-            PackedGEMM.run(x, lda: w.inFeatures, rows: rows, weight: w, panels: lo ..< hi, bias: b, activation: activation,
-                           accumulate: accumulate, c: y, ldc: w.outFeatures)
+            PackedGEMM.run(xo, rows: rows, weight: w, panels: lo ..< hi, bias: b, activation: activation, accumulate: accumulate,
+                           c: y, ldc: w.outFeatures)
         }
     }
 

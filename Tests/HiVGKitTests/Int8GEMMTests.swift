@@ -115,8 +115,8 @@ final class Int8GEMMTests: XCTestCase {
         var sub = [Float](repeating: .nan, count: 3 * c.n)
         c.bias.withUnsafeBufferPointer { bp in
             sub.withUnsafeMutableBufferPointer { sp in
-                PackedGEMM.run(q, rows: 1 ..< c.m, rowStep: 4, weight: w, panels: 0 ..< w.panels, bias: bp.baseAddress!, activation: .relu,
-                               c: sp.baseAddress!, ldc: c.n)
+                PackedGEMM.run(.quantized(q, first: 1, step: 4), rows: 3, weight: w, panels: 0 ..< w.panels, bias: bp.baseAddress!,
+                               activation: .relu, c: sp.baseAddress!, ldc: c.n)
             }
         }
         for (r, i) in [1, 5, 9].enumerated() { XCTAssertEqual(Array(sub[r * c.n ..< (r + 1) * c.n]), Array(whole[i * c.n ..< (i + 1) * c.n])) }
