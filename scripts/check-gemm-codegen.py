@@ -48,30 +48,26 @@ def main():
             m = INSN.match(line)
             if m:
                 body.append((int(m.group(1), 16), m.group(2).strip()))
-    checked, bad = 0, []
-    inner = {}  # for --q8: the length of the shortest loop holding 96 vpdpbusd
+    # Every loop (a backward jump): its last address, instructions and count of `op`.
+    loops = []
     for addr, ins in body:
         m = JUMP.match(ins)
         if m and int(m.group(1), 16) < addr:
             loop = [i for a, i in body if int(m.group(1), 16) <= a <= addr]
-            n = sum(1 for i in loop if i.startswith(op))
-            inner[n] = min(inner.get(n, 1 << 30), len(loop))
-    for addr, ins in body:
-        m = JUMP.match(ins)
-        if not m or int(m.group(1), 16) >= addr:
-            continue
-        loop = [i for a, i in body if int(m.group(1), 16) <= a <= addr]
-        dests = {d.group(1) for d in map(FMA_DEST.search, loop) if d}
-        fmas = sum(1 for i in loop if i.startswith(op))
+            loops.append((addr, loop, sum(1 for i in loop if i.startswith(op))))
+    shortest96 = min((len(loop) for _, loop, n in loops if n == 96), default=0)  # --q8: the block loop
+    checked, bad = 0, []
+    for addr, loop, fmas in loops:
         if fmas == 0:
             continue
+        dests = {d.group(1) for d in map(FMA_DEST.search, loop) if d}
         # The source's two k loops of the 14-row tile: 4 steps (112) and 1 step (28) of 28 products; a
         # spilling build reuses a few destination registers, so the count identifies them too. The q8
         # tile: 8 groups × 12 sums per block of 32.
         if q8:
             # Only the innermost loop (the block loop): the loops around it (row tiles, panels) contain
             # the same 96 and set up / store the 24 sums once per tile.
-            if fmas != 96 or len(loop) > inner[96]:
+            if fmas != 96 or len(loop) > shortest96:
                 continue
             checked += 1
         elif len(dests) == 28 or fmas in (28, 112):
