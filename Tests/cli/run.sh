@@ -234,5 +234,10 @@ if [ -f "$OBJ" ]; then
   echo "$msg"
 fi
 
+# Every tensor byte of a fixed list of outputs (merge, export, quantize, extract, forward; every
+# format and scheme) as recorded before the model/format redesign (scripts/output-digests.sh).
+if digests=$(bash scripts/output-digests.sh "$BIN") && diff <(echo "$digests") Tests/cli/output-digests.txt; then ok
+else bad "output tensor digests differ from Tests/cli/output-digests.txt (scripts/output-digests.sh --full lists every tensor)"; fi
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" = 0 ]
