@@ -1,6 +1,7 @@
 import Foundation
 import HiVGCore
 import Synchronization
+import HiVGModel
 
 /// Splits work over a fixed number of threads. The forward pass does its own threading: each worker
 /// runs its share (the column panels of a linear layer, the heads of an attention with a one-thread
@@ -202,6 +203,26 @@ private extension Optional where Wrapped == [Bool] {
         switch self {
         case .none: return body(nil)
         case let .some(a): return a.withUnsafeBufferPointer { body($0) }
+        }
+    }
+}
+
+extension Kernels {
+    /// An activation applied in place to finished outputs (the exact GELU, and the unfolded-LoRA path
+    /// where the branch is added after the GEMM), rows split over the pool.
+    static func activate(_ y: inout [Float], _ a: Activation, pool: WorkPool) {
+        let n = y.count
+        y.withUnsafeMutableBufferPointer { yp in
+            let base = yp.baseAddress!
+            pool.ranges(n, work: n * 8) { lo, hi in
+                switch a {
+                case .quickGELU: VectorMath.quickGELU(base + lo, count: hi - lo)
+                case .relu: for i in lo ..< hi { base[i] = max(base[i], 0) }
+                case .gelu:
+                    // PyTorch's exact GELU: x·½·(1 + erf(x/√2)).
+                    for i in lo ..< hi { let v = base[i]; base[i] = v * 0.5 * (1 + erff(v * Float(0.5.squareRoot()))) }
+                }
+            }
         }
     }
 }

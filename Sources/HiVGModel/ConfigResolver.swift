@@ -51,16 +51,16 @@ enum ConfigResolver {
         let isHiVG = weights.contains("bbox_embed.layers.0.weight") || !adapt.isEmpty
 
         // Heads: flags, then config.json, then a carried config, then head_dim 64 for real CLIP widths.
-        func heads(_ flag: Int?, _ hfConfig: [String: Any]?, _ carriedHeads: Int?, width: Int, key: String, what: String) throws -> Int {
+        func heads(_ flag: Int?, _ hfConfig: [String: Any]?, _ carriedHeads: Int?, width: Int, tower: CLIPReleases.Tower, key: String) throws -> Int {
             if let flag { prov[key] = "flag"; return flag }
             if let h = hfConfig?["num_attention_heads"] as? Int { prov[key] = "config.json"; return h }
             if let carriedHeads { prov[key] = "carried config"; return carriedHeads }
-            if [512, 768, 1024, 1280].contains(width) { prov[key] = "head_dim 64"; return width / 64 }
-            throw ModelError.missingConfig(file: file, what: "the \(what) head count (width \(width) is not a released CLIP width)",
+            if let r = CLIPReleases.heads(tower, width: width) { prov[key] = "released CLIP \(tower.rawValue) width \(width) (\(r.models))"; return r.heads }
+            throw ModelError.missingConfig(file: file, what: "the \(tower.rawValue) tower's head count (width \(width) is not a released CLIP \(tower.rawValue) width)",
                                            hint: "give --config CLIP_CONFIG.json or --\(key.replacingOccurrences(of: "_", with: "-"))")
         }
-        let tHeads = try heads(overrides.textHeads, hfText, carried?.text.heads, width: textWidth, key: "text_heads", what: "text tower")
-        let vHeads = try heads(overrides.visionHeads, hfVision, carried?.vision.heads, width: visionWidth, key: "vision_heads", what: "vision tower")
+        let tHeads = try heads(overrides.textHeads, hfText, carried?.text.heads, width: textWidth, tower: .text, key: "text_heads")
+        let vHeads = try heads(overrides.visionHeads, hfVision, carried?.vision.heads, width: visionWidth, tower: .vision, key: "vision_heads")
         for (w, h, what) in [(textWidth, tHeads, "text"), (visionWidth, vHeads, "vision")] where h <= 0 || w % h != 0 {
             throw ModelError.inconsistent(file: file, detail: "\(what) width \(w) is not divisible by \(h) heads")
         }
@@ -139,12 +139,40 @@ enum ConfigResolver {
         if let r = adapterConfig?["use_rslora"] as? Bool { lcfg.rslora = r }
         if let a = overrides.loraAlpha { lcfg.alpha = a; prov["lora_alpha"] = "flag" }
 
+        // Activation: config.json (`hidden_act` of both towers), a carried config, else OpenAI's quick_gelu,
+        // said so in the provenance (reports print it).
+        var activation = Activation.quickGELU.rawValue
+        prov["activation"] = "assumed: OpenAI CLIP's quick_gelu (no config says)"
+        let acts = [hfText?["hidden_act"], hfVision?["hidden_act"]].compactMap { $0 as? String }
+        if let a = acts.first {
+            guard acts.allSatisfy({ $0 == a }) else {
+                throw ModelError.inconsistent(file: file, detail: "config.json: the towers use different activations (\(acts.joined(separator: ", "))); HiVGKit runs one")
+            }
+            guard let known = Activation(rawValue: a), known != .relu else {
+                throw ModelError.inconsistent(file: file, detail: "config.json: `hidden_act` \"\(a)\" is not a CLIP activation (quick_gelu or gelu)")
+            }
+            activation = known.rawValue; prov["activation"] = "config.json"
+        } else if let a = carried?.activation {
+            activation = a; prov["activation"] = "carried config"
+        }
+        var eps = 1e-5
+        if let e = (hfText?["layer_norm_eps"] ?? hfVision?["layer_norm_eps"]) as? Double { eps = e; prov["layer_norm_eps"] = "config.json" }
+        else if let e = carried?.layerNormEps { eps = e }
+
+        // A mixup bridge takes condition_text_proj(text_features), vision-wide, straight as keys/values:
+        // the original code cannot run it with adaptive weights (widths differ). When only the shapes
+        // suggested adaptive weights (released mixup files carry no `args`), mixup turns them off.
+        if isHiVG && mixup && adaptive && prov["adaptive_weights"] == "shape" {
+            adaptive = false
+            prov["adaptive_weights"] = "off: implied by mixup"
+        }
+
         return ModelConfig(
             architecture: isHiVG ? "hivg" : "clip", model: model, dataset: dataset, hiLoraStage: stage,
             text: .init(width: textWidth, layers: textLayers, heads: tHeads, mlp: textMLP),
             vision: .init(width: visionWidth, layers: visionLayers, heads: vHeads, mlp: visionMLP),
             patchSize: patch, imageSize: grid * patch, projectionDim: proj, vocabSize: vocab, maxPositions: maxPos,
-            layerNormEps: 1e-5, activation: "quick_gelu", adaptLayers: adapt, extractLayers: extract,
+            layerNormEps: eps, activation: activation, adaptLayers: adapt, extractLayers: extract,
             bridgeTextLayers: bridge, mixup: mixup, adaptiveWeights: adaptive, head: head, lora: lcfg, provenance: prov)
     }
 }

@@ -241,9 +241,6 @@ public enum GGUFNames {
 
     // MARK: config ↔ KV
 
-    /// HiVG's preprocessing: ImageNet mean and std (mtmd requires `clip.vision.image_mean/std`).
-    public static let imageMean: [Float] = [0.485, 0.456, 0.406]
-    public static let imageStd: [Float] = [0.229, 0.224, 0.225]
     /// Free-form metadata of the source graph goes under this prefix.
     public static let metadataPrefix = "hivgkit.metadata."
     public static let provenancePrefix = "hivg.provenance."
@@ -292,8 +289,12 @@ public enum GGUFNames {
         try u32("clip.vision.attention.head_count", c.vision.heads)
         put("clip.vision.attention.layer_norm_epsilon", .float32(Float(c.layerNormEps)))
         try u32("clip.vision.projection_dim", c.projectionDim)
-        put("clip.vision.image_mean", .array(.float32, imageMean.map { .float32($0) }))
-        put("clip.vision.image_std", .array(.float32, imageStd.map { .float32($0) }))
+        // The model's own preprocessing (mtmd requires `clip.vision.image_mean/std`): ImageNet's for
+        // HiVG, OpenAI's for plain CLIP.
+        let pixels: ImageNormalization
+        do { pixels = try ModelDescription(c).imageNormalization } catch { throw ModelError.inconsistent(file: file, detail: "\(error)") }
+        put("clip.vision.image_mean", .array(.float32, pixels.mean.map { .float32($0) }))
+        put("clip.vision.image_std", .array(.float32, pixels.std.map { .float32($0) }))
 
         put("clip.has_text_encoder", .bool(true))
         try u32("clip.text.context_length", c.maxPositions)

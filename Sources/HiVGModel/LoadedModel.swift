@@ -26,7 +26,10 @@ public struct LoadedModel: Sendable {
     public var dropped: [(source: String, reason: String)]
     /// Canonical names present in the source that the architecture does not know (kept as they are).
     public var unrecognized: [String]
-    public var config: ModelConfig
+    /// The typed model (modules, tensors, shapes, LoRA targets) made from the resolved config.
+    public var description: ModelDescription
+    /// The resolved config the description was made from.
+    public var config: ModelConfig { description.config }
     /// Number of PEFT `base_model.model.` wrappers on the CLIP keys.
     public var wrapperDepth: Int
     /// True when the source used PEFT ≥ 0.7 `base_layer` names.

@@ -135,9 +135,13 @@ public enum ModelLoader {
             pairs[k]!.scaling = config.lora.scaling(rank: p.rank)
         }
         if config.lora.rank == nil { config.lora.rank = pairs.values.first?.rank }
-        let unrecognized = try Architecture.check(weights, config: config, file: c.path)
+        let description: ModelDescription
+        do { description = try ModelDescription(config) } catch let e as InvalidConfig {
+            throw ModelError.inconsistent(file: c.path, detail: e.description)
+        }
+        let unrecognized = try description.check(weights, file: c.path)
         var model = LoadedModel(source: c, weights: weights, lora: pairs, loraOrder: order, dropped: dropped, unrecognized: unrecognized,
-                                config: config, wrapperDepth: depth, baseLayerNaming: baseLayer)
+                                description: description, wrapperDepth: depth, baseLayerNaming: baseLayer)
         model.encodedTensors = encodedTensors
         return model
     }

@@ -147,26 +147,12 @@ public enum ModelWriter {
         Tensor(dtype: .i64, shape: [1, n], bytes: (0 ..< n).map { Int64($0) }.withUnsafeBytes { Array($0) }, origin: "position_ids")
     }
 
-    /// The linears HiVG wraps with LoRA: q/k/v/out of every self-attention and of every bridge.
-    public static func loraLinears(_ c: ModelConfig) -> [String] {
-        var out: [String] = []
-        for (tower, layers) in [("text_model", c.text.layers), ("vision_model", c.vision.layers)] {
-            for l in 0 ..< layers {
-                for m in ["q_proj", "k_proj", "v_proj", "out_proj"] { out.append("clip.\(tower).encoder.layers.\(l).self_attn.\(m)") }
-                if tower == "vision_model" && c.adaptLayers.contains(l) {
-                    for m in ["q_proj", "k_proj", "v_proj", "out_proj"] { out.append("clip.vision_model.encoder.layers.\(l).cross_attn.\(m)") }
-                }
-            }
-        }
-        return out
-    }
-
     /// HiVG's stage-0 module layout: `clip.base_model.model.` + path, PEFT 0.3 names, LoRA factors
     /// present and zero (the merge already holds them), position_ids buffers.
     static func stage0Layout(_ graph: WeightGraph, config c: ModelConfig) throws -> WeightGraph {
         let r = c.lora.rank ?? 32
         var out = WeightGraph()
-        let lora = Set(loraLinears(c))
+        let lora = Set(try ModelDescription(c).loraTargets.map(\.module.description))
         func wrapped(_ name: String) -> String {
             name.hasPrefix("clip.") ? "clip.base_model.model." + name.dropFirst(5) : name
         }

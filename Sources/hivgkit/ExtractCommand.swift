@@ -36,7 +36,7 @@ struct ExtractCommand: ParsableCommand {
             let b = try ModelLoader.load(base, read: read.readOptions, overrides: overrides)
             overrides.fallback = b.config
             let m = try ModelLoader.load(merged, read: read.readOptions, overrides: overrides)
-            let targets = ModelWriter.loraLinears(b.config)
+            let targets = b.description.loraTargets.map(\.module.description)
             let progress = Progress(label: "extracting", total: targets.count, quiet: out.quiet)
             var pairs: [AdapterWriter.Pair] = []
             var records: [[String: Any]] = []

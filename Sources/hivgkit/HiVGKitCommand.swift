@@ -1,4 +1,5 @@
 import ArgumentParser
+import HiVGForward
 
 @main
 struct HiVGKitCommand: ParsableCommand {
@@ -11,6 +12,7 @@ struct HiVGKitCommand: ParsableCommand {
 
     static func main() {
         InspectCommand.runIfPlain(CommandLine.arguments)  // returns unless the call is `inspect FILE`
+        Allocator.keepFreedMemory()  // the forward pass's activation buffers stay in the heap (see Allocator)
         main(nil)
     }
 }
