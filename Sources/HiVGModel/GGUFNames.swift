@@ -18,8 +18,8 @@ public struct GGUFNameRule: Sendable {
 /// Canonical tensor names ↔ GGUF tensor names, and `ModelConfig` ↔ GGUF KV metadata. The table is
 /// the one place the names are decided; `docs/gguf-names.md` shows it.
 public enum GGUFNames {
-    static let vision = "clip.vision_model"
-    static let text = "clip.text_model"
+    static let vision = CanonicalPaths.visionModel.description
+    static let text = CanonicalPaths.textModel.description
 
     /// Every rule, by family. Applied first match wins; the test checks no two rules claim a name.
     public static let rules: [GGUFNameRule] = {

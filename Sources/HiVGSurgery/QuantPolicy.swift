@@ -5,15 +5,15 @@ import HiVGModel
 /// Which tensor gets which encoding: a pure function of names, shapes, dtypes and the options, returning
 /// the decision table (`ExportPlan`) that `hivgkit quantize --plan` prints and `Exporter` writes.
 ///
-/// Default rules, first match wins (`reason` in parentheses):
+/// Default rules by the tensor's kind in the model description (`ModelDescription.kind(of:)`; tensors
+/// the model does not know go by their shape alone), first match wins (`reason` in parentheses):
 ///  1. integer tensors are written as they are (`kept: integer`); empty tensors likewise (`kept: empty`);
-///  2. `logit_scale` (`kept: logit_scale`), the box head `bbox_embed.*` and `reg_token`
-///     (`kept: box head`), anything named `*norm*` with one dimension (`kept: LayerNorm`), biases
-///     (`kept: bias`), `class_embedding` (`kept: class embedding`), position embeddings
-///     (`*position_embedding*`, `*pos_embed*`: `kept: position embedding`), the bridges'
-///     per-position `cross_adaptive_weights` (`kept: adaptive weights (per-position embedding)`),
-///     other 0-/1-D tensors (`kept: 1-D`) and tensors of more than two dimensions (the patch
-///     embedding and `seg_conv*`: `kept: convolution (4-D)`) stay F32;
+///  2. `logit_scale` (`kept: logit_scale`), the box head (`bbox_embed`, `reg_token`: `kept: box head`),
+///     LayerNorm parameters (`kept: LayerNorm`), biases (`kept: bias`), the class embedding
+///     (`kept: class embedding`), position embeddings (`kept: position embedding`), the bridges'
+///     per-position adaptive weights (`kept: adaptive weights (per-position embedding)`), other
+///     0-/1-D tensors (`kept: 1-D`) and tensors of more than two dimensions (the patch embedding and
+///     `seg_conv*`: `kept: convolution (4-D)`) stay F32;
 ///  3. every other 2-D floating-point tensor is quantized: linear weights (`quantized: linear weight`)
 ///     and the token embedding (`quantized: token embedding`, row lookups dequantize block by block).
 ///
@@ -29,18 +29,20 @@ import HiVGModel
 /// Kept floating-point tensors are written F32 (`keptDType`); without a scheme (a plain export) every
 /// floating-point tensor is written as `keptDType` (`plain f32`).
 public enum QuantPolicy {
-    /// The decision table for `graph` (canonical names) in graph order.
-    public static func plan(_ graph: WeightGraph, scheme: QuantScheme?, keep: [String] = [], only: [String] = [],
-                            keptDType: DType = .f32) -> ExportPlan {
+    /// The decision table for `graph` (canonical names) in graph order; `model` gives each tensor's kind
+    /// (nil: every tensor goes by its shape).
+    public static func plan(_ graph: WeightGraph, model: ModelDescription?, scheme: QuantScheme?, keep: [String] = [],
+                            only: [String] = [], keptDType: DType = .f32) -> ExportPlan {
         let entries = graph.entries.map { name, t in
-            decide(name: name, shape: t.shape, dtype: t.dtype, scheme: scheme, keep: keep, only: only, keptDType: keptDType)
+            decide(name: name, kind: model?.kind(of: name), shape: t.shape, dtype: t.dtype, scheme: scheme, keep: keep, only: only,
+                   keptDType: keptDType)
         }
         return ExportPlan(scheme: scheme, entries: entries, keep: keep, only: only)
     }
 
     /// The decision for one tensor.
-    public static func decide(name: String, shape: [Int], dtype: DType, scheme: QuantScheme?, keep: [String] = [],
-                              only: [String] = [], keptDType: DType = .f32) -> ExportPlan.Entry {
+    public static func decide(name: String, kind: TensorKind? = nil, shape: [Int], dtype: DType, scheme: QuantScheme?,
+                              keep: [String] = [], only: [String] = [], keptDType: DType = .f32) -> ExportPlan.Entry {
         let plainDType = dtype.isFloatingPoint ? keptDType : dtype
         func kept(_ why: String) -> ExportPlan.Entry {
             ExportPlan.Entry(name: name, shape: shape, sourceDType: dtype, scheme: nil, plainDType: plainDType, reason: why)
@@ -54,8 +56,8 @@ public enum QuantPolicy {
             guard let g = only.first(where: { matches($0, name) }) else { return kept("kept: not matched by --only") }
             why = "encoded: --only \(g)"
         } else {
-            if let reason = defaultKeepReason(name: name, shape: shape) { return kept(reason) }
-            why = name.hasSuffix("token_embedding.weight") ? "quantized: token embedding" : "quantized: linear weight"
+            if let reason = defaultKeepReason(kind: kind, shape: shape) { return kept(reason) }
+            why = kind == .tokenEmbedding ? "quantized: token embedding" : "quantized: linear weight"
         }
         let cols = shape.last ?? 1
         let (chosen, fallback) = fit(scheme, rowLength: cols)
@@ -63,17 +65,19 @@ public enum QuantPolicy {
                                 requested: chosen == scheme ? nil : scheme, reason: fallback ?? why)
     }
 
-    /// Why the default rules keep a floating-point tensor, or nil when they quantize it.
-    public static func defaultKeepReason(name: String, shape: [Int]) -> String? {
-        let lower = name.lowercased()
-        let last = lower.split(separator: ".").last.map(String.init) ?? lower
-        if last == "logit_scale" { return "kept: logit_scale" }
-        if lower.hasPrefix("bbox_embed.") || lower.hasPrefix("reg_token.") { return "kept: box head" }
-        if shape.count <= 1 && lower.contains("norm") { return "kept: LayerNorm" }
-        if last == "bias" || last.hasSuffix("_bias") { return "kept: bias" }
-        if lower.contains("class_embedding") { return "kept: class embedding" }
-        if lower.contains("position_embedding") || lower.contains("pos_embed") { return "kept: position embedding" }
-        if lower.contains("cross_adaptive_weights") { return "kept: adaptive weights (per-position embedding)" }
+    /// Why the default rules keep a floating-point tensor of `kind` (nil: unknown to the model), or nil
+    /// when they quantize it.
+    public static func defaultKeepReason(kind: TensorKind?, shape: [Int]) -> String? {
+        switch kind {
+        case .logitScale?: return "kept: logit_scale"
+        case .boxHead?: return "kept: box head"
+        case .layerNorm?: return "kept: LayerNorm"
+        case .bias?: return "kept: bias"
+        case .classEmbedding?: return "kept: class embedding"
+        case .positionEmbedding?: return "kept: position embedding"
+        case .adaptiveWeights?: return "kept: adaptive weights (per-position embedding)"
+        case .linearWeight?, .tokenEmbedding?, .convolution?, nil: break
+        }
         if shape.count <= 1 { return "kept: \(shape.count)-D" }
         if shape.count > 2 { return "kept: convolution (\(shape.count)-D)" }
         return nil

@@ -148,7 +148,7 @@ struct ExportJob {
         // is written last, or, for GGUF whose KV precedes the data, waited for before the data).
         let hasher = quant.plan ? nil : SourceHasher(files: m.source.files, useCache: !hashCache.noHashCache)
         let merged = try Merge.merged(m)
-        let plan = QuantPolicy.plan(merged, scheme: scheme, keep: quant.keep, only: quant.only, keptDType: keptDType)
+        let plan = QuantPolicy.plan(merged, model: m.description, scheme: scheme, keep: quant.keep, only: quant.only, keptDType: keptDType)
         if quant.plan {
             try printPlan(plan)
             return false

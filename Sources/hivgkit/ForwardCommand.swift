@@ -132,6 +132,7 @@ struct ForwardCommand: ParsableCommand {
                         "outputs": res.names, "load_seconds": t1.timeIntervalSince(t0), "forward_seconds": t2.timeIntervalSince(t1),
                         "forward_cpu_seconds": cpu,
                         "passes": passes.map { ["seconds": $0.wall, "cpu_seconds": $0.cpu] },
+                        "activation": ["name": fm.config.activation, "from": fm.config.provenance["activation"] ?? "carried config"],
                         "batch_quirk": batchQuirk, "threads": threads ?? ProcessInfo.processInfo.activeProcessorCount,
                         "blas": ["library": blas.library, "config": blas.config, "core": blas.core, "chosen_by": blas.chosenBy],
                         "weights": ["path": fm.int8Linears.isEmpty ? "decoded" : "int8", "int8_linears": fm.int8Linears.count,
@@ -153,6 +154,9 @@ struct ForwardCommand: ParsableCommand {
                     print(String(format: "  load %.3f s, forward %.3f s", t1.timeIntervalSince(t0), t2.timeIntervalSince(t1))
                           + " (OpenBLAS \(blas.core) kernels, chosen by \(blas.chosenBy))")
                     if !loaded.encodedTensors.isEmpty { print("  \(loaded.encodedTensors.count) quantized tensors; weights: \(WeightsChoice.describe(fm))") }
+                    if let a = fm.config.provenance["activation"], a.hasPrefix("assumed") {
+                        print("  activation: \(fm.config.activation), \(a) — give --config CLIP_CONFIG.json for a gelu model")
+                    }
                 }
                 if let expect { try compare(res, with: expect) }
             } catch let e as ForwardError {

@@ -35,7 +35,7 @@ final class ExportTests: XCTestCase {
                         keep: [String] = [], only: [String] = [], sidecar: String? = nil,
                         verification: [String: Double] = [:]) throws -> (ExportPlan, ExportResult) {
         let merged = try Merge.merged(m)
-        let plan = QuantPolicy.plan(merged, scheme: scheme, keep: keep, only: only)
+        let plan = QuantPolicy.plan(merged, model: m.description, scheme: scheme, keep: keep, only: only)
         var p = provenance(plan)
         p.verification = verification
         let r = try Exporter.write(merged, plan: plan, config: m.config, provenance: p, hasher: SourceHasher(files: m.source.files),
@@ -165,7 +165,7 @@ final class ExportTests: XCTestCase {
     func testPlanKeepsFallsBackAndHonoursGlobs() throws {
         let m = try load()
         let merged = try Merge.merged(m)
-        let plan = QuantPolicy.plan(merged, scheme: .q4_k)
+        let plan = QuantPolicy.plan(merged, model: m.description, scheme: .q4_k)
         func entry(_ n: String) throws -> ExportPlan.Entry { try XCTUnwrap(plan.entries.first { $0.name == n }, n) }
         // 256-wide rows take q4_k; narrower ones fall back to q8_0, saying why.
         let fc2 = try entry("clip.vision_model.encoder.layers.0.mlp.fc2.weight")
@@ -199,7 +199,7 @@ final class ExportTests: XCTestCase {
             XCTAssertEqual(e.reason, why, n)
         }
         XCTAssertEqual(try entry("vl_transformer.encoder.layers.0.self_attn.in_proj_weight").reason, "fallback q4_k→q8_0: row 32 % 256")
-        XCTAssertEqual(QuantPolicy.plan(merged, scheme: .q8_0).entries.first { $0.name == "clip.text_model.embeddings.token_embedding.weight" }?.reason,
+        XCTAssertEqual(QuantPolicy.plan(merged, model: m.description, scheme: .q8_0).entries.first { $0.name == "clip.text_model.embeddings.token_embedding.weight" }?.reason,
                        "quantized: token embedding")
         // Rows no 32-block divides go to f16, from either block size; f16, bf16, int8 fit anything.
         XCTAssertEqual(QuantPolicy.fit(.q4_k, rowLength: 48).0, .f16)
@@ -214,10 +214,10 @@ final class ExportTests: XCTestCase {
         XCTAssertEqual(QuantPolicy.decide(name: "ids", shape: [4, 64], dtype: .i64, scheme: .q8_0).plainDType, .i64)
 
         // --keep wins; --only replaces the default rules.
-        let kept2 = QuantPolicy.plan(merged, scheme: .q8_0, keep: ["clip.text_model.*"])
+        let kept2 = QuantPolicy.plan(merged, model: m.description, scheme: .q8_0, keep: ["clip.text_model.*"])
         XCTAssertTrue(kept2.entries.filter { $0.name.hasPrefix("clip.text_model.") }.allSatisfy { $0.scheme == nil && $0.reason == "kept: --keep clip.text_model.*" })
         XCTAssertTrue(kept2.entries.contains { $0.name.hasPrefix("clip.vision_model.") && $0.scheme == .q8_0 })
-        let only = QuantPolicy.plan(merged, scheme: .q8_0, keep: ["*.layers.1.*"], only: ["*mlp.fc1.weight", "*layer_norm1.weight"])
+        let only = QuantPolicy.plan(merged, model: m.description, scheme: .q8_0, keep: ["*.layers.1.*"], only: ["*mlp.fc1.weight", "*layer_norm1.weight"])
         for e in only.entries {
             let wanted = (e.name.hasSuffix("mlp.fc1.weight") || e.name.hasSuffix("layer_norm1.weight")) && !e.name.contains(".layers.1.")
             XCTAssertEqual(e.scheme != nil, wanted, e.name)

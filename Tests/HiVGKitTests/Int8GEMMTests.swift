@@ -138,7 +138,7 @@ final class Int8GEMMTests: XCTestCase {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let merged = try Merge.merged(src)
-        let plan = QuantPolicy.plan(merged, scheme: .q8_0)
+        let plan = QuantPolicy.plan(merged, model: src.description, scheme: .q8_0)
         let path = dir.appendingPathComponent("q8.hivgw").path
         let prov = NativeProvenance(stagesMerged: 1, quantization: .init(scheme: "q8_0", settings: plan.settings), tool: "hivgkit test",
                                     dtype: "q8_0", layout: "canonical")
