@@ -14,7 +14,7 @@ extension Verify {
         let candidate = try ModelLoader.build(checkpoint, adapterConfig: nil, overrides: overrides)
         let inputs = try syntheticInputs(source, samples: samples, seed: seed)
         let options = ForwardOptions(batchQuirk: false, intermediates: true)
-        let a = try ForwardModel(source).run(inputs, options: options)
+        let a = try ForwardModel(source, lora: .unfolded).run(inputs, options: options)
         let b = try ForwardModel(candidate).run(inputs, options: options)
         let gate = maxNMSE.map { ($0, "--max-nmse \($0)") } ?? defaultGate(candidate)
         return compare(a, b, maxNMSE: gate.0, gateReason: gate.1, samples: inputs.batch)

@@ -213,7 +213,7 @@ struct ExportJob {
         let seed: UInt64 = 0
         let inputs = try Verify.syntheticInputs(m, samples: quant.verifySamples, seed: seed)
         let options = ForwardOptions(intermediates: true)
-        let reference = try ForwardModel(m).run(inputs, options: options)
+        let reference = try ForwardModel(m, lora: .unfolded).run(inputs, options: options)
         let log = ErrorCollector()
         var candidate = m
         candidate.weights = Exporter.decodedGraph(merged, plan: plan, threads: threads, errors: { log.record($0, $1) })

@@ -70,7 +70,7 @@ struct VerifyCommand: ParsableCommand {
                 var ob = overrides
                 ob.fallback = ma.config
                 let mb = try ModelLoader.load(b, read: read.readOptions, overrides: ob, base: model.base)
-                let fa = try ForwardModel(ma), fb = try ForwardModel(mb, weightPath: weights.path)
+                let fa = try ForwardModel(ma, lora: .unfolded), fb = try ForwardModel(mb, weightPath: weights.path)
                 guard fa.config.architecture == fb.config.architecture else {
                     throw ForwardError.unsupported("A is a \(fa.config.architecture) model and B a \(fb.config.architecture) model")
                 }
