@@ -18,6 +18,7 @@ extension ForwardModel {
                 """)
         }
         let pool = Self.pool(o)
+        let ws = Workspace()
         // The text side: skipped when the inputs carry no input_ids (image features only).
         var textSide: (hs: [[Float]], last: [Float], pooled: [Float], embeds: [Float])?
         if l > 0 {
@@ -32,7 +33,7 @@ extension ForwardModel {
             // are never computed: the embeddings are those of the full 77-token pass.
             let lt = o.intermediates ? l : eos.max()! + 1
             let ids = lt == l ? inp.inputIds : (0 ..< bsz).flatMap { b in inp.inputIds[b * l ..< b * l + lt] }
-            let hs = text.hiddenStates(ids: ids, batch: bsz, length: lt, pool: pool)
+            let hs = text.hiddenStates(ids: ids, batch: bsz, length: lt, ws: ws, pool: pool).map(\.values)
             let last = text.finalNorm(hs[hs.count - 1], rows: bsz * lt, pool: pool)
             var pooled = [Float](repeating: 0, count: bsz * dt)
             for b in 0 ..< bsz { for c in 0 ..< dt { pooled[b * dt + c] = last[(b * lt + eos[b]) * dt + c] } }
@@ -41,20 +42,20 @@ extension ForwardModel {
 
         var x = vision.embeddings(inp, pool: pool)
         let s = 1 + gh * gw
-        var vhs = [x]
+        var vhs = [x.values]
         var cls = [Float](repeating: 0, count: bsz * dv)
         for (index, layer) in vision.layers.enumerated() {
             let isLast = index == vision.layers.count - 1
             if isLast && !o.intermediates {
                 // Only the class token of the last layer reaches the embedding: its keys and values
                 // need every token, its query, attention output and MLP only the class row.
-                cls = layer.classRows(x, batch: bsz, seq: s, pool: pool)
+                cls = layer.classRows(x, ws: ws, pool: pool).values
                 break
             }
-            layer(&x, batch: bsz, seq: s, pool: pool)
-            vhs.append(x)
+            layer(&x, ws: ws, pool: pool)
+            vhs.append(x.values)
             if isLast {
-                for b in 0 ..< bsz { for c in 0 ..< dv { cls[b * dv + c] = x[b * s * dv + c] } }
+                for b in 0 ..< bsz { for c in 0 ..< dv { cls[b * dv + c] = x.values[b * s * dv + c] } }
             }
         }
         let vpooled = postNorm(cls, rows: bsz, pool: pool)

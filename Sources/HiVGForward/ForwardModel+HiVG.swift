@@ -19,51 +19,54 @@ extension ForwardModel {
         }
         let keep = o.intermediates
         let pool = Self.pool(o)
+        let ws = Workspace()
 
         // Text tower.
-        let hs = text.hiddenStates(ids: inp.inputIds, batch: bsz, length: l, pool: pool)
-        let last = text.finalNorm(hs[hs.count - 1], rows: bsz * l, pool: pool)
+        let hs = text.hiddenStates(ids: inp.inputIds, batch: bsz, length: l, ws: ws, pool: pool)
+        let last = text.finalNorm(hs[hs.count - 1].values, rows: bsz * l, pool: pool)
         let textFeatures = text.projection(last, rows: bsz * l, pool: pool)
         if keep {
-            for (i, h) in hs.enumerated() { out.set("text_hidden_\(i)", [bsz, l, dt], h) }
+            for (i, h) in hs.enumerated() { out.set("text_hidden_\(i)", [bsz, l, dt], h.values) }
             out.set("text_last_hidden", [bsz, l, dt], last)
             out.set("text_features", [bsz, l, config.projectionDim], textFeatures)
         }
 
         // Bridge text states: mixup → [condition_text_proj(text_features)], else the extracted hidden states.
-        let states: [[Float]]
+        let states: [Activations]
         if let proj = conditionTextProj {  // bound exactly when the config says mixup
-            states = [proj(textFeatures, rows: bsz * l, pool: pool)]
+            states = [Activations(batch: bsz, seq: l, width: proj.outFeatures, values: proj(textFeatures, rows: bsz * l, pool: pool))]
         } else {
             states = config.bridgeTextLayers.map { hs[$0] }
         }
         if keep && !config.adaptLayers.isEmpty {
-            for (j, t) in states.enumerated() { out.set("bridge_text_\(j)", [bsz, l, t.count / (bsz * l)], t) }
+            for (j, t) in states.enumerated() { out.set("bridge_text_\(j)", [bsz, l, t.width], t.values) }
         }
 
         // Vision tower with the bridge.
         var x = vision.embeddings(inp, pool: pool)
         var vhs = [x]
         for (index, layer) in vision.layers.enumerated() {
-            layer.attend(&x, batch: bsz, seq: s, pool: pool)
+            layer.attend(&x, ws: ws, pool: pool)
             if let bridge = layer.bridge {
-                var (src, gated) = try bridge.source(text: states, batch: bsz, length: l, pool: pool)
-                if keep && gated { out.set("bridge_gate_\(index)", [bsz, l, dv], src) }
-                if o.batchQuirk && bsz > 1 { src = BridgeLayer.quirkReshape(src, batch: bsz, length: l, width: dv) }
-                let m = bridge(x, source: src, batch: bsz, seq: s, length: l, pool: pool)
-                if keep { out.set("bridge_out_\(index)", [bsz, s, dv], m) }
-                Kernels.add(&x, m)
+                try bridge.withSource(text: states, ws: ws, pool: pool) { gatedSource, gated in
+                    if keep && gated { out.set("bridge_gate_\(index)", [bsz, l, dv], Array(UnsafeBufferPointer(start: gatedSource, count: bsz * l * dv))) }
+                    let src = o.batchQuirk && bsz > 1 ? BridgeLayer.quirkReshape(gatedSource, batch: bsz, length: l, width: dv, ws: ws) : gatedSource
+                    let m = bridge.term(x, source: src, length: l, ws: ws, pool: pool)
+                    if keep { out.set("bridge_out_\(index)", [bsz, s, dv], Array(UnsafeBufferPointer(start: m, count: x.values.count))) }
+                    let n = x.values.count
+                    x.withPointer { VectorMath.add($0, m, count: n) }
+                }
             }
-            layer.feedForward(&x, rows: bsz * s, pool: pool)
+            layer.feedForward(&x, ws: ws, pool: pool)
             vhs.append(x)
         }
-        if keep { for (i, h) in vhs.enumerated() { out.set("vision_hidden_\(i)", [bsz, s, dv], h) } }
+        if keep { for (i, h) in vhs.enumerated() { out.set("vision_hidden_\(i)", [bsz, s, dv], h.values) } }
 
         // Multi-level visual projection, VL inputs.
         let ex = config.extractLayers
         var cat = [Float](repeating: 0, count: bsz * s * dv * ex.count)
         for (j, e) in ex.enumerated() {
-            let h = vhs[e]
+            let h = vhs[e].values
             for r in 0 ..< bsz * s { for c in 0 ..< dv { cat[r * dv * ex.count + j * dv + c] = h[r * dv + c] } }
         }
         let visuFeatures = head.mlVisualProjection(cat, rows: bsz * s, pool: pool)
@@ -89,7 +92,7 @@ extension ForwardModel {
         }
 
         // VL transformer, then the box MLP on the reg token.
-        v = head.transform(v, keyMask: keyMask, batch: bsz, seq: n, pool: pool)
+        v = head.transform(Activations(batch: bsz, seq: n, width: pdim, values: v), keyMask: keyMask, ws: ws, pool: pool)
         var regOut = [Float](repeating: 0, count: bsz * pdim)
         for b in 0 ..< bsz { for c in 0 ..< pdim { regOut[b * pdim + c] = v[b * n * pdim + c] } }
         if keep {

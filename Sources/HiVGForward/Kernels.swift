@@ -67,40 +67,6 @@ enum Kernels {
         }
     }
 
-    /// y = x·Wᵀ + b for `rows` rows: x is rows×inFeatures, W packed (PackedWeight), then the
-    /// epilogue, applied to each output tile while it is in cache. The 32-column panels are split over
-    /// the pool; every output element is the same arithmetic whatever the split.
-    static func linear(_ x: [Float], rows: Int, _ w: PackedWeight, _ b: [Float]?, pool: WorkPool, epilogue: Epilogue = .none) -> [Float] {
-        precondition(x.count == rows * w.inFeatures, "linear: shape mismatch")
-        if let b { precondition(b.count == w.outFeatures, "linear: bias shape mismatch") }
-        return uninitialized(rows * w.outFeatures) { y in
-            x.withUnsafeBufferPointer { xp in
-                withOptionalPointer(b) { bp in
-                    linearPanels(xp.baseAddress!, rows: rows, w, bp, y: y, accumulate: false, pool: pool, epilogue: epilogue)
-                }
-            }
-        }
-    }
-
-    /// x += h·Wᵀ + b (a residual branch's output projection), x being rows×outFeatures: each tile's sums
-    /// plus the bias are added into x as the tile finishes.
-    static func linearAdd(into x: inout [Float], _ h: [Float], rows: Int, _ w: PackedWeight, _ b: [Float]?, pool: WorkPool) {
-        precondition(h.count == rows * w.inFeatures && x.count == rows * w.outFeatures, "linear: shape mismatch")
-        if let b { precondition(b.count == w.outFeatures, "linear: bias shape mismatch") }
-        h.withUnsafeBufferPointer { hp in
-            x.withUnsafeMutableBufferPointer { xp in
-                withOptionalPointer(b) { bp in
-                    linearPanels(hp.baseAddress!, rows: rows, w, bp, y: xp.baseAddress!, accumulate: true, pool: pool, epilogue: .none)
-                }
-            }
-        }
-    }
-
-    private static func withOptionalPointer<R>(_ a: [Float]?, _ body: (UnsafePointer<Float>?) -> R) -> R {
-        guard let a else { return body(nil) }
-        return a.withUnsafeBufferPointer { body($0.baseAddress) }
-    }
-
     /// x (rows × w.inFeatures, contiguous) as w's kernel reads it: in place for an F32 weight; for a
     /// q8_0 weight quantized once (rows split over the pool) for every product on it.
     static func operand(_ x: UnsafePointer<Float>, rows: Int, for w: PackedWeight, pool: WorkPool) -> PackedGEMM.Operand {
@@ -110,7 +76,7 @@ enum Kernels {
         return .quantized(q, first: 0, step: 1)
     }
 
-    private static func linearPanels(_ x: UnsafePointer<Float>, rows: Int, _ w: PackedWeight, _ b: UnsafePointer<Float>?,
+    static func linearPanels(_ x: UnsafePointer<Float>, rows: Int, _ w: PackedWeight, _ b: UnsafePointer<Float>?,
                                      y: UnsafeMutablePointer<Float>, accumulate: Bool, pool: WorkPool, epilogue: Epilogue) {
         if rows == 0 { return }
         let activation: PackedGEMM.Activation
@@ -126,30 +92,15 @@ enum Kernels {
         }
     }
 
-    /// LayerNorm over the last dimension (biased variance, as PyTorch), rows split over the pool.
-    static func layerNorm(_ x: [Float], rows: Int, dim: Int, _ g: [Float], _ b: [Float], eps: Double, pool: WorkPool) -> [Float] {
-        precondition(x.count == rows * dim && g.count == dim && b.count == dim, "layerNorm: shape mismatch")
-        return uninitialized(x.count) { y in
-            x.withUnsafeBufferPointer { xp in
-                g.withUnsafeBufferPointer { gp in
-                    b.withUnsafeBufferPointer { bp in
-                        pool.ranges(rows, work: rows * dim * 4) { lo, hi in
-                            VectorMath.layerNorm(xp.baseAddress! + lo * dim, y + lo * dim, rows: hi - lo, dim: dim,
-                                                 gamma: gp.baseAddress!, beta: bp.baseAddress!, eps: eps)
-                        }
-                    }
-                }
-            }
+    /// LayerNorm of `rows` rows of x into y (biased variance, as PyTorch), rows split over the pool.
+    static func layerNorm(_ x: UnsafePointer<Float>, rows: Int, dim: Int, _ g: UnsafePointer<Float>, _ b: UnsafePointer<Float>, eps: Double,
+                          into y: UnsafeMutablePointer<Float>, pool: WorkPool) {
+        pool.ranges(rows, work: rows * dim * 4) { lo, hi in
+            VectorMath.layerNorm(x + lo * dim, y + lo * dim, rows: hi - lo, dim: dim, gamma: g, beta: b, eps: eps)
         }
     }
 
     static func sigmoid(_ v: Float) -> Float { 1 / (1 + expf(-v)) }
-
-    static func add(_ x: inout [Float], _ y: [Float]) {
-        precondition(x.count == y.count)
-        let n = x.count
-        x.withUnsafeMutableBufferPointer { xp in y.withUnsafeBufferPointer { yp in VectorMath.add(xp.baseAddress!, yp.baseAddress!, count: n) } }
-    }
 
     /// Where one attention reads and writes: row-major matrices with their row strides (leading
     /// dimensions), so q, k and v can be column blocks of one packed projection.
@@ -161,18 +112,20 @@ enum Kernels {
     /// Multi-head attention of `batch` samples: for sample s, q rows s·tq…, k and v rows s·tk…; heads
     /// split the `dim` columns. softmax(scale·q_h·k_hᵀ + mask)·v_h into `out` (row stride `ldo`).
     /// `causal` masks keys after the query; `keyMask[s·tk + j] == true` masks key j of sample s.
-    /// The (sample, head) pairs are claimed by the pool's workers one at a time, each with a one-thread GEMM.
+    /// The (sample, head) pairs are claimed by the pool's workers one at a time, each with a one-thread GEMM
+    /// and its own tq×tk score block in `ws(.scores)`.
     static func attention(q: Operand, k: Operand, v: Operand, out: UnsafeMutablePointer<Float>, ldo: Int, batch: Int,
                           tq: Int, tk: Int, dim: Int, heads: Int, scale: Float, causal: Bool = false, keyMask: [Bool]? = nil,
-                          pool: WorkPool) {
+                          ws: Workspace, pool: WorkPool) {
         let hd = dim / heads
         let tasks = batch * heads
         let workers = min(pool.threads, tasks)
         let next = Atomic<Int>(0)  // (sample, head) pairs are claimed one at a time: a slower core takes fewer
+        let block = max(1, tq * tk)
+        let allScores = ws(.scores, workers * block)
         keyMask.withOptionalBuffer { mask in
-            Parallel.run(workers) { _ in
-                let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(1, tq * tk))
-                defer { scores.deallocate() }
+            Parallel.run(workers) { w in
+                let scores = allScores + w * block
                 while true {
                     let t = next.wrappingAdd(1, ordering: .relaxed).oldValue
                     if t >= tasks { return }
@@ -208,20 +161,16 @@ private extension Optional where Wrapped == [Bool] {
 }
 
 extension Kernels {
-    /// An activation applied in place to finished outputs (the exact GELU, and the unfolded-LoRA path
-    /// where the branch is added after the GEMM), rows split over the pool.
-    static func activate(_ y: inout [Float], _ a: Activation, pool: WorkPool) {
-        let n = y.count
-        y.withUnsafeMutableBufferPointer { yp in
-            let base = yp.baseAddress!
-            pool.ranges(n, work: n * 8) { lo, hi in
-                switch a {
-                case .quickGELU: VectorMath.quickGELU(base + lo, count: hi - lo)
-                case .relu: for i in lo ..< hi { base[i] = max(base[i], 0) }
-                case .gelu:
-                    // PyTorch's exact GELU: x·½·(1 + erf(x/√2)).
-                    for i in lo ..< hi { let v = base[i]; base[i] = v * 0.5 * (1 + erff(v * Float(0.5.squareRoot()))) }
-                }
+    /// An activation applied in place to `count` finished outputs (the exact GELU, and the unfolded-LoRA
+    /// path where the branch is added after the GEMM), split over the pool.
+    static func activate(_ y: UnsafeMutablePointer<Float>, count n: Int, _ a: Activation, pool: WorkPool) {
+        pool.ranges(n, work: n * 8) { lo, hi in
+            switch a {
+            case .quickGELU: VectorMath.quickGELU(y + lo, count: hi - lo)
+            case .relu: for i in lo ..< hi { y[i] = max(y[i], 0) }
+            case .gelu:
+                // PyTorch's exact GELU: x·½·(1 + erf(x/√2)).
+                for i in lo ..< hi { let v = y[i]; y[i] = v * 0.5 * (1 + erff(v * Float(0.5.squareRoot()))) }
             }
         }
     }

@@ -153,4 +153,19 @@ final class ModelDescriptionTests: XCTestCase {
         XCTAssertLessThanOrEqual(err, 1e-5)
         XCTAssertNotEqual(folded, unfolded, "the unfolded path should be a different computation, not the folded one again")
     }
+
+    /// Layers take their temporaries from the run's workspace: once each slot has seen its largest
+    /// size, further layers (and a second pass over the same shapes) allocate no buffer.
+    func testSteadyStateAllocatesNoScratch() throws {
+        let m = try ModelLoader.load(Fixtures.path("hivg/stage3.pth"), overrides: tinyOverrides())
+        let fm = try ForwardModel(m)
+        let ws = Workspace(), pool = WorkPool(threads: 2)
+        let ids = [49406, 320, 1929, 49407] + [Int](repeating: 0, count: 73)
+        _ = fm.text.hiddenStates(ids: ids, batch: 1, length: 77, ws: ws, pool: pool)
+        let first = ws.allocations
+        XCTAssertGreaterThan(first, 0)
+        XCTAssertLessThanOrEqual(first, Workspace.Slot.allCases.count, "one buffer per slot at most for 12 identical layers")
+        _ = fm.text.hiddenStates(ids: ids, batch: 1, length: 77, ws: ws, pool: pool)
+        XCTAssertEqual(ws.allocations, first, "a second pass allocated scratch buffers")
+    }
 }

@@ -14,24 +14,23 @@ struct VLLayer {
     let heads: Int
     let scale: Float
 
-    func callAsFunction(_ x: inout [Float], positions pos: [Float], keyMask: [Bool], batch: Int, seq n: Int, pool: WorkPool) {
-        let p = norm1.dim, rows = batch * n
-        let h = norm1(x, rows: rows, pool: pool)
-        var qkIn = h
-        for b in 0 ..< batch { for i in 0 ..< n * p { qkIn[b * n * p + i] += pos[i] } }
-        let qk = self.qk(qkIn, rows: rows, pool: pool)
-        let vv = v(h, rows: rows, pool: pool)
-        let a = qk.withUnsafeBufferPointer { qp in
-            vv.withUnsafeBufferPointer { vp in
-                Kernels.uninitialized(rows * p) { ap in
-                    Kernels.attention(q: .init(base: qp.baseAddress!, ld: 2 * p), k: .init(base: qp.baseAddress! + p, ld: 2 * p),
-                                      v: .init(base: vp.baseAddress!, ld: p), out: ap, ldo: p, batch: batch, tq: n, tk: n, dim: p,
-                                      heads: heads, scale: scale, keyMask: keyMask, pool: pool)
-                }
-            }
+    func callAsFunction(_ x: inout Activations, positions pos: [Float], keyMask: [Bool], ws: Workspace, pool: WorkPool) {
+        let p = norm1.dim, batch = x.batch, n = x.seq, rows = x.rows
+        let h = ws(.normed, rows * p), qkIn = ws(.gateInput, rows * p)
+        let qk = ws(.projected, rows * 2 * p), vv = ws(.projected2, rows * p), a = ws(.attended, rows * p)
+        x.withPointer { xp in
+            norm1.apply(xp, rows: rows, into: h, pool: pool)
+            for b in 0 ..< batch { for i in 0 ..< n * p { qkIn[b * n * p + i] = h[b * n * p + i] + pos[i] } }
+            self.qk.apply(qkIn, rows: rows, into: qk, pool: pool)
+            v.apply(h, rows: rows, into: vv, pool: pool)
+            Kernels.attention(q: .init(base: qk, ld: 2 * p), k: .init(base: qk + p, ld: 2 * p), v: .init(base: vv, ld: p), out: a, ldo: p,
+                              batch: batch, tq: n, tk: n, dim: p, heads: heads, scale: scale, keyMask: keyMask, ws: ws, pool: pool)
+            out.add(into: xp, a, rows: rows, pool: pool)
+            norm2.apply(xp, rows: rows, into: h, pool: pool)
+            let f = ws(.hidden, rows * linear1.outFeatures)
+            linear1.apply(h, rows: rows, into: f, pool: pool, activation: .relu)
+            linear2.add(into: xp, f, rows: rows, pool: pool)
         }
-        out.add(into: &x, a, rows: rows, pool: pool)
-        linear2.add(into: &x, linear1(norm2(x, rows: rows, pool: pool), rows: rows, pool: pool, activation: .relu), rows: rows, pool: pool)
     }
 }
 
@@ -49,11 +48,11 @@ struct GroundingHead {
     let hidden: Int
     let positions: Int
 
-    /// The normalised VL output (B·n rows) of the sequence v (B·n rows, n = 1 + s + l).
-    func transform(_ v: [Float], keyMask: [Bool], batch: Int, seq n: Int, pool: WorkPool) -> [Float] {
+    /// The normalised VL output of the sequence [reg, visual, text] (B samples × n = 1 + s + l).
+    func transform(_ v: Activations, keyMask: [Bool], ws: Workspace, pool: WorkPool) -> [Float] {
         var x = v
-        for layer in layers { layer(&x, positions: positionEmbedding, keyMask: keyMask, batch: batch, seq: n, pool: pool) }
-        return finalNorm(x, rows: batch * n, pool: pool)
+        for layer in layers { layer(&x, positions: positionEmbedding, keyMask: keyMask, ws: ws, pool: pool) }
+        return finalNorm(x.values, rows: x.rows, pool: pool)
     }
 
     /// sigmoid(L2(relu(L1(relu(L0 reg))))) = (cx, cy, w, h) per sample.

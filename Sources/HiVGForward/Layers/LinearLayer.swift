@@ -23,38 +23,54 @@ struct LinearLayer {
     var inFeatures: Int { weight.inFeatures }
     var outFeatures: Int { weight.outFeatures }
 
-    /// rows × outFeatures outputs of rows × inFeatures inputs.
-    func callAsFunction(_ x: [Float], rows: Int, pool: WorkPool, activation: Activation? = nil) -> [Float] {
-        guard lora.isEmpty else {
-            var y = Kernels.linear(x, rows: rows, weight, bias, pool: pool)
-            addBranches(into: &y, x, rows: rows, pool: pool)
-            if let activation { Kernels.activate(&y, activation, pool: pool) }
-            return y
-        }
+    /// rows × outFeatures outputs of rows × inFeatures inputs, into y.
+    func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, pool: WorkPool, activation: Activation? = nil) {
+        let epilogue: Epilogue
         switch activation {
-        case nil: return Kernels.linear(x, rows: rows, weight, bias, pool: pool)
-        case .quickGELU?: return Kernels.linear(x, rows: rows, weight, bias, pool: pool, epilogue: .quickGELU)
-        case .relu?: return Kernels.linear(x, rows: rows, weight, bias, pool: pool, epilogue: .relu)
-        case .gelu?:
-            // The exact GELU is not a GEMM epilogue: applied to the finished output.
-            var y = Kernels.linear(x, rows: rows, weight, bias, pool: pool)
-            Kernels.activate(&y, .gelu, pool: pool)
-            return y
+        case nil: epilogue = .none
+        case .quickGELU?: epilogue = lora.isEmpty ? .quickGELU : .none
+        case .relu?: epilogue = lora.isEmpty ? .relu : .none
+        case .gelu?: epilogue = .none  // the exact GELU is not a GEMM epilogue: applied to the finished output
+        }
+        withBias { b in Kernels.linearPanels(x, rows: rows, weight, b, y: y, accumulate: false, pool: pool, epilogue: epilogue) }
+        addBranches(into: y, x, rows: rows, pool: pool)
+        if let activation, activation == .gelu || !lora.isEmpty {
+            Kernels.activate(y, count: rows * outFeatures, activation, pool: pool)
         }
     }
 
-    /// x += h·Wᵀ + b: a residual branch's last projection, added as each tile finishes.
-    func add(into x: inout [Float], _ h: [Float], rows: Int, pool: WorkPool) {
-        Kernels.linearAdd(into: &x, h, rows: rows, weight, bias, pool: pool)
-        addBranches(into: &x, h, rows: rows, pool: pool)
+    /// y += x·Wᵀ + b: a residual branch's last projection, added as each tile finishes.
+    func add(into y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, rows: Int, pool: WorkPool) {
+        withBias { b in Kernels.linearPanels(x, rows: rows, weight, b, y: y, accumulate: true, pool: pool, epilogue: .none) }
+        addBranches(into: y, x, rows: rows, pool: pool)
     }
 
-    private func addBranches(into y: inout [Float], _ x: [Float], rows: Int, pool: WorkPool) {
+    /// The outputs as a new array (for values the run keeps: hidden states, features, boxes).
+    func callAsFunction(_ x: [Float], rows: Int, pool: WorkPool, activation: Activation? = nil) -> [Float] {
+        precondition(x.count == rows * inFeatures, "linear: shape mismatch")
+        return x.withUnsafeBufferPointer { xp in
+            Kernels.uninitialized(rows * outFeatures) { apply(xp.baseAddress!, rows: rows, into: $0, pool: pool, activation: activation) }
+        }
+    }
+
+    private func withBias<R>(_ body: (UnsafePointer<Float>?) -> R) -> R {
+        guard let bias else { return body(nil) }
+        return bias.withUnsafeBufferPointer { body($0.baseAddress) }
+    }
+
+    /// The unfolded LoRA branches (verification only: they allocate their small rank-r products).
+    private func addBranches(into y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, rows: Int, pool: WorkPool) {
         let ld = outFeatures
         for branch in lora {
-            let t = Kernels.linear(x, rows: rows, branch.a, nil, pool: pool)
-            let u = Kernels.linear(t, rows: rows, branch.b, nil, pool: pool)
+            let t = Kernels.uninitialized(rows * branch.a.outFeatures) {
+                Kernels.linearPanels(x, rows: rows, branch.a, nil, y: $0, accumulate: false, pool: pool, epilogue: .none)
+            }
             let n = branch.b.outFeatures, s = branch.scaling
+            let u = t.withUnsafeBufferPointer { tp in
+                Kernels.uninitialized(rows * n) {
+                    Kernels.linearPanels(tp.baseAddress!, rows: rows, branch.b, nil, y: $0, accumulate: false, pool: pool, epilogue: .none)
+                }
+            }
             for r in 0 ..< rows {
                 for c in 0 ..< n { y[r * ld + branch.column + c] += s * u[r * n + c] }
             }
@@ -69,7 +85,17 @@ struct NormLayer {
     let eps: Double
     var dim: Int { gamma.count }
 
+    func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, pool: WorkPool) {
+        gamma.withUnsafeBufferPointer { g in
+            beta.withUnsafeBufferPointer { b in
+                Kernels.layerNorm(x, rows: rows, dim: dim, g.baseAddress!, b.baseAddress!, eps: eps, into: y, pool: pool)
+            }
+        }
+    }
+
+    /// The normalised rows as a new array (for values the run keeps).
     func callAsFunction(_ x: [Float], rows: Int, pool: WorkPool) -> [Float] {
-        Kernels.layerNorm(x, rows: rows, dim: dim, gamma, beta, eps: eps, pool: pool)
+        precondition(x.count == rows * dim, "layerNorm: shape mismatch")
+        return x.withUnsafeBufferPointer { xp in Kernels.uninitialized(x.count) { apply(xp.baseAddress!, rows: rows, into: $0, pool: pool) } }
     }
 }

@@ -10,19 +10,20 @@ struct TextTower {
     let projection: LinearLayer
     let width: Int
 
-    /// Hidden states hs[0…layers] (B·L rows each): causal mask, no padding mask.
-    func hiddenStates(ids: [Int], batch: Int, length l: Int, pool: WorkPool) -> [[Float]] {
+    /// Hidden states hs[0…layers] (B samples × L positions each): causal mask, no padding mask.
+    func hiddenStates(ids: [Int], batch: Int, length l: Int, ws: Workspace, pool: WorkPool) -> [Activations] {
         let d = width, tok = tokenEmbedding, pos = positionEmbedding
-        var x = [Float](repeating: 0, count: batch * l * d)
+        var e = [Float](repeating: 0, count: batch * l * d)
         for b in 0 ..< batch {
             for i in 0 ..< l {
                 let id = ids[b * l + i], row = (b * l + i) * d
-                for c in 0 ..< d { x[row + c] = tok[id * d + c] + pos[i * d + c] }
+                for c in 0 ..< d { e[row + c] = tok[id * d + c] + pos[i * d + c] }
             }
         }
+        var x = Activations(batch: batch, seq: l, width: d, values: e)
         var hs = [x]
         for layer in layers {
-            layer(&x, batch: batch, seq: l, pool: pool)
+            layer(&x, ws: ws, pool: pool)
             hs.append(x)
         }
         return hs
@@ -56,8 +57,8 @@ struct VisionTower {
         return ForwardModel.interpolatePositions(pos, width: d, from: n, toH: gridH, toW: gridW)
     }
 
-    /// pre_layrnorm(class/patch embeddings + position embedding), B·(1+G) rows.
-    func embeddings(_ inp: ForwardInputs, pool: WorkPool) -> [Float] {
+    /// pre_layrnorm(class/patch embeddings + position embedding): B samples × (1 + G) tokens.
+    func embeddings(_ inp: ForwardInputs, pool: WorkPool) -> Activations {
         let d = width, ps = patchSize
         let (gh, gw) = grid(height: inp.height, width: inp.width)
         let g = gh * gw, s = 1 + g, kdim = 3 * ps * ps
@@ -91,6 +92,6 @@ struct VisionTower {
                 for c in 0 ..< d { x[dst + c] = emb[src + c] + pos[(1 + r) * d + c] }
             }
         }
-        return preNorm(x, rows: inp.batch * s, pool: pool)
+        return Activations(batch: inp.batch, seq: s, width: d, values: preNorm(x, rows: inp.batch * s, pool: pool))
     }
 }
