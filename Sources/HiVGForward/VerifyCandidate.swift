@@ -22,14 +22,32 @@ extension Verify {
 
     /// The figures an output records (`hivgkit.verification`), as JSON.
     public static func summaryJSON(_ r: Report) -> String {
-        let worst = r.worstGated
-        var d: [String: Any] = ["pass": r.pass, "samples": r.samples, "max_nmse_gate": r.maxNMSE, "gate": r.gateReason,
-                                "worst_output": worst?.name ?? "", "worst_nmse": worst?.nmse ?? 0]
-        if let box = r.metrics.first(where: { $0.name == "pred_box" }) {
-            d["pred_box_max_abs"] = box.maxAbs
-            if let iou = box.iou, !iou.isEmpty { d["pred_box_min_iou"] = iou.min() }
+        (try? JSONValueEncoder.render(Summary(r))) ?? "{}"
+    }
+
+    /// What an output records of a verification (`hivgkit.verification`).
+    public struct Summary: Codable, Sendable {
+        public var pass: Bool
+        public var samples: Int
+        public var maxNMSEGate: Double
+        public var gate: String
+        public var worstOutput: String
+        public var worstNMSE: Double
+        public var predBoxMaxAbs: Double?
+        public var predBoxMinIoU: Double?
+
+        enum CodingKeys: String, CodingKey {
+            case pass, samples, gate
+            case maxNMSEGate = "max_nmse_gate", worstOutput = "worst_output", worstNMSE = "worst_nmse"
+            case predBoxMaxAbs = "pred_box_max_abs", predBoxMinIoU = "pred_box_min_iou"
         }
-        let data = (try? JSONSerialization.data(withJSONObject: d, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self)
+
+        public init(_ r: Report) {
+            let worst = r.worstGated, box = r.metrics.first { $0.name == "pred_box" }
+            pass = r.pass; samples = r.samples; maxNMSEGate = r.maxNMSE; gate = r.gateReason
+            worstOutput = worst?.name ?? ""; worstNMSE = worst?.nmse ?? 0
+            predBoxMaxAbs = box?.maxAbs
+            predBoxMinIoU = box?.iou?.min()
+        }
     }
 }

@@ -23,14 +23,14 @@ public enum AdapterWriter {
             throw FormatError(.io, file: dir, "cannot create the folder: \(error.localizedDescription)")
         }
         let targets = Set(pairs.map { String($0.linear.split(separator: ".").last ?? "") }).sorted()
-        let config: [String: Any] = [
-            "peft_type": "LORA", "r": rank, "lora_alpha": alpha, "lora_dropout": 0.0, "bias": "none",
-            "target_modules": targets, "fan_in_fan_out": false, "inference_mode": true, "use_rslora": false,
-            "base_model_name_or_path": base, "task_type": NSNull(), "modules_to_save": NSNull(), "init_lora_weights": true,
-        ]
-        let data = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
+        let config: JSONValue = .object([
+            ("peft_type", .string("LORA")), ("r", .int(rank)), ("lora_alpha", .double(alpha)), ("lora_dropout", .double(0)),
+            ("bias", .string("none")), ("target_modules", .array(targets.map { .string($0) })), ("fan_in_fan_out", .bool(false)),
+            ("inference_mode", .bool(true)), ("use_rslora", .bool(false)), ("base_model_name_or_path", .string(base)),
+            ("task_type", .null), ("modules_to_save", .null), ("init_lora_weights", .bool(true)),
+        ])
         let f = try AtomicFile(path: (dir as NSString).appendingPathComponent("adapter_config.json"))
-        try f.write(Array(data) + [0x0A])
+        try f.write(Array((config.rendered(pretty: true) + "\n").utf8))
         try f.commit()
         try SafetensorsWriter.write(graph, metadata: metadata, to: (dir as NSString).appendingPathComponent("adapter_model.safetensors"))
     }

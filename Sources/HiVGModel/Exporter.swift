@@ -156,7 +156,7 @@ public struct ExportResult: Sendable {
     public var tensors: [ExportTensorReport]
     public var fileBytes: Int
     /// The provenance as written (source hashes filled in).
-    public var provenance: NativeProvenance
+    public var provenance: Provenance
 }
 
 /// Writes a planned model to `.hivgw`, GGUF or safetensors, streaming: each tensor is read (merged,
@@ -177,7 +177,7 @@ public enum Exporter {
     ///     (with the GGUF KV list as `gguf.kv` metadata for GGUF), for `scripts/crosscheck/gguf_check.py`.
     ///   - progress: called after each tensor with its name and output bytes.
     @discardableResult
-    public static func write(_ graph: WeightGraph, plan: ExportPlan, config: ModelConfig, provenance: NativeProvenance,
+    public static func write(_ graph: WeightGraph, plan: ExportPlan, config: ModelConfig, provenance: Provenance,
                              hasher: SourceHasher?, format: ExportFormat, to path: String, threads: Int = 1,
                              measureErrors: Bool = true, name: String? = nil, sidecar: String? = nil,
                              progress: ((String, Int) -> Void)? = nil) throws -> ExportResult {
@@ -188,10 +188,10 @@ public enum Exporter {
         let log = ErrorLog()
         let threads = max(1, threads)
         var prov = provenance
-        prov.sources = hasher.map { placeholders($0.files) } ?? provenance.sources
-        let finalProvenance: () throws -> NativeProvenance = {
+        prov.sources = hasher.map { Provenance.placeholders($0.files) } ?? provenance.sources
+        let finalProvenance: () throws -> Provenance = {
             var p = prov
-            if let hasher { p.sources = try hasher.wait().map { .init(file: $0.file, bytes: $0.bytes, sha256: $0.sha256) } }
+            if let hasher { p.sources = try hasher.wait() }
             return p
         }
         let configJSON = try json(config)
@@ -251,7 +251,7 @@ public enum Exporter {
             for e in plan.entries {
                 try out.add(e.name, plainTensor(graph[e.name]!, e, threads: threads, log: measureErrors ? log : nil, progress: progress))
             }
-            func metadata(_ p: NativeProvenance) -> [String: String] {
+            func metadata(_ p: Provenance) -> [String: String] {
                 var m = meta
                 m["format"] = "pt"
                 m[ModelWriter.configKey] = configJSON
@@ -333,7 +333,7 @@ public enum Exporter {
     /// The GGUF KV list of an export: `GGUFNames.kv` (config, provenance JSON, free-form metadata,
     /// `general.file_type`), then `hivgkit.quantization.scheme` and one `hivgkit.verification.<figure>`
     /// FLOAT64 per verification figure.
-    public static func kv(config: ModelConfig, provenance: NativeProvenance, plan: ExportPlan, metadata: [String: String],
+    public static func kv(config: ModelConfig, provenance: Provenance, plan: ExportPlan, metadata: [String: String],
                           name: String?, file: String) throws -> [GGUFKeyValue] {
         var kv = try GGUFNames.kv(config: config, provenance: provenance.json, metadata: metadata, name: name,
                                   fileType: fileType(plan), file: file)
@@ -562,15 +562,7 @@ public enum Exporter {
         return Tensor(dtype: .f32, shape: t.shape, storage: Storage(key: name, dtype: .f32, source: source))
     }
 
-    static func placeholders(_ files: [String]) -> [NativeProvenance.Source] {
-        Provenance.placeholders(files).map { .init(file: $0.file, bytes: $0.bytes, sha256: $0.sha256) }
-    }
-
-    static func json(_ c: ModelConfig) throws -> String {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys]
-        return String(decoding: try e.encode(c), as: UTF8.self)
-    }
+    static func json(_ c: ModelConfig) throws -> String { try JSONValueEncoder.render(c) }
 
     /// Per-tensor errors recorded from the writer's compute closures.
     final class ErrorLog: @unchecked Sendable {

@@ -3,43 +3,7 @@ import Foundation
 import HiVGCore
 import HiVGFormats
 
-/// Where merged weights came from, written into every output.
-public struct Provenance: Codable, Sendable {
-    public struct Source: Codable, Sendable {
-        public var file: String
-        public var bytes: Int
-        public var sha256: String
-    }
-
-    public var sources: [Source]
-    /// Checkpoints of the run merged in stage order (the output is the merge of the last).
-    public var stagesMerged: Int
-    public var tool: String
-    public var dtype: String
-    public var layout: String
-
-    public init(sources: [Source], stagesMerged: Int, tool: String, dtype: String, layout: String) {
-        self.sources = sources
-        self.stagesMerged = stagesMerged
-        self.tool = tool
-        self.dtype = dtype
-        self.layout = layout
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case sources, tool, dtype, layout
-        case stagesMerged = "stages_merged"
-    }
-
-    /// Sources with their sizes and a placeholder hash of the final width (64 hex digits).
-    public static func placeholders(_ files: [String]) -> [Source] {
-        files.map { path in
-            var st = stat()
-            let size = stat(path, &st) == 0 ? Int(st.st_size) : 0
-            return Source(file: (path as NSString).lastPathComponent, bytes: size, sha256: String(repeating: "0", count: 64))
-        }
-    }
-
+extension Provenance {
     /// Names, sizes and SHA-256 of the files a checkpoint was read from (streamed through a memory
     /// map), or from `SourceHashCache` for a file whose device, inode, size, mtime and ctime match an entry.
     public static func describe(_ files: [String], useCache: Bool = SourceHashCache.enabledByEnvironment) throws -> [Source] {
@@ -101,11 +65,7 @@ public enum ModelWriter {
     public static let configKey = "hivgkit.config"
     public static let provenanceKey = "hivgkit.provenance"
 
-    static func json<T: Encodable>(_ v: T) throws -> String {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys]
-        return String(decoding: try e.encode(v), as: UTF8.self)
-    }
+    static func json<T: Encodable>(_ v: T) throws -> String { try JSONValueEncoder.render(v) }
 
     /// Metadata every output carries: the source's own, then our config and provenance.
     public static func metadata(_ graph: WeightGraph, config: ModelConfig, provenance: Provenance) throws -> [String: String] {
@@ -192,25 +152,14 @@ public enum ModelWriter {
         } catch {
             throw FormatError(.io, file: dir, "cannot create the folder: \(error.localizedDescription)")
         }
-        let hf: [String: Any] = [
-            "architectures": ["CLIPModel"], "model_type": "clip", "projection_dim": c.projectionDim,
-            "logit_scale_init_value": 2.6592, "initializer_factor": 1.0, "torch_dtype": "float32",
-            "text_config": [
-                "model_type": "clip_text_model", "hidden_size": c.text.width, "intermediate_size": c.text.mlp,
-                "num_attention_heads": c.text.heads, "num_hidden_layers": c.text.layers, "max_position_embeddings": c.maxPositions,
-                "vocab_size": c.vocabSize, "hidden_act": c.activation, "layer_norm_eps": c.layerNormEps,
-                "projection_dim": c.projectionDim, "bos_token_id": 49406, "eos_token_id": 49407, "pad_token_id": 1,
-            ] as [String: Any],
-            "vision_config": [
-                "model_type": "clip_vision_model", "hidden_size": c.vision.width, "intermediate_size": c.vision.mlp,
-                "num_attention_heads": c.vision.heads, "num_hidden_layers": c.vision.layers, "image_size": c.imageSize,
-                "patch_size": c.patchSize, "hidden_act": c.activation, "layer_norm_eps": c.layerNormEps, "num_channels": 3,
-                "projection_dim": c.projectionDim,
-            ] as [String: Any],
-        ]
-        let data = try JSONSerialization.data(withJSONObject: hf, options: [.prettyPrinted, .sortedKeys])
+        // The weights' dtype: the one most floating-point tensors have.
+        var counts: [DType: Int] = [:]
+        for (_, t) in clip.entries where t.dtype.isFloatingPoint { counts[t.dtype, default: 0] += 1 }
+        let dtype = counts.max { $0.value < $1.value || ($0.value == $1.value && $0.key.rawValue > $1.key.rawValue) }?.key ?? .f32
+        let hf = HFCLIPConfig(try ModelDescription(c), weightsDType: dtype)
+        let text = try JSONValueEncoder().encode(hf).rendered(pretty: true) + "\n"
         let cfg = try AtomicFile(path: (dir as NSString).appendingPathComponent("config.json"))
-        try cfg.write(Array(data) + [0x0A])
+        try cfg.write(Array(text.utf8))
         try cfg.commit()
         try SafetensorsWriter.write(clip, metadata: metadata, to: (dir as NSString).appendingPathComponent("model.safetensors"))
     }

@@ -167,9 +167,9 @@ struct ExportJob {
            let o = try? JSONSerialization.jsonObject(with: Data(p.utf8)) as? [String: Any] {
             upstreamStages = (o["stages_merged"] as? NSNumber)?.intValue ?? 0
         }
-        let provenance = NativeProvenance(
+        let provenance = Provenance(
             sources: [], stagesMerged: m.lora.isEmpty ? upstreamStages : max(1, upstreamStages),
-            quantization: scheme.map { NativeProvenance.Quantization(scheme: $0.rawValue, settings: plan.settings) },
+            quantization: scheme.map { Provenance.Quantization(scheme: $0.rawValue, settings: plan.settings) },
             verification: figures, tool: "hivgkit \(HiVGKitVersion.string)",
             dtype: scheme?.rawValue ?? keptDType.rawValue.lowercased(),
             layout: format == .gguf ? "gguf" : "canonical")

@@ -20,20 +20,19 @@ func reportingErrors(_ body: () throws -> Void) throws {
     }
 }
 
-/// Prints a JSON document with sorted keys (stable output).
+/// Prints a JSON document with sorted keys (stable output) through the one JSON writer: floats stay
+/// floats (`JSONValue`).
 func printJSON(_ object: Any) throws {
-    let data = try JSONSerialization.data(withJSONObject: jsonReady(object), options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-    FileHandle.standardOutput.write(data)
-    FileHandle.standardOutput.write(Data("\n".utf8))
+    printJSON(JSONValue(any: object))
 }
 
-private func jsonReady(_ v: Any) -> Any {
-    switch v {
-    case is NSNullLike: return NSNull()
-    case let d as [String: Any]: return d.mapValues(jsonReady)
-    case let a as [Any]: return a.map(jsonReady)
-    default: return v
-    }
+/// Prints a typed report as JSON (sorted keys, floats kept floats).
+func printJSON<T: Encodable>(report: T) throws {
+    printJSON(try JSONValueEncoder().encode(report))
+}
+
+func printJSON(_ value: JSONValue) {
+    FileHandle.standardOutput.write(Data((value.rendered(pretty: true) + "\n").utf8))
 }
 
 /// `1.2 MB`-style sizes.

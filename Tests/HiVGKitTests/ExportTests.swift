@@ -25,8 +25,8 @@ final class ExportTests: XCTestCase {
         try ModelLoader.load(path, overrides: overrides)
     }
 
-    private func provenance(_ plan: ExportPlan) -> NativeProvenance {
-        NativeProvenance(stagesMerged: 1, quantization: plan.scheme.map { .init(scheme: $0.rawValue, settings: plan.settings) },
+    private func provenance(_ plan: ExportPlan) -> Provenance {
+        Provenance(stagesMerged: 1, quantization: plan.scheme.map { .init(scheme: $0.rawValue, settings: plan.settings) },
                          tool: Self.tool, dtype: plan.scheme?.rawValue ?? "f32", layout: "canonical")
     }
 

@@ -140,7 +140,7 @@ final class Int8GEMMTests: XCTestCase {
         let merged = try Merge.merged(src)
         let plan = QuantPolicy.plan(merged, model: src.description, scheme: .q8_0)
         let path = dir.appendingPathComponent("q8.hivgw").path
-        let prov = NativeProvenance(stagesMerged: 1, quantization: .init(scheme: "q8_0", settings: plan.settings), tool: "hivgkit test",
+        let prov = Provenance(stagesMerged: 1, quantization: .init(scheme: "q8_0", settings: plan.settings), tool: "hivgkit test",
                                     dtype: "q8_0", layout: "canonical")
         _ = try Exporter.write(merged, plan: plan, config: src.config, provenance: prov, hasher: SourceHasher(files: src.source.files),
                                format: .hivgw, to: path, threads: 1, name: "q8")

@@ -58,8 +58,8 @@ final class NativeFormatTests: XCTestCase {
         return g
     }
 
-    private func provenance() -> NativeProvenance {
-        NativeProvenance(sources: [.init(file: "stage3.pth", bytes: 12345, sha256: String(repeating: "ab", count: 32))], stagesMerged: 4,
+    private func provenance() -> Provenance {
+        Provenance(sources: [.init(file: "stage3.pth", bytes: 12345, sha256: String(repeating: "ab", count: 32))], stagesMerged: 4,
                          quantization: .init(scheme: "q8_0", settings: ["keep": "*.bias", "fallback": "q8_0→f16"]),
                          verification: ["max_rel_rms": 0.0123, "min_snr_db": 41.5], tool: "hivgkit test", dtype: "F32", layout: "canonical")
     }

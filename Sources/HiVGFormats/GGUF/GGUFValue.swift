@@ -1,4 +1,5 @@
 import Foundation
+import HiVGCore
 
 /// GGUF metadata value types (`gguf_type`; gguf-py `GGUFValueType`), as stored: a u32 before every
 /// value, and before the elements of an array.
@@ -258,8 +259,7 @@ public struct GGUFKeyValue: Sendable, Equatable {
             o["key"] = e.key
             return o
         }
-        let data = try JSONSerialization.data(withJSONObject: list, options: [.sortedKeys])
-        return String(decoding: data, as: UTF8.self)
+        return HiVGCore.JSONValue(any: list).rendered()
     }
 }
 

@@ -8,14 +8,14 @@ public struct NativeManifest: Equatable, Sendable {
     public var config: NativeModelConfig?
     /// In data order.
     public var tensors: [NativeTensorEntry]
-    public var provenance: NativeProvenance?
+    public var provenance: Provenance?
     public var metadata: [String: String]
     /// Bytes of the data region (from the data start to the end of the file).
     public var dataSize: Int
     /// Alignment of the data region and of every tensor (`NativeFormat.alignment`).
     public var alignment: Int
 
-    public init(config: NativeModelConfig? = nil, tensors: [NativeTensorEntry] = [], provenance: NativeProvenance? = nil,
+    public init(config: NativeModelConfig? = nil, tensors: [NativeTensorEntry] = [], provenance: Provenance? = nil,
                 metadata: [String: String] = [:], dataSize: Int = 0, alignment: Int = NativeFormat.alignment) {
         self.config = config
         self.tensors = tensors
@@ -190,59 +190,3 @@ public struct NativeModelConfig: Equatable, Sendable {
     }
 }
 
-/// Where the weights came from.
-public struct NativeProvenance: Equatable, Sendable {
-    public struct Source: Equatable, Sendable {
-        public var file: String
-        public var bytes: Int
-        /// 64 lower-case hex digits (a placeholder of zeros until known: see `NativeWriter.finish`).
-        public var sha256: String
-        public init(file: String, bytes: Int, sha256: String) {
-            self.file = file; self.bytes = bytes; self.sha256 = sha256
-        }
-    }
-
-    public struct Quantization: Equatable, Sendable {
-        public var scheme: String
-        /// Other settings (keep / only globs, fallbacks…), by name.
-        public var settings: [String: String]
-        public init(scheme: String, settings: [String: String] = [:]) {
-            self.scheme = scheme; self.settings = settings
-        }
-    }
-
-    public var sources: [Source]
-    /// Checkpoints of the training run merged in stage order.
-    public var stagesMerged: Int
-    public var quantization: Quantization?
-    /// Verification figures by name (e.g. worst relative RMS error of the quantized tensors).
-    public var verification: [String: Double]
-    /// `hivgkit 0.1.0`.
-    public var tool: String
-    public var dtype: String
-    public var layout: String
-
-    public init(sources: [Source] = [], stagesMerged: Int = 0, quantization: Quantization? = nil, verification: [String: Double] = [:],
-                tool: String = "", dtype: String = "", layout: String = "") {
-        self.sources = sources
-        self.stagesMerged = stagesMerged
-        self.quantization = quantization
-        self.verification = verification
-        self.tool = tool
-        self.dtype = dtype
-        self.layout = layout
-    }
-
-    /// JSON with sorted keys, in the spelling of the model layer's provenance (`sources`,
-    /// `stages_merged`, `tool`, `dtype`, `layout`) plus `quantization` and `verification` when set.
-    public var json: String {
-        var o: [String: Any] = [
-            "sources": sources.map { ["file": $0.file, "bytes": $0.bytes, "sha256": $0.sha256] as [String: Any] },
-            "stages_merged": stagesMerged, "tool": tool, "dtype": dtype, "layout": layout,
-        ]
-        if let q = quantization { o["quantization"] = ["scheme": q.scheme, "settings": q.settings] as [String: Any] }
-        if !verification.isEmpty { o["verification"] = verification.mapValues { $0.isFinite ? $0 as Any : String(describing: $0) } }
-        let data = (try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self)
-    }
-}

@@ -125,7 +125,7 @@ enum NativeManifestCodec {
         return p
     }
 
-    private static func encodeProvenance(_ v: NativeProvenance, _ arena: Arena) -> UnsafeMutablePointer<Hivgw__Provenance> {
+    private static func encodeProvenance(_ v: Provenance, _ arena: Arena) -> UnsafeMutablePointer<Hivgw__Provenance> {
         let p = arena.message(Hivgw__Provenance.self, hivgw__provenance__init)
         p.pointee.n_sources = v.sources.count
         p.pointee.sources = arena.array(v.sources.map { s -> UnsafeMutablePointer<Hivgw__Source>? in
@@ -289,8 +289,8 @@ enum NativeManifestCodec {
         return out
     }
 
-    private static func decodeProvenance(_ p: Hivgw__Provenance, file: String) throws -> NativeProvenance {
-        var out = NativeProvenance()
+    private static func decodeProvenance(_ p: Hivgw__Provenance, file: String) throws -> Provenance {
+        var out = Provenance()
         for i in 0 ..< p.n_sources {
             guard let s = p.sources?[i]?.pointee else { continue }
             out.sources.append(.init(file: try string(s.file, file, "a source file name"), bytes: Int(s.bytes),

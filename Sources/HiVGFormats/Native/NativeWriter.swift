@@ -298,9 +298,9 @@ extension NativeFormat {
     /// the same length: e.g. source SHA-256s in place of 64-zero placeholders). Returns the manifest
     /// as written.
     @discardableResult
-    public static func write(_ tensors: [NativeTensorInput], config: NativeModelConfig? = nil, provenance: NativeProvenance? = nil,
+    public static func write(_ tensors: [NativeTensorInput], config: NativeModelConfig? = nil, provenance: Provenance? = nil,
                              metadata: [String: String] = [:], to path: String,
-                             finalProvenance: (() throws -> NativeProvenance)? = nil) throws -> NativeManifest {
+                             finalProvenance: (() throws -> Provenance)? = nil) throws -> NativeManifest {
         let w = try NativeWriter(path: path)
         // Plain tensors are checked before anything is written.
         for t in tensors {
@@ -324,9 +324,9 @@ extension NativeFormat {
 
     /// Writes every tensor of `graph` plain, in graph order; `metadata` defaults to the graph's.
     @discardableResult
-    public static func write(_ graph: WeightGraph, config: NativeModelConfig? = nil, provenance: NativeProvenance? = nil,
+    public static func write(_ graph: WeightGraph, config: NativeModelConfig? = nil, provenance: Provenance? = nil,
                              metadata: [String: String]? = nil, to path: String,
-                             finalProvenance: (() throws -> NativeProvenance)? = nil) throws -> NativeManifest {
+                             finalProvenance: (() throws -> Provenance)? = nil) throws -> NativeManifest {
         try write(graph.entries.map { NativeTensorInput.plain($0.name, $0.tensor) }, config: config, provenance: provenance,
                   metadata: metadata ?? graph.metadata, to: path, finalProvenance: finalProvenance)
     }
