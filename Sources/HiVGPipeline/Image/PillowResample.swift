@@ -1,0 +1,136 @@
+/// Pillow's `Image.resize(size, BILINEAR)` on 8-bit RGB: a line-for-line port of libImaging/Resample.c
+/// (ImagingResampleInner with the triangle filter), so the bytes are Pillow's bytes.
+///
+/// Coefficients are computed in double from the filter widened by the scale when shrinking
+/// (antialiasing), normalized per output pixel, then rounded to 22-bit fixed point; the horizontal pass
+/// runs first into an 8-bit intermediate over only the rows the vertical pass reads, then the vertical
+/// pass; a pass whose dimension is unchanged is skipped, as Pillow skips it.
+public enum PillowResample {
+    /// 32 − 8 − 2: eight bits of result, two of headroom for filters with negative lobes.
+    static let precisionBits = 22
+
+    /// Per output pixel: the first input index, the number of inputs, and their fixed-point weights
+    /// (`ksize` slots each).
+    struct Coefficients {
+        var bounds: [Int]     // xmin, count per output pixel
+        var weights: [Int32]  // outSize · ksize
+        var ksize: Int
+    }
+
+    /// precompute_coeffs + normalize_coeffs_8bpc for the bilinear filter (support 1) over the box
+    /// [in0, in1) of an input of `inSize` pixels (in0, in1 are floats in Pillow).
+    static func coefficients(inSize: Int, in0: Float, in1: Float, outSize: Int) -> Coefficients {
+        let support0 = 1.0
+        let scale = Double(in1 - in0) / Double(outSize)
+        let filterscale = max(scale, 1.0)
+        let support = support0 * filterscale
+        let ksize = Int(support.rounded(.up)) * 2 + 1
+        var bounds = [Int](repeating: 0, count: outSize * 2)
+        var weights = [Int32](repeating: 0, count: outSize * ksize)
+        var k = [Double](repeating: 0, count: ksize)
+        let invFilterscale = 1.0 / filterscale
+        for xx in 0 ..< outSize {
+            let center = Double(in0) + (Double(xx) + 0.5) * scale
+            var ww = 0.0
+            var xmin = Int(center - support + 0.5)  // truncation toward zero, as C's (int)
+            if xmin < 0 { xmin = 0 }
+            var xmax = Int(center + support + 0.5)
+            if xmax > inSize { xmax = inSize }
+            xmax -= xmin
+            for x in 0 ..< ksize { k[x] = 0 }
+            for x in 0 ..< max(xmax, 0) {
+                let w = triangle((Double(x + xmin) - center + 0.5) * invFilterscale)
+                k[x] = w
+                ww += w
+            }
+            if ww != 0 {
+                for x in 0 ..< max(xmax, 0) { k[x] /= ww }
+            }
+            for x in 0 ..< ksize {
+                let scaled = k[x] * Double(1 << precisionBits)
+                weights[xx * ksize + x] = Int32(k[x] < 0 ? -0.5 + scaled : 0.5 + scaled)
+            }
+            bounds[2 * xx] = xmin
+            bounds[2 * xx + 1] = xmax
+        }
+        return Coefficients(bounds: bounds, weights: weights, ksize: ksize)
+    }
+
+    @inline(__always) static func triangle(_ x: Double) -> Double {
+        let a = x < 0 ? -x : x
+        return a < 1 ? 1 - a : 0
+    }
+
+    /// clip8: the accumulator's integer part, clamped to a byte (Pillow's lookup table does the same).
+    @inline(__always) static func clip8(_ acc: Int) -> UInt8 {
+        let v = acc >> precisionBits
+        return v < 0 ? 0 : (v > 255 ? 255 : UInt8(v))
+    }
+
+    /// Resizes `image` to `width` × `height` (both ≥ 1) with Pillow's bilinear filter.
+    public static func resizeBilinear(_ image: RGBImage, width: Int, height: Int) -> RGBImage {
+        precondition(width > 0 && height > 0, "resizeBilinear: empty target")
+        // Image.resize returns a copy when the size is unchanged (the default box covers the image).
+        if width == image.width && height == image.height { return image }
+        let needHorizontal = width != image.width
+        let needVertical = height != image.height
+        var vert = coefficients(inSize: image.height, in0: 0, in1: Float(image.height), outSize: height)
+        let yFirst = vert.bounds[0]
+        let yLast = vert.bounds[height * 2 - 2] + vert.bounds[height * 2 - 1]
+        var current = image
+        if needHorizontal {
+            let horiz = coefficients(inSize: image.width, in0: 0, in1: Float(image.width), outSize: width)
+            for i in 0 ..< height { vert.bounds[2 * i] -= yFirst }
+            current = horizontalPass(image, rows: yFirst ..< yLast, coefficients: horiz, outWidth: width)
+        }
+        if needVertical {
+            current = verticalPass(current, coefficients: vert, outHeight: height)
+        }
+        return current
+    }
+
+    static func horizontalPass(_ src: RGBImage, rows: Range<Int>, coefficients c: Coefficients, outWidth: Int) -> RGBImage {
+        var out = [UInt8](repeating: 0, count: outWidth * rows.count * 3)
+        let half = 1 << (precisionBits - 1)
+        src.pixels.withUnsafeBufferPointer { s in
+            out.withUnsafeMutableBufferPointer { o in
+                c.weights.withUnsafeBufferPointer { kk in
+                    for (yy, y) in rows.enumerated() {
+                        let lineIn = y * src.width * 3, lineOut = yy * outWidth * 3
+                        for xx in 0 ..< outWidth {
+                            let xmin = c.bounds[2 * xx], xmax = c.bounds[2 * xx + 1], k = xx * c.ksize
+                            var s0 = half, s1 = half, s2 = half
+                            for x in 0 ..< xmax {
+                                let w = Int(kk[k + x]), p = lineIn + (x + xmin) * 3
+                                s0 += Int(s[p]) * w; s1 += Int(s[p + 1]) * w; s2 += Int(s[p + 2]) * w
+                            }
+                            o[lineOut + 3 * xx] = clip8(s0); o[lineOut + 3 * xx + 1] = clip8(s1); o[lineOut + 3 * xx + 2] = clip8(s2)
+                        }
+                    }
+                }
+            }
+        }
+        return RGBImage(width: outWidth, height: rows.count, pixels: out)
+    }
+
+    static func verticalPass(_ src: RGBImage, coefficients c: Coefficients, outHeight: Int) -> RGBImage {
+        let rowLen = src.width * 3
+        var out = [UInt8](repeating: 0, count: rowLen * outHeight)
+        let half = 1 << (precisionBits - 1)
+        src.pixels.withUnsafeBufferPointer { s in
+            out.withUnsafeMutableBufferPointer { o in
+                c.weights.withUnsafeBufferPointer { kk in
+                    for yy in 0 ..< outHeight {
+                        let ymin = c.bounds[2 * yy], ymax = c.bounds[2 * yy + 1], k = yy * c.ksize
+                        for i in 0 ..< rowLen {
+                            var acc = half
+                            for y in 0 ..< ymax { acc += Int(s[(y + ymin) * rowLen + i]) * Int(kk[k + y]) }
+                            o[yy * rowLen + i] = clip8(acc)
+                        }
+                    }
+                }
+            }
+        }
+        return RGBImage(width: src.width, height: outHeight, pixels: out)
+    }
+}
