@@ -63,6 +63,9 @@ hivg_jpeg *hivg_jpeg_create(const uint8_t *data, size_t size) {
 }
 
 static int status_after_error(struct hivg_jpeg *j) {
+    if (j->truncated) {
+        return HIVG_JPEG_TRUNCATED;  // e.g. "no image" after libjpeg padded a cut-off file with EOI
+    }
     return j->err.msg_code == JERR_OUT_OF_MEMORY ? HIVG_JPEG_NO_MEMORY : HIVG_JPEG_ERROR;
 }
 

@@ -83,10 +83,6 @@ int hivg_png_read_info(hivg_png *p, hivg_png_info *info) {
     info->bit_depth = depth;
     info->color_type = color;
     info->interlaced = interlace != PNG_INTERLACE_NONE;
-    if (info->interlaced) {
-        png_set_interlace_handling(p->png);
-    }
-    png_read_update_info(p->png, p->info);
     info->row_bytes = png_get_rowbytes(p->png, p->info);
     info->palette_count = 0;
     png_colorp plte = NULL;
@@ -133,6 +129,12 @@ int hivg_png_decode(hivg_png *p, uint8_t *out, size_t out_size) {
         free(rows);
         return status_after_error(p);
     }
+    // Only now, after the caller checked the size: png_read_update_info allocates (and clears) row
+    // buffers as wide as the image.
+    if (png_get_interlace_type(p->png, p->info) != PNG_INTERLACE_NONE) {
+        png_set_interlace_handling(p->png);
+    }
+    png_read_update_info(p->png, p->info);
     png_uint_32 h = png_get_image_height(p->png, p->info);
     size_t row_bytes = png_get_rowbytes(p->png, p->info);
     if (h == 0 || row_bytes == 0 || (size_t)h > out_size / row_bytes) {

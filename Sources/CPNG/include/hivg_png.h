@@ -17,7 +17,7 @@ typedef struct {
     int bit_depth;        // 1, 2, 4, 8 or 16
     int color_type;       // 0 gray, 2 RGB, 3 palette, 4 gray+alpha, 6 RGBA
     int interlaced;       // Adam7
-    size_t row_bytes;     // bytes of one decoded row (samples packed as stored, big-endian 16-bit)
+    size_t row_bytes;     // bytes of one row (samples packed as stored, big-endian 16-bit)
     int palette_count;    // entries of PLTE (0 when absent)
     uint8_t palette[768]; // RGB triples
 } hivg_png_info;

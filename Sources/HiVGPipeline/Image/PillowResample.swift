@@ -2,10 +2,21 @@
 /// (ImagingResampleInner with the triangle filter), so the bytes are Pillow's bytes.
 ///
 /// Coefficients are computed in double from the filter widened by the scale when shrinking
-/// (antialiasing), normalized per output pixel, then rounded to 22-bit fixed point; the horizontal pass
-/// runs first into an 8-bit intermediate over only the rows the vertical pass reads, then the vertical
-/// pass; a pass whose dimension is unchanged is skipped, as Pillow skips it.
+/// (antialiasing), normalized per output pixel, then rounded to 22-bit fixed point. Two passes with an
+/// 8-bit intermediate; a pass whose dimension is unchanged is skipped, as Pillow skips it. Which pass
+/// runs first changed in Pillow 13.0.0 (the rounding of the intermediate makes the order visible: ±1 in
+/// a few pixels of tall photos): see `PassOrder`.
 public enum PillowResample {
+    /// The order of the two passes.
+    public enum PassOrder: Sendable {
+        /// Pillow ≥ 13.0.0: vertical first when the height shrinks by more than twice as many pixels as
+        /// the width (`inH − outH > 0 && inH − outH > 2·(inW − outW)`), else horizontal first.
+        case pillow13
+        /// Pillow ≤ 12 (HiVG's own pin, 9.1.1): always horizontal first, over only the rows the vertical
+        /// pass reads.
+        case horizontalFirst
+    }
+
     /// 32 − 8 − 2: eight bits of result, two of headroom for filters with negative lobes.
     static let precisionBits = 22
 
@@ -68,23 +79,29 @@ public enum PillowResample {
     }
 
     /// Resizes `image` to `width` × `height` (both ≥ 1) with Pillow's bilinear filter.
-    public static func resizeBilinear(_ image: RGBImage, width: Int, height: Int) -> RGBImage {
+    public static func resizeBilinear(_ image: RGBImage, width: Int, height: Int, order: PassOrder = .pillow13) -> RGBImage {
         precondition(width > 0 && height > 0, "resizeBilinear: empty target")
         // Image.resize returns a copy when the size is unchanged (the default box covers the image).
         if width == image.width && height == image.height { return image }
         let needHorizontal = width != image.width
         let needVertical = height != image.height
+        let (dh, dw) = (image.height - height, image.width - width)
+        let horizontalFirst = order == .horizontalFirst || !(dh > 0 && dh > dw * 2)
         var vert = coefficients(inSize: image.height, in0: 0, in1: Float(image.height), outSize: height)
-        let yFirst = vert.bounds[0]
-        let yLast = vert.bounds[height * 2 - 2] + vert.bounds[height * 2 - 1]
+        let horiz = needHorizontal ? coefficients(inSize: image.width, in0: 0, in1: Float(image.width), outSize: width) : nil
         var current = image
-        if needHorizontal {
-            let horiz = coefficients(inSize: image.width, in0: 0, in1: Float(image.width), outSize: width)
-            for i in 0 ..< height { vert.bounds[2 * i] -= yFirst }
-            current = horizontalPass(image, rows: yFirst ..< yLast, coefficients: horiz, outWidth: width)
-        }
-        if needVertical {
-            current = verticalPass(current, coefficients: vert, outHeight: height)
+        if horizontalFirst {
+            if let horiz {
+                // Only the rows the vertical pass reads; its bounds shift to the intermediate's rows.
+                let yFirst = vert.bounds[0]
+                let yLast = vert.bounds[height * 2 - 2] + vert.bounds[height * 2 - 1]
+                for i in 0 ..< height { vert.bounds[2 * i] -= yFirst }
+                current = horizontalPass(current, rows: yFirst ..< yLast, coefficients: horiz, outWidth: width)
+            }
+            if needVertical { current = verticalPass(current, coefficients: vert, outHeight: height) }
+        } else {
+            current = verticalPass(current, coefficients: vert, outHeight: height)  // needVertical: dh > 0
+            if let horiz { current = horizontalPass(current, rows: 0 ..< height, coefficients: horiz, outWidth: width) }
         }
         return current
     }
