@@ -73,8 +73,8 @@ public enum PillowResample {
     }
 
     /// clip8: the accumulator's integer part, clamped to a byte (Pillow's lookup table does the same).
-    @inline(__always) static func clip8(_ acc: Int) -> UInt8 {
-        let v = acc >> precisionBits
+    @inline(__always) static func clip8(_ acc: Int32) -> UInt8 {
+        let v = acc >> Int32(precisionBits)
         return v < 0 ? 0 : (v > 255 ? 255 : UInt8(v))
     }
 
@@ -106,22 +106,33 @@ public enum PillowResample {
         return current
     }
 
+    // Both passes accumulate in Int32 as Pillow does (`int ss`): the triangle filter's weights are all
+    // positive and sum to 2^22 (± rounding), so 255 · 2^22 + 2^21 never overflows and &+ / &* are exact.
+
     static func horizontalPass(_ src: RGBImage, rows: Range<Int>, coefficients c: Coefficients, outWidth: Int) -> RGBImage {
         var out = [UInt8](repeating: 0, count: outWidth * rows.count * 3)
-        let half = 1 << (precisionBits - 1)
+        let half = Int32(1 << (precisionBits - 1))
         src.pixels.withUnsafeBufferPointer { s in
             out.withUnsafeMutableBufferPointer { o in
                 c.weights.withUnsafeBufferPointer { kk in
-                    for (yy, y) in rows.enumerated() {
-                        let lineIn = y * src.width * 3, lineOut = yy * outWidth * 3
-                        for xx in 0 ..< outWidth {
-                            let xmin = c.bounds[2 * xx], xmax = c.bounds[2 * xx + 1], k = xx * c.ksize
-                            var s0 = half, s1 = half, s2 = half
-                            for x in 0 ..< xmax {
-                                let w = Int(kk[k + x]), p = lineIn + (x + xmin) * 3
-                                s0 += Int(s[p]) * w; s1 += Int(s[p + 1]) * w; s2 += Int(s[p + 2]) * w
+                    c.bounds.withUnsafeBufferPointer { bounds in
+                        for (yy, y) in rows.enumerated() {
+                            let lineIn = y * src.width * 3, lineOut = yy * outWidth * 3
+                            for xx in 0 ..< outWidth {
+                                let xmin = bounds[2 * xx], xmax = bounds[2 * xx + 1], k = xx * c.ksize
+                                var s0 = half, s1 = half, s2 = half
+                                var p = lineIn + xmin * 3
+                                for x in 0 ..< xmax {
+                                    let w = kk[k + x]
+                                    s0 = s0 &+ Int32(s[p]) &* w
+                                    s1 = s1 &+ Int32(s[p + 1]) &* w
+                                    s2 = s2 &+ Int32(s[p + 2]) &* w
+                                    p += 3
+                                }
+                                o[lineOut + 3 * xx] = clip8(s0)
+                                o[lineOut + 3 * xx + 1] = clip8(s1)
+                                o[lineOut + 3 * xx + 2] = clip8(s2)
                             }
-                            o[lineOut + 3 * xx] = clip8(s0); o[lineOut + 3 * xx + 1] = clip8(s1); o[lineOut + 3 * xx + 2] = clip8(s2)
                         }
                     }
                 }
@@ -130,20 +141,25 @@ public enum PillowResample {
         return RGBImage(width: outWidth, height: rows.count, pixels: out)
     }
 
+    /// Row by row (the same sums as Pillow's column-wise loop, in the same order per value): each
+    /// contributing input row is added to a whole accumulator row, which vectorizes.
     static func verticalPass(_ src: RGBImage, coefficients c: Coefficients, outHeight: Int) -> RGBImage {
         let rowLen = src.width * 3
         var out = [UInt8](repeating: 0, count: rowLen * outHeight)
-        let half = 1 << (precisionBits - 1)
+        var acc = [Int32](repeating: 0, count: rowLen)
+        let half = Int32(1 << (precisionBits - 1))
         src.pixels.withUnsafeBufferPointer { s in
             out.withUnsafeMutableBufferPointer { o in
-                c.weights.withUnsafeBufferPointer { kk in
+                acc.withUnsafeMutableBufferPointer { a in
                     for yy in 0 ..< outHeight {
                         let ymin = c.bounds[2 * yy], ymax = c.bounds[2 * yy + 1], k = yy * c.ksize
-                        for i in 0 ..< rowLen {
-                            var acc = half
-                            for y in 0 ..< ymax { acc += Int(s[(y + ymin) * rowLen + i]) * Int(kk[k + y]) }
-                            o[yy * rowLen + i] = clip8(acc)
+                        for i in 0 ..< rowLen { a[i] = half }
+                        for y in 0 ..< ymax {
+                            let w = c.weights[k + y], row = (y + ymin) * rowLen
+                            for i in 0 ..< rowLen { a[i] = a[i] &+ Int32(s[row + i]) &* w }
                         }
+                        let base = yy * rowLen
+                        for i in 0 ..< rowLen { o[base + i] = clip8(a[i]) }
                     }
                 }
             }
