@@ -1,6 +1,6 @@
 # HiVGKit: everything a fresh Debian machine needs goes through these targets.
 SHELL := /bin/bash
-APT_PACKAGES := libzip-dev libprotobuf-c-dev protobuf-c-compiler libopenblas-dev pkg-config
+APT_PACKAGES := libzip-dev libprotobuf-c-dev protobuf-c-compiler libopenblas-dev libjpeg62-turbo-dev libpng-dev pkg-config
 SWIFT ?= swift
 PYTHON ?= python3
 VENV := .venv

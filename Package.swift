@@ -2,11 +2,12 @@
 import PackageDescription
 
 // Layers (each imports only the ones above it):
-//   C shims  CZip · CProtobufC · COpenBLAS · CKernels (F16C loops)
+//   C shims  CZip · CProtobufC · COpenBLAS · CKernels (F16C loops) · CJPEG/CPNG (setjmp shims over libjpeg, libpng)
 //   core     HiVGCore      tensors, dtypes, storage, the weight graph, errors
 //   formats  HiVGFormats   torch .pth (zip, pickle VM, legacy, TorchScript), safetensors, GGUF
 //   model    HiVGModel     CLIP / HiVG architecture: key mapping rules, config, LoRA discovery
 //   surgery  HiVGSurgery   merge, quantize, diff, rank analysis: pure functions over the graph
+//   pipeline HiVGPipeline  photo → letterboxed tensors (libjpeg-turbo, libpng, Pillow's resample), box → photo
 //   cli      hivgkit       one thin subcommand per verb
 // The numeric layers are optimized in debug builds too: tests (and the CLI tests' debug binary) run
 // merges, SVDs and forward passes, which are 10–50× slower unoptimized.
@@ -15,7 +16,7 @@ let optimized: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debu
 let package = Package(
     name: "HiVGKit",
     products: [
-        .library(name: "HiVGKit", targets: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward"]),
+        .library(name: "HiVGKit", targets: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward", "HiVGPipeline"]),
         .executable(name: "hivgkit", targets: ["hivgkit"]),
     ],
     dependencies: [
@@ -34,11 +35,16 @@ let package = Package(
         .target(name: "HiVGModel", dependencies: ["HiVGCore", "HiVGFormats"], swiftSettings: optimized),
         .target(name: "HiVGSurgery", dependencies: ["HiVGCore", "HiVGModel"], swiftSettings: optimized),
         .target(name: "HiVGForward", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery"], swiftSettings: optimized),
+        .systemLibrary(name: "CLibJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
+        .systemLibrary(name: "CLibPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .target(name: "CJPEG", dependencies: ["CLibJPEG"]),
+        .target(name: "CPNG", dependencies: ["CLibPNG"]),
+        .target(name: "HiVGPipeline", dependencies: ["HiVGCore", "CJPEG", "CPNG"], path: "Sources/HiVGPipeline", swiftSettings: optimized),
         .executableTarget(name: "hivgkit", dependencies: [
-            "HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward",
+            "HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward", "HiVGPipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "hivgkit-bench", dependencies: ["HiVGCore", "HiVGFormats"]),
-        .testTarget(name: "HiVGKitTests", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward"]),
+        .testTarget(name: "HiVGKitTests", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward", "HiVGPipeline"]),
     ]
 )

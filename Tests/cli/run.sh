@@ -239,5 +239,7 @@ fi
 if digests=$(bash scripts/output-digests.sh "$BIN") && diff <(echo "$digests") Tests/cli/output-digests.txt; then ok
 else bad "output tensor digests differ from Tests/cli/output-digests.txt (scripts/output-digests.sh --full lists every tensor)"; fi
 
+source Tests/cli/preprocess.sh
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" = 0 ]

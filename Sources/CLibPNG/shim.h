@@ -1,0 +1,3 @@
+// libpng 1.6 (Debian libpng-dev): decodes PNG for HiVGPipeline. Only the CPNG shim includes it; Swift
+// never sees these types.
+#include <png.h>
