@@ -8,6 +8,8 @@ import PackageDescription
 //   model    HiVGModel     CLIP / HiVG architecture: key mapping rules, config, LoRA discovery
 //   surgery  HiVGSurgery   merge, quantize, diff, rank analysis: pure functions over the graph
 //   pipeline HiVGPipeline  photo → letterboxed tensors (libjpeg-turbo, libpng, Pillow's resample), box → photo
+//   forward  HiVGForward   the forward pass as layer types bound to the model description; verify
+//   export   HiVGExport    the one write pipeline: merge → plan → verify → write (format registry in HiVGModel/Export)
 //   cli      hivgkit       one thin subcommand per verb
 // The numeric layers are optimized in debug builds too: tests (and the CLI tests' debug binary) run
 // merges, SVDs and forward passes, which are 10–50× slower unoptimized.
@@ -16,7 +18,7 @@ let optimized: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debu
 let package = Package(
     name: "HiVGKit",
     products: [
-        .library(name: "HiVGKit", targets: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward", "HiVGPipeline"]),
+        .library(name: "HiVGKit", targets: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward", "HiVGExport", "HiVGPipeline"]),
         .executable(name: "hivgkit", targets: ["hivgkit"]),
     ],
     dependencies: [
@@ -35,16 +37,17 @@ let package = Package(
         .target(name: "HiVGModel", dependencies: ["HiVGCore", "HiVGFormats"], swiftSettings: optimized),
         .target(name: "HiVGSurgery", dependencies: ["HiVGCore", "HiVGModel"], swiftSettings: optimized),
         .target(name: "HiVGForward", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery"], swiftSettings: optimized),
+        .target(name: "HiVGExport", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward"], swiftSettings: optimized),
         .systemLibrary(name: "CLibJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
         .systemLibrary(name: "CLibPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .target(name: "CJPEG", dependencies: ["CLibJPEG"]),
         .target(name: "CPNG", dependencies: ["CLibPNG"]),
         .target(name: "HiVGPipeline", dependencies: ["HiVGCore", "CJPEG", "CPNG"], path: "Sources/HiVGPipeline", swiftSettings: optimized),
         .executableTarget(name: "hivgkit", dependencies: [
-            "HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward", "HiVGPipeline",
+            "HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward", "HiVGExport", "HiVGPipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "hivgkit-bench", dependencies: ["HiVGCore", "HiVGFormats"]),
-        .testTarget(name: "HiVGKitTests", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward", "HiVGPipeline"]),
+        .testTarget(name: "HiVGKitTests", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward", "HiVGExport", "HiVGPipeline"]),
     ]
 )

@@ -37,71 +37,11 @@ public final class SourceHasher: @unchecked Sendable {
     }
 }
 
-/// Output containers for canonical weights.
-public enum OutputFormat: String, CaseIterable, Sendable {
-    case safetensors
-    case pth
-    case hfClip = "hf-clip"
-
-    /// From a path's extension: `.safetensors`, `.pth`/`.pt`/`.bin`; anything else (a folder) is hf-clip.
-    public static func infer(_ path: String) -> OutputFormat {
-        let ext = (path as NSString).pathExtension.lowercased()
-        switch ext {
-        case "safetensors": return .safetensors
-        case "pth", "pt", "bin": return .pth
-        default: return .hfClip
-        }
-    }
-}
-
-public enum OutputLayout: String, CaseIterable, Sendable {
-    /// Canonical names (HiVG's plain module paths).
-    case canonical
-    /// What HiVG's own code builds at `--hi_lora_stage 0`: one PEFT 0.3 wrapper, zero LoRA, position_ids.
-    case hivgStage0 = "hivg-stage0"
-}
-
+/// The metadata keys every output carries, and the layouts and folders other than plain tensor files:
+/// HiVG's stage-0 module layout, the Hugging Face CLIP folder.
 public enum ModelWriter {
     public static let configKey = "hivgkit.config"
     public static let provenanceKey = "hivgkit.provenance"
-
-    static func json<T: Encodable>(_ v: T) throws -> String { try JSONValueEncoder.render(v) }
-
-    /// Metadata every output carries: the source's own, then our config and provenance.
-    public static func metadata(_ graph: WeightGraph, config: ModelConfig, provenance: Provenance) throws -> [String: String] {
-        var m = graph.metadata
-        m["format"] = "pt"
-        m[configKey] = try json(config)
-        m[provenanceKey] = try json(provenance)
-        return m
-    }
-
-    /// Writes merged canonical weights in `format` / `layout`. With a `hasher`, the provenance's source
-    /// hashes come from it: safetensors output streams with placeholders and patches the header at the
-    /// end (hashing overlaps the write); other formats wait for the hashes first.
-    public static func write(_ graph: WeightGraph, config: ModelConfig, provenance: Provenance, hasher: SourceHasher? = nil,
-                             format: OutputFormat, layout: OutputLayout, to path: String) throws {
-        var provenance = provenance
-        if let hasher, format != .safetensors { provenance.sources = try hasher.wait() }
-        if let hasher, format == .safetensors { provenance.sources = Provenance.placeholders(hasher.files) }
-        let meta = try metadata(graph, config: config, provenance: provenance)
-        switch (format, layout) {
-        case (.safetensors, .canonical):
-            let final: (() throws -> [String: String])? = hasher.map { h in
-                { var p = provenance; p.sources = try h.wait(); return try metadata(graph, config: config, provenance: p) }
-            }
-            try SafetensorsWriter.write(graph, metadata: meta, to: path, finalMetadata: final)
-        case (.pth, .canonical):
-            try TorchWriter.write(graph, to: path, wrapKey: "model", extras: meta.filter { $0.key.hasPrefix("hivgkit.") })
-        case (.pth, .hivgStage0):
-            try TorchWriter.write(try stage0Layout(graph, config: config), to: path, wrapKey: "model",
-                                  extras: meta.filter { $0.key.hasPrefix("hivgkit.") })
-        case (.hfClip, .canonical):
-            try writeHFCLIP(graph, config: config, metadata: meta, to: path)
-        default:
-            throw FormatError(.unsupported, file: path, "layout \(layout.rawValue) is only written as --format pth")
-        }
-    }
 
     static func positionIDs(_ n: Int) -> Tensor {
         Tensor(dtype: .i64, shape: [1, n], bytes: (0 ..< n).map { Int64($0) }.withUnsafeBytes { Array($0) }, origin: "position_ids")

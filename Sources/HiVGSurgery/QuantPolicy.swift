@@ -26,13 +26,14 @@ import HiVGModel
 /// length, the next scheme that fits is taken: K-quant (256) → q8_0 (32) → f16 (reason
 /// `fallback q4_k→q8_0: row 64 % 256`). f16, bf16 and int8 fit every row.
 ///
-/// Kept floating-point tensors are written F32 (`keptDType`); without a scheme (a plain export) every
-/// floating-point tensor is written as `keptDType` (`plain f32`).
+/// Kept floating-point tensors are written F32 (`keptDType`); without a scheme (a plain write: a plain
+/// dtype is a plan too) every floating-point tensor is written as `keptDType` (`plain f32`), or as its
+/// own dtype when `keptDType` is nil (`plain: source dtype`, what `merge` writes without `--dtype`).
 public enum QuantPolicy {
     /// The decision table for `graph` (canonical names) in graph order; `model` gives each tensor's kind
     /// (nil: every tensor goes by its shape).
     public static func plan(_ graph: WeightGraph, model: ModelDescription?, scheme: QuantScheme?, keep: [String] = [],
-                            only: [String] = [], keptDType: DType = .f32) -> ExportPlan {
+                            only: [String] = [], keptDType: DType? = .f32) -> ExportPlan {
         let entries = graph.entries.map { name, t in
             decide(name: name, kind: model?.kind(of: name), shape: t.shape, dtype: t.dtype, scheme: scheme, keep: keep, only: only,
                    keptDType: keptDType)
@@ -42,12 +43,15 @@ public enum QuantPolicy {
 
     /// The decision for one tensor.
     public static func decide(name: String, kind: TensorKind? = nil, shape: [Int], dtype: DType, scheme: QuantScheme?,
-                              keep: [String] = [], only: [String] = [], keptDType: DType = .f32) -> ExportPlan.Entry {
-        let plainDType = dtype.isFloatingPoint ? keptDType : dtype
+                              keep: [String] = [], only: [String] = [], keptDType: DType? = .f32) -> ExportPlan.Entry {
+        let plainDType = dtype.isFloatingPoint ? keptDType ?? dtype : dtype
         func kept(_ why: String) -> ExportPlan.Entry {
             ExportPlan.Entry(name: name, shape: shape, sourceDType: dtype, scheme: nil, plainDType: plainDType, reason: why)
         }
-        guard let scheme else { return kept(dtype.isFloatingPoint ? "plain \(keptDType.rawValue.lowercased())" : "kept: integer") }
+        guard let scheme else {
+            guard dtype.isFloatingPoint else { return kept("kept: integer") }
+            return kept(keptDType.map { "plain \($0.rawValue.lowercased())" } ?? "plain: source dtype")
+        }
         if !dtype.isFloatingPoint { return kept("kept: integer") }
         if (Tensor.checkedCount(shape) ?? 0) == 0 { return kept("kept: empty") }
         if let g = keep.first(where: { matches($0, name) }) { return kept("kept: --keep \(g)") }

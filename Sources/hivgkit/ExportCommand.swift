@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HiVGCore
+import HiVGExport
 import HiVGForward
 import HiVGFormats
 import HiVGModel
@@ -26,14 +27,17 @@ struct ExportCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output file.")
     var output: String?
 
-    @Option(help: "hivgw, gguf or safetensors (default: from the output's extension).")
-    var format: String?
+    @Option(help: "Output format (default: from the output's extension).")
+    var format: OutputFormat?
 
-    @Option(help: "Quantization scheme: \(QuantScheme.allCases.map(\.rawValue).joined(separator: ", ")) (default: none, plain).")
-    var scheme: String?
+    @Option(help: "Quantization scheme (default: none, plain).")
+    var scheme: QuantScheme?
 
-    @Option(help: "Plain dtype of floating-point tensors without --scheme: f32, f16 or bf16 (default f32).")
-    var dtype: String?
+    @Option(help: "Plain dtype of floating-point tensors without --scheme (default f32).")
+    var dtype: PlainDType?
+
+    @Option(help: "Tensor layout (pth: canonical or hivg-stage0).")
+    var layout: OutputLayout = .canonical
 
     @OptionGroup var quant: QuantOptionGroup
     @OptionGroup var read: ReadOptionGroup
@@ -42,19 +46,17 @@ struct ExportCommand: ParsableCommand {
     @OptionGroup var hashCache: HashCacheOptionGroup
 
     func validate() throws {
-        if let scheme, QuantScheme(rawValue: scheme) == nil { throw unknownScheme(scheme) }
-        if let dtype, !["f32", "f16", "bf16"].contains(dtype) { throw ValidationError("--dtype must be f32, f16 or bf16") }
         if scheme != nil && dtype != nil { throw ValidationError("give --scheme or --dtype, not both (kept tensors stay F32 under a scheme)") }
         if scheme == nil && (!quant.keep.isEmpty || !quant.only.isEmpty) { throw ValidationError("--keep and --only need a --scheme") }
-        _ = try resolvedFormat(format: format, output: output, scheme: scheme.flatMap(QuantScheme.init(rawValue:)), plan: quant.plan)
+        _ = try resolvedFormat(format, output: output, scheme: scheme, layout: layout, plan: quant.plan)
     }
 
     func run() throws {
-        let s = scheme.flatMap(QuantScheme.init(rawValue:))
-        let kept: DType = dtype == "f16" ? .f16 : dtype == "bf16" ? .bf16 : .f32
-        try ExportJob(verb: "export", source: source, output: output,
-                      format: try resolvedFormat(format: format, output: output, scheme: s, plan: quant.plan),
-                      scheme: s, keptDType: kept, quant: quant, read: read, model: model, out: out, hashCache: hashCache).run()
+        var request = WriteRequest(format: try resolvedFormat(format, output: output, scheme: scheme, layout: layout, plan: quant.plan),
+                                   layout: layout, scheme: scheme, dtype: (dtype ?? .f32).dtype)
+        quant.apply(to: &request)
+        try ExportJob(verb: "export", source: source, output: output, request: request, quant: quant, read: read, model: model, out: out,
+                      hashCache: hashCache).run()
     }
 }
 
@@ -86,6 +88,17 @@ struct QuantOptionGroup: ParsableArguments {
                                valueName: "FILE", visibility: .hidden))
     var sidecar: String?
 
+    /// The request's verification, policy and sidecar settings from these options.
+    func apply(to r: inout WriteRequest) {
+        r.keep = keep
+        r.only = only
+        r.verify = verify
+        r.verifySamples = verifySamples
+        r.maxNMSE = maxNMSE
+        r.threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        r.sidecar = sidecar
+    }
+
     func validate() throws {
         if let threads, threads <= 0 { throw ValidationError("--threads must be positive") }
         if verifySamples <= 0 { throw ValidationError("--verify-samples must be positive") }
@@ -94,32 +107,12 @@ struct QuantOptionGroup: ParsableArguments {
     }
 }
 
-func unknownScheme(_ s: String) -> ValidationError {
-    ValidationError("unknown scheme `\(s)`: one of \(QuantScheme.allCases.map(\.rawValue).joined(separator: ", "))")
-}
-
-/// The output format from --format or the extension, checked against the scheme.
-func resolvedFormat(format: String?, output: String?, scheme: QuantScheme?, plan: Bool) throws -> ExportFormat {
-    if output == nil && !plan { throw ValidationError("give the output file: -o FILE (or --plan to print the decisions only)") }
-    let f: ExportFormat
-    if let format {
-        guard let v = ExportFormat(rawValue: format) else { throw ValidationError("--format must be hivgw, gguf or safetensors") }
-        f = v
-    } else {
-        f = output.map(ExportFormat.infer) ?? .hivgw
-    }
-    if let p = f.problem(with: scheme) { throw ValidationError(p) }
-    return f
-}
-
 /// The work of `export` and `quantize`: load, merge, plan, (verify), write, report.
 struct ExportJob {
     var verb: String
     var source: String
     var output: String?
-    var format: ExportFormat
-    var scheme: QuantScheme?
-    var keptDType: DType
+    var request: WriteRequest
     var quant: QuantOptionGroup
     var read: ReadOptionGroup
     var model: ModelOptionGroup
@@ -139,118 +132,29 @@ struct ExportJob {
         if failedGate { throw ExitCode(1) }
     }
 
+    var scheme: QuantScheme? { request.scheme }
+    var format: OutputFormat { request.format }
+    var encodingText: String { request.scheme?.rawValue ?? "plain " + request.encodingName }
+
     /// Returns true when --verify found the output outside the gate.
     private func body() throws -> Bool {
-        let threads = quant.threads ?? ProcessInfo.processInfo.activeProcessorCount
         if quant.verify { try LinearAlgebra.prepare() }  // before the source hasher's thread starts
         let m = try ModelLoader.load(source, read: read.readOptions, overrides: try model.overrides(), base: model.base)
-        // Hash the sources from now on, beside planning and encoding (the provenance that holds the hashes
-        // is written last, or, for GGUF whose KV precedes the data, waited for before the data).
-        let hasher = quant.plan ? nil : SourceHasher(files: m.source.files, useCache: !hashCache.noHashCache)
-        let merged = try Merge.merged(m)
-        let plan = QuantPolicy.plan(merged, model: m.description, scheme: scheme, keep: quant.keep, only: quant.only, keptDType: keptDType)
         if quant.plan {
-            try printPlan(plan)
+            try printPlan(try WritePipeline.plan(m, request).plan)
             return false
         }
-        let output = self.output!
-
-        var figures: [String: Double] = [:]
-        var verification: VerificationOutcome?
-        if quant.verify {
-            let v = try runVerification(m, merged: merged, plan: plan, threads: threads)
-            figures = v.figures
-            verification = v
-        }
-        var upstreamStages = 0
-        if let p = merged.metadata[ModelWriter.provenanceKey],
-           let o = try? JSONSerialization.jsonObject(with: Data(p.utf8)) as? [String: Any] {
-            upstreamStages = (o["stages_merged"] as? NSNumber)?.intValue ?? 0
-        }
-        let provenance = Provenance(
-            sources: [], stagesMerged: m.lora.isEmpty ? upstreamStages : max(1, upstreamStages),
-            quantization: scheme.map { Provenance.Quantization(scheme: $0.rawValue, settings: plan.settings) },
-            verification: figures, tool: "hivgkit \(HiVGKitVersion.string)",
-            dtype: scheme?.rawValue ?? keptDType.rawValue.lowercased(),
-            layout: format == .gguf ? "gguf" : "canonical")
-        let progress = Progress(label: verb == "quantize" ? "quantizing" : "exporting", total: plan.outputBytes, quiet: out.quiet || out.json)
-        let clock = ContinuousClock()
-        let t0 = clock.now
-        let stem = ((source as NSString).lastPathComponent as NSString).deletingPathExtension
-        let result = try Exporter.write(merged, plan: plan, config: m.config, provenance: provenance,
-                                        hasher: hasher, format: format, to: output, threads: threads,
-                                        measureErrors: true, name: stem, sidecar: quant.sidecar,
-                                        progress: { name, bytes in progress.advance(by: bytes, item: name) })
-        let seconds = Double((clock.now - t0).components.attoseconds) / 1e18 + Double((clock.now - t0).components.seconds)
+        var request = self.request
+        request.name = ((source as NSString).lastPathComponent as NSString).deletingPathExtension
+        let upstream = WritePipeline.upstreamStages(m)
+        let progress = Progress(label: verb == "quantize" ? "quantizing" : "exporting", total: 0, quiet: out.quiet || out.json)
+        let outcome = try WritePipeline.run(m, request, to: output!, stagesMerged: m.lora.isEmpty ? upstream : max(1, upstream),
+                                            sources: m.source.files, tool: "hivgkit \(HiVGKitVersion.string)",
+                                            useHashCache: !hashCache.noHashCache, planned: { progress.total = max(1, $0.outputBytes) },
+                                            progress: { name, bytes in progress.advance(by: bytes, item: name) })
         progress.finish()
-        try report(result, plan: plan, seconds: seconds, verification: verification)
-        return verification.map { !$0.report.pass } ?? false
-    }
-
-    // MARK: verification
-
-    struct VerificationOutcome {
-        var report: Verify.Report
-        var figures: [String: Double]
-    }
-
-    /// The NMSE gate of `--verify`: `QuantPolicy.verifyGate` of the plan's loosest encoding (16 × the
-    /// square of its relative-RMS bound, ≤ 1e-4 for f16/bf16), 1e-10 when everything is written exactly. Through the
-    /// forward pass the weights' relative noise ε shows up as an output NMSE of about 8–11 ε² (measured on
-    /// the tiny fixtures and a real-size ViT-B/16 for every scheme), so the gate leaves room for that and
-    /// catches a file that decodes wrongly (NMSE of order 1).
-    static func defaultGate(_ plan: ExportPlan) -> (Double, String) {
-        let lossy = plan.entries.filter(\.isLossy).map { $0.scheme ?? ($0.outputDType == .bf16 ? .bf16 : .f16) }
-        guard let worst = QuantPolicy.loosest(lossy) else { return (1e-10, "exact encodings: NMSE ≤ 1e-10") }
-        let b = QuantPolicy.rmsRelativeBound(worst), gate = QuantPolicy.verifyGate(worst)
-        return (gate, String(format: "%@ (relative RMS bound %.3g): NMSE ≤ %.2e (QuantPolicy.verifyGate)", worst.rawValue, b, gate))
-    }
-
-    /// Runs the source (LoRA applied on the fly) and the output's decoded weights (what a reader of
-    /// the file gets: `Exporter.decodedGraph`) through the forward pass on synthetic inputs.
-    private func runVerification(_ m: LoadedModel, merged: WeightGraph, plan: ExportPlan, threads: Int) throws -> VerificationOutcome {
-        LinearAlgebra.setThreads(threads)
-        let seed: UInt64 = 0
-        let inputs = try Verify.syntheticInputs(m, samples: quant.verifySamples, seed: seed)
-        let options = ForwardOptions(intermediates: true)
-        let reference = try ForwardModel(m, lora: .unfolded).run(inputs, options: options)
-        let log = ErrorCollector()
-        var candidate = m
-        candidate.weights = Exporter.decodedGraph(merged, plan: plan, threads: threads, errors: { log.record($0, $1) })
-        candidate.lora = [:]
-        candidate.loraOrder = []
-        let forward = try ForwardModel(candidate)
-        // Tensors the forward pass does not read still get their error measured.
-        for e in plan.entries where e.isLossy && log.errors[e.name] == nil {
-            _ = try candidate.weights[e.name]!.withContiguousBytes(name: e.name) { $0.count }
-        }
-        let outputs = try forward.run(inputs, options: options)
-        let gate = quant.maxNMSE.map { ($0, "--max-nmse \($0)") } ?? Self.defaultGate(plan)
-        let rep = Verify.compare(reference, outputs, maxNMSE: gate.0, gateReason: gate.1, samples: inputs.batch)
-        var f: [String: Double] = [
-            "verify_pass": rep.pass ? 1 : 0, "verify_samples": Double(inputs.batch), "verify_seed": Double(seed),
-            "verify_gate_nmse": gate.0,
-            "verify_worst_nmse": rep.worstGated?.nmse ?? 0,
-            "verify_min_cosine": rep.metrics.filter { $0.gated }.map(\.cosine).min() ?? 1,
-        ]
-        if let box = rep.metrics.first(where: { $0.name == "pred_box" }) {
-            f["verify_pred_box_max_abs"] = box.maxAbs
-            if let iou = box.iou, let lo = iou.min() { f["verify_pred_box_min_iou"] = lo }
-        }
-        let errs = log.errors.values
-        if !errs.isEmpty {
-            f["tensors_max_rms_relative"] = errs.map(\.rmsRelative).max()!
-            f["tensors_max_abs"] = errs.map(\.maxAbs).max()!
-            f["tensors_min_snr_db"] = errs.map(\.snrDB).min()!
-        }
-        return VerificationOutcome(report: rep, figures: f)
-    }
-
-    final class ErrorCollector: @unchecked Sendable {
-        private let lock = NSLock()
-        private var table: [String: QuantError] = [:]
-        func record(_ name: String, _ e: QuantError) { lock.lock(); table[name] = e; lock.unlock() }
-        var errors: [String: QuantError] { lock.lock(); defer { lock.unlock() }; return table }
+        try report(outcome)
+        return outcome.verification.map { !$0.report.pass } ?? false
     }
 
     // MARK: reports
@@ -286,7 +190,7 @@ struct ExportJob {
                            "source_bytes": plan.sourceBytes, "output_bytes": plan.outputBytes])
             return
         }
-        print("plan: \(source) → \(scheme?.rawValue ?? "plain " + keptDType.rawValue.lowercased()) (\(format.rawValue)): \(summaryText(plan))")
+        print("plan: \(source) → \(encodingText) (\(format.rawValue)): \(summaryText(plan))")
         let w = min(72, plan.entries.map(\.name.count).max() ?? 6)
         let sw = max(5, plan.entries.map { shapeText($0.shape).count }.max() ?? 5)
         print("  " + "tensor".padding(toLength: w, withPad: " ", startingAt: 0) + "  " + "shape".padding(toLength: sw, withPad: " ", startingAt: 0)
@@ -300,7 +204,13 @@ struct ExportJob {
 
     private func num(_ v: Double) -> Any { v.isFinite ? v : String(describing: v) }
 
-    private func report(_ r: ExportResult, plan: ExportPlan, seconds: Double, verification: VerificationOutcome?) throws {
+    private func report(_ o: WriteOutcome) throws {
+        let plan = o.plan, seconds = o.seconds, verification = o.verification
+        guard let r = o.result else {
+            // Verification failed: nothing was written.
+            if let v = verification { try reportVerification(v, written: false) }
+            return
+        }
         let lossy = r.tensors.filter { $0.error != nil }
         let worst = lossy.max { $0.error!.rmsRelative < $1.error!.rmsRelative }
         let lowest = lossy.min { $0.error!.snrDB < $1.error!.snrDB }
@@ -329,13 +239,19 @@ struct ExportJob {
                     "min_snr_db": lowest.map { num($0.error!.snrDB) } ?? NSNull(),
                     "over_bound": over.map(\.entry.name),
                 ] as [String: Any],
-                "provenance": (try? JSONSerialization.jsonObject(with: Data(r.provenance.json.utf8))) ?? [:],
+                "provenance": (try? JSONValueEncoder().encode(r.provenance)) ?? JSONValue.null,
             ]
             if let v = verification { doc["verification"] = verificationJSON(v) }
             try printJSON(doc)
             return
         }
-        print("\(verb) \(source) → \(r.path) (\(r.format.rawValue), \(scheme?.rawValue ?? "plain " + keptDType.rawValue.lowercased())): "
+        printSummary(r, plan: plan, seconds: seconds, inputGBs: inputGBs, lossy: lossy, worst: worst, lowest: lowest, over: over)
+        if let v = verification { try reportVerification(v, written: true) }
+    }
+
+    private func printSummary(_ r: ExportResult, plan: ExportPlan, seconds: Double, inputGBs: Double, lossy: [ExportTensorReport],
+                              worst: ExportTensorReport?, lowest: ExportTensorReport?, over: [ExportTensorReport]) {
+        print("\(verb) \(source) → \(r.path) (\(r.format.rawValue), \(encodingText)): "
               + summaryText(plan))
         print(String(format: "  file %@, %.2f s (%.2f GB/s of source tensors)", humanBytes(r.fileBytes), seconds, inputGBs))
         if !lossy.isEmpty {
@@ -353,7 +269,14 @@ struct ExportJob {
                              worst.error!.rmsRelative, worst.entry.name, lowest.error!.snrDB, lowest.entry.name, over.count))
             }
         }
-        if let v = verification {
+    }
+
+    private func reportVerification(_ v: WriteVerification, written: Bool) throws {
+        if out.json && !written {
+            try printJSON(["source": source, "written": false, "verification": verificationJSON(v)])
+            return
+        }
+        if !out.json {
             let rep = v.report
             print("verify against \(source) (\(rep.samples) synthetic samples, seed 0); gate \(rep.gateReason)")
             for m in rep.metrics where m.gated || m.name == "pred_box" || !m.pass {
@@ -363,11 +286,11 @@ struct ExportJob {
                       + (m.iou.map { "   IoU " + $0.map { String(format: "%.4f", $0) }.joined(separator: " ") } ?? ""))
             }
             if let w = rep.worstGated { print(String(format: "worst gated NMSE %.3e (%@)", w.nmse, w.name)) }
-            print(rep.pass ? "verify: PASS (figures recorded in the file)" : "verify: FAIL: outside the gate (figures recorded in the file)")
+            print(rep.pass ? "verify: PASS (figures recorded in the file)" : "verify: FAIL: outside the gate; nothing written")
         }
     }
 
-    private func verificationJSON(_ v: VerificationOutcome) -> [String: Any] {
+    private func verificationJSON(_ v: WriteVerification) -> [String: Any] {
         [
             "pass": v.report.pass, "gate": v.report.gateReason, "max_nmse": v.report.maxNMSE, "samples": v.report.samples,
             "figures": v.figures.mapValues(num),

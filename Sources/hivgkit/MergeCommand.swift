@@ -1,4 +1,5 @@
 import ArgumentParser
+import HiVGExport
 import Foundation
 import HiVGCore
 import HiVGFormats
@@ -19,17 +20,17 @@ struct MergeCommand: ParsableCommand {
     @Argument(help: "Checkpoints of one training run, in stage order (or one checkpoint).")
     var paths: [String]
 
-    @Option(name: .shortAndLong, help: "Output file (.safetensors, .pth) or folder (hf-clip).")
+    @Option(name: .shortAndLong, help: "Output file (.safetensors, .pth, .hivgw, .gguf) or folder (hf-clip).")
     var output: String
 
-    @Option(help: "safetensors, pth or hf-clip (default: from the output's extension).")
-    var format: String?
+    @Option(help: "Output format (default: from the output's extension; a path without one is an hf-clip folder).")
+    var format: OutputFormat?
 
-    @Option(help: "canonical, or hivg-stage0 (with --format pth: loads strictly into HiVG's own code).")
-    var layout = "canonical"
+    @Option(help: "Tensor layout: canonical, or hivg-stage0 (with --format pth: loads strictly into HiVG's own code).")
+    var layout: OutputLayout = .canonical
 
-    @Option(help: "Output dtype for floating-point tensors: f32, f16 or bf16 (default: as the source).")
-    var dtype: String?
+    @Option(help: "Output dtype for floating-point tensors (default: as the source).")
+    var dtype: PlainDType?
 
     @Option(name: .customLong("emit-stages"), help: ArgumentHelp("Also write every stage's merge here (safetensors).", valueName: "DIR"))
     var emitStages: String?
@@ -46,16 +47,7 @@ struct MergeCommand: ParsableCommand {
     @OptionGroup var hashCache: HashCacheOptionGroup
 
     func validate() throws {
-        if let format, OutputFormat(rawValue: format) == nil { throw ValidationError("--format must be safetensors, pth or hf-clip") }
-        if OutputLayout(rawValue: layout) == nil { throw ValidationError("--layout must be canonical or hivg-stage0") }
-        if let dtype, !["f32", "f16", "bf16"].contains(dtype) { throw ValidationError("--dtype must be f32, f16 or bf16") }
-        if layout == "hivg-stage0" && (format.map { $0 != "pth" } ?? (OutputFormat.infer(output) != .pth)) {
-            throw ValidationError("--layout hivg-stage0 is written as a .pth (--format pth)")
-        }
-    }
-
-    var outputDType: DType? {
-        switch dtype { case "f32": return .f32; case "f16": return .f16; case "bf16": return .bf16; default: return nil }
+        _ = try resolvedFormat(format, output: output, scheme: nil, layout: layout, plan: false)
     }
 
     func run() throws {
@@ -81,39 +73,35 @@ struct MergeCommand: ParsableCommand {
             }
             // Increments and the frozen audit are about a series; one checkpoint has neither.
             let series = models.count > 1 ? try StageSeries.analyse(models) : StageSeries()
-            let fmt = format.flatMap(OutputFormat.init(rawValue:)) ?? OutputFormat.infer(output)
-            let lay = OutputLayout(rawValue: layout)!
-            func provenance(_ upTo: Int) -> (Provenance, SourceHasher) {
-                let files = models[0 ... upTo].flatMap { $0.source.files }
-                return (Provenance(sources: [], stagesMerged: upTo + 1, tool: "hivgkit \(HiVGKitVersion.string)",
-                                   dtype: outputDType?.rawValue ?? "source", layout: lay.rawValue),
-                        SourceHasher(files: files, useCache: !hashCache.noHashCache))
-            }
+            let fmt = try resolvedFormat(format, output: output, scheme: nil, layout: layout, plan: false)
+            let tool = "hivgkit \(HiVGKitVersion.string)"
+            func sources(_ upTo: Int) -> [String] { models[0 ... upTo].flatMap { $0.source.files } }
             if let dir = emitStages {
                 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
                 for (k, m) in models.enumerated() {
                     let stem = ((m.source.path as NSString).lastPathComponent as NSString).deletingPathExtension
                     let path = (dir as NSString).appendingPathComponent(stem + ".safetensors")
-                    let (p, h) = provenance(k)
-                    try ModelWriter.write(try Merge.merged(m, dtype: outputDType), config: m.config, provenance: p, hasher: h,
-                                          format: .safetensors, layout: .canonical, to: path)
+                    _ = try WritePipeline.run(m, WriteRequest(format: .safetensors, dtype: dtype?.dtype), to: path, stagesMerged: k + 1,
+                                              sources: sources(k), tool: tool, useHashCache: !hashCache.noHashCache)
                     progress.advance(item: path)
                 }
             }
             let last = models[models.count - 1]
-            let (p, h) = provenance(models.count - 1)
-            defer { _ = try? h.wait() }
-            var merged = try Merge.merged(last, dtype: outputDType)
-            if verify {
-                let r = try Verify.candidate(merged, against: last)
-                merged.metadata["hivgkit.verification"] = Verify.summaryJSON(r)
-                if !out.json { print("verify: \(Verify.summaryJSON(r))") }
-                if !r.pass {
+            var request = WriteRequest(format: fmt, layout: layout, dtype: dtype?.dtype)
+            request.verify = verify
+            let outcome = try WritePipeline.run(last, request, to: output, stagesMerged: models.count, sources: sources(models.count - 1),
+                                                tool: tool, useHashCache: !hashCache.noHashCache)
+            if let v = outcome.verification {
+                let summary = JSONValue.object([
+                    ("pass", .bool(v.report.pass)), ("gate", .string(v.report.gateReason)), ("samples", .int(v.report.samples)),
+                    ("worst_nmse", .double(v.report.worstGated?.nmse ?? 0)), ("worst_output", .string(v.report.worstGated?.name ?? "")),
+                ] + (v.figures["verify_pred_box_min_iou"].map { [("pred_box_min_iou", JSONValue.double($0))] } ?? []))
+                if !out.json { print("verify: \(summary.rendered())") }
+                if !v.report.pass {
                     FileHandle.standardError.write(Data("hivgkit: error: the merge does not reproduce the source; nothing written\n".utf8))
                     throw ExitCode(1)
                 }
             }
-            try ModelWriter.write(merged, config: last.config, provenance: p, hasher: h, format: fmt, layout: lay, to: output)
             progress.advance(item: output)
             progress.finish()
             if timings {
@@ -153,7 +141,7 @@ struct MergeCommand: ParsableCommand {
         let last = models[models.count - 1]
         if out.json {
             try printJSON([
-                "output": output, "format": fmt.rawValue, "layout": layout, "linears_merged": last.lora.count,
+                "output": output, "format": fmt.rawValue, "layout": layout.rawValue, "linears_merged": last.lora.count,
                 "stages": models.map { ["file": $0.source.path, "lora_pairs": $0.lora.count, "hi_lora_stage": $0.config.hiLoraStage as Any] as [String: Any] },
                 "increments": s.increments.map { ["stage": $0.stage, "name": $0.linear, "norm": $0.norm, "total_norm": $0.total] as [String: Any] },
                 "frozen_checked": s.frozenChecked,
@@ -165,7 +153,7 @@ struct MergeCommand: ParsableCommand {
             ])
             return
         }
-        print("merged \(last.lora.count) LoRA'd linears of \(last.source.path) → \(output) (\(fmt.rawValue), \(layout))")
+        print("merged \(last.lora.count) LoRA'd linears of \(last.source.path) → \(output) (\(fmt.rawValue), \(layout.rawValue))")
         for line in accounting(last) { print("  " + line) }
         if models.count > 1 {
             print("")

@@ -3,7 +3,8 @@ import HiVGCore
 
 /// A one-line progress display on stderr, shown only on a terminal and not with --quiet.
 final class Progress {
-    private let total: Int
+    /// Units to reach 100 % (settable once the work is known).
+    var total: Int
     private let label: String
     private let enabled: Bool
     private var done = 0

@@ -1,4 +1,5 @@
 import ArgumentParser
+import HiVGExport
 import Foundation
 import HiVGCore
 import HiVGModel
@@ -27,14 +28,14 @@ struct QuantizeCommand: ParsableCommand {
     @Argument(help: "Source checkpoint (.pth, .safetensors, .hivgw, .gguf, a folder; LoRA is merged).")
     var source: String
 
-    @Option(help: "Scheme: \(QuantScheme.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var scheme: String
+    @Option(help: "Quantization scheme.")
+    var scheme: QuantScheme
 
     @Option(name: .shortAndLong, help: "Output file (.hivgw, .gguf, .safetensors); not needed with --plan.")
     var output: String?
 
-    @Option(help: "hivgw, gguf or safetensors (default: from the output's extension).")
-    var format: String?
+    @Option(help: "Output format (default: from the output's extension).")
+    var format: OutputFormat?
 
     @OptionGroup var quant: QuantOptionGroup
     @OptionGroup var read: ReadOptionGroup
@@ -43,14 +44,14 @@ struct QuantizeCommand: ParsableCommand {
     @OptionGroup var hashCache: HashCacheOptionGroup
 
     func validate() throws {
-        guard let s = QuantScheme(rawValue: scheme) else { throw unknownScheme(scheme) }
-        _ = try resolvedFormat(format: format, output: output, scheme: s, plan: quant.plan)
+        _ = try resolvedFormat(format, output: output, scheme: scheme, plan: quant.plan)
     }
 
     func run() throws {
-        let s = QuantScheme(rawValue: scheme)!
-        try ExportJob(verb: "quantize", source: source, output: output,
-                      format: try resolvedFormat(format: format, output: output, scheme: s, plan: quant.plan),
-                      scheme: s, keptDType: .f32, quant: quant, read: read, model: model, out: out, hashCache: hashCache).run()
+        var request = WriteRequest(format: try resolvedFormat(format, output: output, scheme: scheme, plan: quant.plan), scheme: scheme,
+                                   dtype: .f32)
+        quant.apply(to: &request)
+        try ExportJob(verb: "quantize", source: source, output: output, request: request, quant: quant, read: read, model: model,
+                      out: out, hashCache: hashCache).run()
     }
 }

@@ -31,7 +31,7 @@ final class ExportTests: XCTestCase {
     }
 
     @discardableResult
-    private func export(_ m: LoadedModel, scheme: QuantScheme?, format: ExportFormat, to path: String, threads: Int = 1,
+    private func export(_ m: LoadedModel, scheme: QuantScheme?, format: OutputFormat, to path: String, threads: Int = 1,
                         keep: [String] = [], only: [String] = [], sidecar: String? = nil,
                         verification: [String: Double] = [:]) throws -> (ExportPlan, ExportResult) {
         let merged = try Merge.merged(m)
@@ -120,7 +120,7 @@ final class ExportTests: XCTestCase {
         let merged = try Merge.merged(m)
         var kRan: Set<QuantScheme> = []
         for scheme in QuantScheme.allCases {
-            let formats: [ExportFormat] = scheme.ggmlType == nil ? [.hivgw] : [.hivgw, .gguf]
+            let formats: [OutputFormat] = scheme.ggmlType == nil ? [.hivgw] : [.hivgw, .gguf]
             for format in formats {
                 let out = s.path("\(scheme.rawValue).\(format.rawValue)")
                 let (plan, result) = try export(m, scheme: scheme, format: format, to: out, threads: 2)
@@ -300,7 +300,7 @@ final class ExportTests: XCTestCase {
     func testOutputsAreDeterministicWhateverTheThreads() throws {
         let s = try ExportScratch()
         let m = try load()
-        for (scheme, format) in [(QuantScheme.q4_k, ExportFormat.hivgw), (.q6_k, .gguf), (.int8, .hivgw), (.bf16, .safetensors)] {
+        for (scheme, format) in [(QuantScheme.q4_k, OutputFormat.hivgw), (.q6_k, .gguf), (.int8, .hivgw), (.bf16, .safetensors)] {
             let a = s.path("a.\(format.rawValue)"), b = s.path("b.\(format.rawValue)")
             try export(m, scheme: scheme, format: format, to: a, threads: 1)
             try export(m, scheme: scheme, format: format, to: b, threads: 2)
@@ -338,17 +338,18 @@ final class ExportTests: XCTestCase {
     func testContainersRefuseSchemesTheyCannotHold() throws {
         let s = try ExportScratch()
         let m = try load()
-        XCTAssertNotNil(ExportFormat.gguf.problem(with: .int8))
-        XCTAssertNotNil(ExportFormat.safetensors.problem(with: .q8_0))
-        XCTAssertNil(ExportFormat.safetensors.problem(with: .bf16))
-        XCTAssertNil(ExportFormat.hivgw.problem(with: .int8))
+        XCTAssertNotNil(OutputFormat.gguf.problem(with: .int8))
+        XCTAssertNotNil(OutputFormat.safetensors.problem(with: .q8_0))
+        XCTAssertNil(OutputFormat.safetensors.problem(with: .bf16))
+        XCTAssertNil(OutputFormat.hivgw.problem(with: .int8))
         XCTAssertThrowsError(try export(m, scheme: .int8, format: .gguf, to: s.path("x.gguf")))
         XCTAssertThrowsError(try export(m, scheme: .q4_0, format: .safetensors, to: s.path("x.safetensors")))
         XCTAssertFalse(FileManager.default.fileExists(atPath: s.path("x.gguf")))
-        XCTAssertEqual(ExportFormat.infer("a/b.GGUF"), .gguf)
-        XCTAssertEqual(ExportFormat.infer("m.safetensors"), .safetensors)
-        XCTAssertEqual(ExportFormat.infer("m.hivgw"), .hivgw)
-        XCTAssertEqual(ExportFormat.infer("m"), .hivgw)
+        XCTAssertEqual(OutputFormat.infer("a/b.GGUF"), .gguf)
+        XCTAssertEqual(OutputFormat.infer("m.safetensors"), .safetensors)
+        XCTAssertEqual(OutputFormat.infer("m.hivgw"), .hivgw)
+        XCTAssertEqual(OutputFormat.infer("m"), .hfCLIP)
+        XCTAssertNil(OutputFormat.infer("m.xyz"))
     }
 
     /// A source that is already quantized (our .hivgw) re-exports: the loader dequantizes lazily, the

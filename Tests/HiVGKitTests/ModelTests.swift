@@ -132,6 +132,12 @@ final class WriterRoundTripTests: XCTestCase {
         Provenance(sources: [], stagesMerged: 1, tool: "test", dtype: "source", layout: "canonical")
     }
 
+    /// Writes `graph` plain (each tensor in its own dtype) through the format registry.
+    private func writeModel(_ graph: WeightGraph, _ m: LoadedModel, format: OutputFormat, layout: OutputLayout, to path: String) throws {
+        let plan = QuantPolicy.plan(graph, model: m.description, scheme: nil, keptDType: nil)
+        try Exporter.write(graph, plan: plan, config: m.config, provenance: provenance(), hasher: nil, format: format, layout: layout, to: path)
+    }
+
     private func assertSameValues(_ a: WeightGraph, _ b: WeightGraph, names: [String], tolerance: Float = 0,
                                   file: StaticString = #filePath, line: UInt = #line) throws {
         for n in names {
@@ -164,14 +170,14 @@ final class WriterRoundTripTests: XCTestCase {
     func testSafetensorsOutputCarriesConfigAndReadsBackWithoutFlags() throws {
         let m = try ModelLoader.load(Fixtures.path("hivg/stage3.pth"), overrides: tinyOverrides())
         let path = tmp("carried.safetensors")
-        try ModelWriter.write(try Merge.merged(m), config: m.config, provenance: provenance(), format: .safetensors, layout: .canonical, to: path)
+        try writeModel(try Merge.merged(m), m, format: .safetensors, layout: .canonical, to: path)
         let back = try ModelLoader.load(path)  // no head-count flags: the config travels with the file
         XCTAssertEqual(back.config.text.heads, 2)
         XCTAssertEqual(back.config.head?.heads, 2)
         XCTAssertEqual(back.config.extractLayers, m.config.extractLayers)
         XCTAssertTrue(back.lora.isEmpty)
         let pth = tmp("carried.pth")
-        try ModelWriter.write(try Merge.merged(m), config: m.config, provenance: provenance(), format: .pth, layout: .canonical, to: pth)
+        try writeModel(try Merge.merged(m), m, format: .pth, layout: .canonical, to: pth)
         XCTAssertEqual(try ModelLoader.load(pth).config.vision.heads, 2)
     }
 
@@ -181,7 +187,7 @@ final class WriterRoundTripTests: XCTestCase {
         let m = try ModelLoader.load(Fixtures.path("hivg/stage3.pth"), overrides: tinyOverrides())
         let merged = try Merge.merged(m)
         let path = tmp("stage0.pth")
-        try ModelWriter.write(merged, config: m.config, provenance: provenance(), format: .pth, layout: .hivgStage0, to: path)
+        try writeModel(merged, m, format: .pth, layout: .hivgStage0, to: path)
         let raw = try CheckpointReader.read(path)
         XCTAssertEqual(raw.graph.count, 795, "the key count HiVG's code builds")
         XCTAssertTrue(raw.graph.contains("clip.base_model.model.text_model.embeddings.position_ids"))
@@ -195,7 +201,7 @@ final class WriterRoundTripTests: XCTestCase {
     func testHFCLIPFolderHoldsOnlyTheBackbone() throws {
         let m = try ModelLoader.load(Fixtures.path("hivg/stage3.pth"), overrides: tinyOverrides())
         let dir = tmp("hf-clip")
-        try ModelWriter.write(try Merge.merged(m), config: m.config, provenance: provenance(), format: .hfClip, layout: .canonical, to: dir)
+        try writeModel(try Merge.merged(m), m, format: .hfCLIP, layout: .canonical, to: dir)
         let c = try CheckpointReader.read(dir)
         XCTAssertEqual(c.format, "hf-folder")
         XCTAssertFalse(c.graph.names.contains { $0.contains("cross_") || $0.hasPrefix("vl_") || $0.hasPrefix("clip.") })

@@ -131,7 +131,7 @@ assert "hivgkit.upstream_provenance" in d["metadata"]
 PY
 # quantize / export usage errors: exit 64 (unknown scheme, int8 to GGUF, a block scheme to safetensors, …).
 expect 64 "$BIN" quantize $H/stage3.pth --scheme q3_k -o $T/x.hivgw
-contains "$err" "unknown scheme"
+contains "$err" "is invalid for '--scheme"
 expect 64 "$BIN" quantize $H/stage3.pth --scheme int8 -o $T/x.gguf
 contains "$err" "int8 is not a ggml type"
 expect 64 "$BIN" export $H/stage3.pth --format safetensors --scheme q8_0 -o $T/x.safetensors

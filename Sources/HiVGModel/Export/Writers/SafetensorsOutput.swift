@@ -1,0 +1,59 @@
+import HiVGCore
+import HiVGFormats
+
+/// safetensors: plain tensors only (f32, f16, bf16, or the source's dtypes), the config and provenance
+/// in `__metadata__`. Streams; the provenance's source hashes are patched into the header at the end.
+public enum SafetensorsOutput: OutputWriter {
+    public static let extensions = ["safetensors"]
+    public static let summary = "plain tensors (f32, f16, bf16), config and provenance in the header"
+
+    public static func problem(with scheme: QuantScheme) -> String? {
+        scheme == .f16 || scheme == .bf16
+            ? nil : "safetensors holds plain tensors only: --scheme f16 or bf16 (use .hivgw or .gguf for \(scheme.rawValue))"
+    }
+
+    public static func write(_ job: WriteJob) throws -> WriterResult {
+        var final = job.provenance
+        try SafetensorsWriter.write(try job.plainGraph(), metadata: job.ourMetadata(job.provenance), to: job.path, finalMetadata: {
+            final = try job.finalProvenance()
+            return job.ourMetadata(final)
+        })
+        return WriterResult(names: job.plan.entries.map(\.name), provenance: final)
+    }
+}
+
+/// PyTorch `.pth` (zip, `{'model': state_dict}`), canonical names or HiVG's stage-0 layout; plain tensors.
+public enum TorchOutput: OutputWriter {
+    public static let extensions = ["pth", "pt", "bin"]
+    public static let layouts: [OutputLayout] = [.canonical, .hivgStage0]
+    public static let summary = "a PyTorch checkpoint {'model': state_dict}: canonical names or HiVG's stage-0 layout"
+
+    public static func problem(with scheme: QuantScheme) -> String? {
+        "a .pth holds plain tensors only (use --dtype, or .hivgw / .gguf for \(scheme.rawValue))"
+    }
+
+    public static func write(_ job: WriteJob) throws -> WriterResult {
+        let p = try job.finalProvenance()
+        let extras = job.ourMetadata(p).filter { $0.key.hasPrefix("hivgkit.") }
+        var graph = try job.plainGraph()
+        if job.layout == .hivgStage0 { graph = try ModelWriter.stage0Layout(graph, config: job.config) }
+        try TorchWriter.write(graph, to: job.path, wrapKey: "model", extras: extras)
+        return WriterResult(names: job.plan.entries.map(\.name), provenance: p)
+    }
+}
+
+/// A Hugging Face `CLIPModel` folder: `config.json` and `model.safetensors` with the backbone only.
+public enum HFCLIPOutput: OutputWriter {
+    public static let extensions: [String] = []
+    public static let summary = "a Hugging Face CLIPModel folder (config.json + model.safetensors, the CLIP backbone only)"
+
+    public static func problem(with scheme: QuantScheme) -> String? {
+        "an hf-clip folder holds plain tensors only (use --dtype)"
+    }
+
+    public static func write(_ job: WriteJob) throws -> WriterResult {
+        let p = try job.finalProvenance()
+        try ModelWriter.writeHFCLIP(try job.plainGraph(), config: job.config, metadata: job.ourMetadata(p), to: job.path)
+        return WriterResult(names: job.plan.entries.map(\.name), provenance: p)
+    }
+}
