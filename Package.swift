@@ -7,6 +7,7 @@ import PackageDescription
 //   formats  HiVGFormats   torch .pth (zip, pickle VM, legacy, TorchScript), safetensors, GGUF
 //   model    HiVGModel     CLIP / HiVG architecture: key mapping rules, config, LoRA discovery
 //   surgery  HiVGSurgery   merge, quantize, diff, rank analysis: pure functions over the graph
+//   pipeline HiVGPipeline  HiVG's text (CLIP tokenizer) and image pre-processing, box decoding
 //   cli      hivgkit       one thin subcommand per verb
 // The numeric layers are optimized in debug builds too: tests (and the CLI tests' debug binary) run
 // merges, SVDs and forward passes, which are 10–50× slower unoptimized.
@@ -15,7 +16,7 @@ let optimized: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debu
 let package = Package(
     name: "HiVGKit",
     products: [
-        .library(name: "HiVGKit", targets: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward"]),
+        .library(name: "HiVGKit", targets: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward", "HiVGPipeline"]),
         .executable(name: "hivgkit", targets: ["hivgkit"]),
     ],
     dependencies: [
@@ -34,11 +35,16 @@ let package = Package(
         .target(name: "HiVGModel", dependencies: ["HiVGCore", "HiVGFormats"], swiftSettings: optimized),
         .target(name: "HiVGSurgery", dependencies: ["HiVGCore", "HiVGModel"], swiftSettings: optimized),
         .target(name: "HiVGForward", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery"], swiftSettings: optimized),
+        // The tokenizer's data files (CLIP BPE merges, HTML5 entities) compiled into the binary with C23
+        // #embed: no resource bundle to locate at run time, the same bytes in debug, tests and the
+        // static release binary.
+        .target(name: "CHiVGTokenizerData", exclude: ["data"]),
+        .target(name: "HiVGPipeline", dependencies: ["HiVGCore", "CHiVGTokenizerData"], swiftSettings: optimized),
         .executableTarget(name: "hivgkit", dependencies: [
-            "HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward",
+            "HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward", "HiVGPipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "hivgkit-bench", dependencies: ["HiVGCore", "HiVGFormats"]),
-        .testTarget(name: "HiVGKitTests", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward"]),
+        .testTarget(name: "HiVGKitTests", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward", "HiVGPipeline"]),
     ]
 )
