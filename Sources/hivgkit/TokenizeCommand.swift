@@ -29,7 +29,11 @@ struct TokenizeCommand: ParsableCommand {
             FileHandle.standardError.write(Data("hivgkit: error: \(error)\n".utf8))
             throw ExitCode(1)
         }
-        let rows = tokenizer.tokenize(texts)
+        let rows: [[Int32]]
+        do { rows = try tokenizer.tokenize(texts) } catch {
+            FileHandle.standardError.write(Data("hivgkit: error: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
         var out = ""
         if json {
             // Python's json.dumps layout, written directly: the rows are 77 integers each.

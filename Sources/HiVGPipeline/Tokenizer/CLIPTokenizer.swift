@@ -12,7 +12,6 @@ public final class CLIPTokenizer: Sendable {
     public let vocabulary: BPEVocabulary
     /// SHA-256 (hex) of the gzip file the vocabulary came from (for exported tokenizer metadata).
     public let vocabularySHA256: String
-    let fixer: TextFixer
     private let cache = Mutex<[[UInt8]: [Int32]]>([:])
     private static let cacheLimit = 1 << 16  // words; cleared when full so a long batch stays bounded
 
@@ -37,21 +36,20 @@ public final class CLIPTokenizer: Sendable {
         try self.init(vocabulary: BPEVocabulary(text: text, source: source), sha256: hex)
     }
 
-    private init(vocabulary: BPEVocabulary, sha256: String) throws {
+    private init(vocabulary: BPEVocabulary, sha256: String) {
         self.vocabulary = vocabulary
         self.vocabularySHA256 = sha256
-        let html5 = try TokenizerData.parseEntities(TokenizerData.entitiesJSON, source: "html5_entities.json (embedded)")
-        fixer = TextFixer(entities: HTMLUnescaper(html5: html5))
     }
 
     /// HiVG's rows: each text lower-cased as Python's `str.lower()` does (unless `lowercaseFirst` is
     /// false: plain `clip.tokenize`), then `[49406] + ids + [49407]`, cut to `contextLength` with the
-    /// last id forced to 49407, zero-padded.
+    /// last id forced to 49407, zero-padded. Throws only if the embedded HTML entity table (parsed
+    /// at the first '&') were unreadable.
     public func tokenize(_ texts: [String], contextLength: Int = CLIPTokenizer.contextLength,
-                         lowercaseFirst: Bool = true) -> [[Int32]] {
+                         lowercaseFirst: Bool = true) throws -> [[Int32]] {
         precondition(contextLength >= 2, "context length must hold the start and end tokens")
-        return texts.map { text in
-            var row = [BPEVocabulary.startOfText] + encode(lowercaseFirst ? PythonText.lower(text) : text) + [BPEVocabulary.endOfText]
+        return try texts.map { text in
+            var row = [BPEVocabulary.startOfText] + (try encode(lowercaseFirst ? PythonText.lower(text) : text)) + [BPEVocabulary.endOfText]
             if row.count > contextLength {
                 row.removeLast(row.count - contextLength)
                 row[contextLength - 1] = BPEVocabulary.endOfText
@@ -61,16 +59,19 @@ public final class CLIPTokenizer: Sendable {
     }
 
     /// `SimpleTokenizer.encode(text)`: the ids without start/end tokens or length limit.
-    public func encode(_ text: String) -> [Int32] {
+    public func encode(_ text: String) throws -> [Int32] {
         var ids: [Int32] = []
-        for word in Self.words(clean(text)) { ids += bpe(word) }
+        for word in Self.words(try clean(text)) { ids += bpe(word) }
         return ids
     }
 
     /// `whitespace_clean(basic_clean(text)).lower()`.
-    func clean(_ text: String) -> String {
-        var t = fixer.fixText(text)
-        t = fixer.entities.unescape(fixer.entities.unescape(t))
+    func clean(_ text: String) throws -> String {
+        var t = try TextFixer.fixText(text)
+        if t.utf8.contains(0x26) {
+            let entities = try HTMLUnescaper.embedded.get()
+            t = entities.unescape(entities.unescape(t))
+        }
         t = PythonText.strip(t)
         var collapsed = String.UnicodeScalarView()
         var inSpace = false
@@ -124,7 +125,7 @@ public final class CLIPTokenizer: Sendable {
         let bytes = Array(String(String.UnicodeScalarView(word)).utf8)
         if let hit = cache.withLock({ $0[bytes] }) { return hit }
         var symbols = bytes.map { vocabulary.byteID[Int($0)] }
-        symbols[symbols.count - 1] += 256  // the word-final '</w>' form
+        symbols[symbols.count - 1] = vocabulary.byteEndID[Int(bytes[bytes.count - 1])]  // the word-final '</w>' form
         while symbols.count > 1 {
             var best: (rank: Int32, merged: Int32)? = nil
             var first: Int32 = 0, second: Int32 = 0

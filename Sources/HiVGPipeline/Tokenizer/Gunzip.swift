@@ -28,64 +28,89 @@ enum Gunzip {
         if flags & 2 != 0 { pos += 2 }  // FHCRC
         guard pos < gz.count else { throw fail(gz.count, "truncated gzip header") }
 
-        var inflater = Inflater(input: gz, position: pos, limit: limit, fail: fail)
+        let inflater = Inflater(input: gz, position: pos, limit: limit, fail: fail)
         var lines = 0, counted = 0
         while try inflater.block() {
             if let want = stopAfterLines {
-                let out = inflater.output
-                for i in counted ..< out.count where out[i] == 0x0A { lines += 1 }
-                counted = out.count
-                if lines >= want { return out }
+                lines += inflater.newlines(from: counted)
+                counted = inflater.count
+                if lines >= want { return inflater.output }
             }
         }
         let end = inflater.bytePosition
         guard end + 8 <= gz.count else { throw fail(end, "truncated gzip trailer") }
         let word = { (at: Int) in UInt32(gz[at]) | UInt32(gz[at + 1]) << 8 | UInt32(gz[at + 2]) << 16 | UInt32(gz[at + 3]) << 24 }
-        let crc = inflater.output.withUnsafeBytes { Checksum.crc32($0) }
+        let output = inflater.output
+        let crc = output.withUnsafeBytes { Checksum.crc32($0) }
         guard crc == word(end) else { throw fail(end, "CRC-32 mismatch: data is corrupt") }
-        guard UInt32(truncatingIfNeeded: inflater.output.count) == word(end + 4) else { throw fail(end + 4, "length mismatch") }
-        return inflater.output
+        guard UInt32(truncatingIfNeeded: output.count) == word(end + 4) else { throw fail(end + 4, "length mismatch") }
+        return output
     }
 }
 
 /// The DEFLATE block decoder: a 64-bit bit buffer and full-width canonical Huffman tables (one
-/// lookup per symbol; at most 2^15 entries, rebuilt per dynamic block).
-private struct Inflater {
-    let input: UnsafeRawBufferPointer
+/// lookup per symbol; at most 2^15 entries, rebuilt per dynamic block). A class over raw buffers:
+/// the literal/match loop keeps its state in locals, which is most of the speed of a load.
+private final class Inflater {
+    let input: UnsafePointer<UInt8>
+    let inputCount: Int
     var position: Int
     let limit: Int
     let fail: (Int, String) -> TokenizerError
-    var output: [UInt8] = []
+    private var out: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+    var count = 0
     var bits: UInt64 = 0
     var bitCount = 0
     var finished = false
 
     init(input: UnsafeRawBufferPointer, position: Int, limit: Int, fail: @escaping (Int, String) -> TokenizerError) {
-        self.input = input; self.position = position; self.limit = limit; self.fail = fail
-        output.reserveCapacity(min(limit, 4 * input.count))
+        self.input = input.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        inputCount = input.count
+        self.position = position; self.limit = limit; self.fail = fail
+        capacity = max(1 << 16, min(limit, 4 * input.count)) + 258
+        out = .allocate(capacity: capacity)
+    }
+
+    deinit { out.deallocate() }
+
+    var output: [UInt8] { Array(UnsafeBufferPointer(start: out, count: count)) }
+
+    /// Line feeds in the output from `start` on.
+    func newlines(from start: Int) -> Int {
+        var n = 0
+        for i in start ..< count where out[i] == 0x0A { n += 1 }
+        return n
     }
 
     /// The byte after the last one consumed (the trailer's offset once the final block is done).
     var bytePosition: Int { position - bitCount / 8 }
 
-    mutating func need(_ n: Int) throws {
+    func take(_ n: Int) throws -> Int {
+        if n == 0 { return 0 }
         while bitCount < n {
-            guard position < input.count else { throw fail(position, "deflate data ends early") }
+            guard position < inputCount else { throw fail(position, "deflate data ends early") }
             bits |= UInt64(input[position]) << UInt64(bitCount)
             position += 1; bitCount += 8
         }
-    }
-
-    mutating func take(_ n: Int) throws -> Int {
-        if n == 0 { return 0 }
-        try need(n)
         let v = Int(bits & ((1 << UInt64(n)) - 1))
         bits >>= UInt64(n); bitCount -= n
         return v
     }
 
+    /// Room for one more match (258 bytes) within `limit`.
+    func reserve() throws {
+        if count + 258 <= capacity { return }
+        guard count < limit else { throw fail(position, "inflates to more than \(limit) bytes") }
+        let bigger = min(capacity * 2, limit + 258)
+        let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: bigger)
+        grown.update(from: out, count: count)
+        out.deallocate()
+        out = grown; capacity = bigger
+    }
+
     /// Decodes one block; false once the final block has been decoded.
-    mutating func block() throws -> Bool {
+    func block() throws -> Bool {
         if finished { return false }
         finished = try take(1) == 1
         switch try take(2) {
@@ -93,7 +118,7 @@ private struct Inflater {
             bits >>= UInt64(bitCount % 8); bitCount -= bitCount % 8
             let len = try take(16), nlen = try take(16)
             guard len == ~nlen & 0xFFFF else { throw fail(bytePosition, "stored block length check fails") }
-            for _ in 0 ..< len { try append(UInt8(try take(8))) }
+            for _ in 0 ..< len { try reserve(); out[count] = UInt8(try take(8)); count += 1 }
         case 1:
             try codes(Inflater.fixedLiterals, Inflater.fixedDistances)
         case 2:
@@ -102,23 +127,17 @@ private struct Inflater {
         default:
             throw fail(bytePosition, "invalid deflate block type 3")
         }
+        if count > limit { throw fail(position, "inflates to more than \(limit) bytes") }
         return true
     }
 
-    mutating func append(_ byte: UInt8) throws {
-        guard output.count < limit else { throw fail(position, "inflates to more than \(limit) bytes") }
-        output.append(byte)
-    }
-
-    mutating func decode(_ table: Huffman) throws -> Int {
-        if bitCount < table.maxLength {
-            // Near the end of the input a short final code may not need all maxLength bits.
-            while bitCount < table.maxLength, position < input.count {
-                bits |= UInt64(input[position]) << UInt64(bitCount); position += 1; bitCount += 8
-            }
+    func decode(_ table: Huffman) throws -> Int {
+        while bitCount < table.maxLength, position < inputCount {
+            bits |= UInt64(input[position]) << UInt64(bitCount); position += 1; bitCount += 8
         }
         let entry = table.entries[Int(bits & UInt64(table.mask))]
         let length = Int(entry & 0xF)
+        // Near the end of the input a short final code may not need all maxLength bits.
         guard length > 0, length <= bitCount else { throw fail(bytePosition, "invalid Huffman code") }
         bits >>= UInt64(length); bitCount -= length
         return Int(entry >> 4)
@@ -132,10 +151,11 @@ private struct Inflater {
         + [UInt8](repeating: 7, count: 24) + [UInt8](repeating: 8, count: 8))!
     static let fixedDistances = Huffman(lengths: [UInt8](repeating: 5, count: 30))!
 
-    mutating func codes(_ lit: Huffman, _ dist: Huffman) throws {
+    func codes(_ lit: Huffman, _ dist: Huffman) throws {
         while true {
+            try reserve()
             let sym = try decode(lit)
-            if sym < 256 { try append(UInt8(sym)); continue }
+            if sym < 256 { out[count] = UInt8(truncatingIfNeeded: sym); count += 1; continue }
             if sym == 256 { return }
             let li = sym - 257
             guard li < 29 else { throw fail(bytePosition, "invalid length symbol \(sym)") }
@@ -143,14 +163,13 @@ private struct Inflater {
             let di = try decode(dist)
             guard di < 30 else { throw fail(bytePosition, "invalid distance symbol \(di)") }
             let distance = Inflater.distanceBase[di] + (try take(Inflater.distanceExtra[di]))
-            guard distance <= output.count else { throw fail(bytePosition, "distance \(distance) reaches before the start") }
-            guard output.count + length <= limit else { throw fail(position, "inflates to more than \(limit) bytes") }
-            let start = output.count - distance
-            for k in 0 ..< length { output.append(output[start + k]) }  // may overlap its own output
+            guard distance <= count else { throw fail(bytePosition, "distance \(distance) reaches before the start") }
+            var from = count - distance
+            for _ in 0 ..< length { out[count] = out[from]; count += 1; from += 1 }  // may overlap its own output
         }
     }
 
-    mutating func dynamicTables() throws -> (Huffman, Huffman) {
+    func dynamicTables() throws -> (Huffman, Huffman) {
         let hlit = try take(5) + 257, hdist = try take(5) + 1, hclen = try take(4) + 4
         let order = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15]
         var codeLengths = [UInt8](repeating: 0, count: 19)

@@ -10,21 +10,30 @@ struct HTMLUnescaper: Sendable {
     /// entities when Python would not otherwise decode them (ftfy's _build_html_entities).
     let ftfy: [String: String]
 
+    /// The tables of the embedded html5_entities.json, parsed at the first text with a '&'.
+    static let embedded: Result<HTMLUnescaper, TokenizerError> = Result {
+        HTMLUnescaper(html5: try TokenizerData.parseEntities(TokenizerData.entitiesJSON, source: "html5_entities.json (embedded)"))
+    }.mapError { $0 as! TokenizerError }
+
     init(html5: [String: String]) {
         self.html5 = html5
-        let plain = HTMLUnescaper(html5: html5, ftfy: [:])
+        // Names `html.unescape` may match as a prefix: the legacy ones without ';' (at most 6 letters).
+        let longestBare = html5.keys.filter { !$0.hasSuffix(";") }.map(\.utf8.count).max() ?? 0
         var ftfy: [String: String] = [:]
         for (name, value) in html5 where name.hasSuffix(";") {
             ftfy["&" + name] = value
-            if name == name.lowercased() {
-                let upper = "&" + name.uppercased()
-                if Self.same(plain.unescape(upper), upper) { ftfy[upper] = value.uppercased() }
-            }
+            guard name == name.lowercased() else { continue }
+            // ftfy adds "&NAME;" when html.unescape leaves it alone: neither "NAME;" nor any prefix of
+            // "NAME" of two or more characters is an entity (ASCII names: byte slices are exact).
+            let upper = name.uppercased()
+            let bytes = Array(upper.utf8)
+            var decoded = html5[upper] != nil
+            var x = min(bytes.count - 1, longestBare)
+            while !decoded, x >= 2 { decoded = html5[String(decoding: bytes[..<x], as: UTF8.self)] != nil; x -= 1 }
+            if !decoded { ftfy["&" + upper] = value.uppercased() }
         }
         self.ftfy = ftfy
     }
-
-    private init(html5: [String: String], ftfy: [String: String]) { self.html5 = html5; self.ftfy = ftfy }
 
     /// Scalar-wise equality (Swift's `==` would equate canonically equivalent strings).
     static func same(_ a: String, _ b: String) -> Bool { a.unicodeScalars.elementsEqual(b.unicodeScalars) }

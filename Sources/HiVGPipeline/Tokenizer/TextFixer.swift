@@ -4,12 +4,10 @@ import Foundation
 /// (with `restore_byte_a0`, `replace_lossy_sequences`, `decode_inconsistent_utf8`) is left out, which
 /// changes the result only for text ftfy's badness heuristic flags as mojibake
 /// (docs/tokenizer.md § Divergences). `fix_surrogates` has nothing to do on a Swift string.
-struct TextFixer: Sendable {
-    let entities: HTMLUnescaper
-
+enum TextFixer {
     /// `fix_text(text)`: segments end after each '\n' (or at 1,000,000 code points); HTML entities are
     /// decoded until the first segment that contains '<', then no more (ftfy's "auto" setting).
-    func fixText(_ text: String) -> String {
+    static func fixText(_ text: String) throws -> String {
         let u = Array(text.unicodeScalars)
         var out = ""
         var pos = 0
@@ -20,18 +18,18 @@ struct TextFixer: Sendable {
             end = min(end + 1, u.count, pos + 1_000_000)
             let segment = u[pos ..< end]
             if unescapeHTML, segment.contains("<") { unescapeHTML = false }
-            out += fixSegment(String(String.UnicodeScalarView(segment)), unescapeHTML: unescapeHTML)
+            out += try fixSegment(String(String.UnicodeScalarView(segment)), unescapeHTML: unescapeHTML)
             pos = end
         }
         return out
     }
 
     /// `fix_and_explain` without fix_encoding: every fixer in ftfy's order, then NFC, until nothing changes.
-    func fixSegment(_ segment: String, unescapeHTML: Bool) -> String {
+    static func fixSegment(_ segment: String, unescapeHTML: Bool) throws -> String {
         var text = segment
         while true {
             let original = text
-            if unescapeHTML { text = entities.ftfyUnescape(text) }
+            if unescapeHTML, text.utf8.contains(0x26) { text = try HTMLUnescaper.embedded.get().ftfyUnescape(text) }
             text = Self.mapScalars(text, Self.fixC1LigaturesWidthQuotes)
             text = Self.fixLineBreaks(text)
             text = Self.removeTerminalEscapes(text)
