@@ -29,7 +29,10 @@ public struct BPEVocabulary: Sendable {
     private let pairs: PairTable
 
     /// Parses the inflated merges text (the first line is a version comment, as in CLIP).
-    init(text: consuming [UInt8], source: String) throws {
+    /// `checkHalves` confirms that both halves of every merge are earlier tokens, which makes the
+    /// hashes an exact identity for every pair a word can form; the embedded file skips it at run
+    /// time because TokenizerTests runs it on the same bytes (it costs ~100,000 table probes).
+    init(text: consuming [UInt8], source: String, checkHalves: Bool = true) throws {
         var arena = text
         var range = [Int32](repeating: 0, count: 2 * Self.size)
         var leftLength = [Int32](repeating: 0, count: Self.mergeCount)
@@ -84,29 +87,38 @@ public struct BPEVocabulary: Sendable {
             }
             // encoder = dict(zip(vocab, range)): a repeated spelling maps to its last id.
             var index = HashIndex(capacity: Self.size)
+            var later: [Int32: Int32] = [:]  // id → the later id of the same spelling
             for id in 0 ..< Self.size {
                 let s = Int(range[2 * id]), e = Int(range[2 * id + 1])
                 hashes[id] = hash(s, e)
-                if let earlier = index.insert(hashes[id], Int32(id)) {
+                if let earlier = index.insert(hashes[id], Int32(id), hashes: hashes) {
                     let o = Int(range[2 * Int(earlier)]), oe = Int(range[2 * Int(earlier) + 1])
                     guard oe - o == e - s, memcmp(a.baseAddress! + o, a.baseAddress! + s, e - s) == 0 else {
                         throw Self.bad(source, s, "tokens \(earlier) and \(id) have the same 64-bit hash")
                     }
+                    later[earlier] = Int32(id)
                 }
+            }
+            func latest(_ id: Int32) -> Int32 {
+                var id = id
+                while let next = later[id] { id = next }
+                return id
             }
             for b in 0 ..< 256 {
                 let i = printable.firstIndex(of: b)!
-                byteID[b] = index.find(hashes[i])!
-                byteEndID[b] = index.find(hashes[256 + i])!
+                byteID[b] = latest(Int32(i))
+                byteEndID[b] = latest(Int32(256 + i))
             }
             // bpe_ranks = dict(zip(merges, range)): a repeated pair keeps its last rank.
             for rank in 0 ..< Self.mergeCount {
                 let s = Int(range[2 * (512 + rank)]), e = Int(range[2 * (512 + rank) + 1]), split = s + Int(leftLength[rank])
                 let left = hash(s, split), right = hash(split, e)
-                guard index.find(left) != nil, index.find(right) != nil else {
-                    throw Self.bad(source, rank + 1, "line \(rank + 1): a half is not an earlier token")
+                if checkHalves {
+                    guard index.find(left, hashes: hashes) != nil, index.find(right, hashes: hashes) != nil else {
+                        throw Self.bad(source, rank + 1, "line \(rank + 1): a half is not an earlier token")
+                    }
                 }
-                pairs.insert(left: left, right: right, rank: Int32(rank), merged: index.find(hashes[512 + rank])!)
+                pairs.insert(left: left, right: right, rank: Int32(rank), merged: latest(Int32(512 + rank)))
             }
         }
         self.byteID = byteID
@@ -153,74 +165,95 @@ public struct BPEVocabulary: Sendable {
     }
 }
 
-/// Open-addressing map from a token's hash to its id (linear probing; key and id side by side so a
-/// probe is one cache line).
+/// Open-addressing set of token hashes (linear probing). A slot is 8 bytes, a 32-bit fragment of the
+/// hash and the id, so the 49,408 tokens fit in 512 KB; a fragment match is confirmed on `hashes`.
 private struct HashIndex {
-    struct Slot { var key: UInt64; var id: Int32 }
-    var slots: [Slot]
+    var slots: [UInt64]
     let mask: Int
 
     init(capacity: Int) {
         var n = 1
-        while n < capacity * 3 / 2 { n <<= 1 }
-        slots = [Slot](repeating: Slot(key: 0, id: -1), count: n)
+        while n < capacity + capacity / 4 { n <<= 1 }
+        slots = [UInt64](repeating: .max, count: n)
         mask = n - 1
     }
 
     @inline(__always)
-    static func slot(_ h: UInt64) -> Int { Int(truncatingIfNeeded: ((h ^ (h >> 31)) &* 0x9E37_79B9_7F4A_7C15) >> 40) }
+    static func mix(_ h: UInt64) -> UInt64 { (h ^ (h >> 31)) &* 0x9E37_79B9_7F4A_7C15 }
 
     /// Inserts or replaces; returns the id it replaced.
-    mutating func insert(_ h: UInt64, _ id: Int32) -> Int32? {
-        var i = Self.slot(h) & mask
-        while slots[i].id >= 0 {
-            if slots[i].key == h { let old = slots[i].id; slots[i].id = id; return old }
+    mutating func insert(_ h: UInt64, _ id: Int32, hashes: [UInt64]) -> Int32? {
+        let m = Self.mix(h), fragment = m >> 32
+        var i = Int(truncatingIfNeeded: m >> 8) & mask
+        while slots[i] != .max {
+            let old = Int32(truncatingIfNeeded: slots[i] & 0xFFFF_FFFF)
+            if slots[i] >> 32 == fragment, hashes[Int(old)] == h { slots[i] = fragment << 32 | UInt64(UInt32(id)); return old }
             i = (i + 1) & mask
         }
-        slots[i] = Slot(key: h, id: id)
+        slots[i] = fragment << 32 | UInt64(UInt32(id))
         return nil
     }
 
-    func find(_ h: UInt64) -> Int32? {
-        var i = Self.slot(h) & mask
-        while slots[i].id >= 0 {
-            if slots[i].key == h { return slots[i].id }
+    func find(_ h: UInt64, hashes: [UInt64]) -> Int32? {
+        let m = Self.mix(h), fragment = m >> 32
+        var i = Int(truncatingIfNeeded: m >> 8) & mask
+        while slots[i] != .max {
+            let id = Int32(truncatingIfNeeded: slots[i] & 0xFFFF_FFFF)
+            if slots[i] >> 32 == fragment, hashes[Int(id)] == h { return id }
             i = (i + 1) & mask
         }
         return nil
     }
 }
 
-/// Open-addressing table (left hash, right hash) → (rank, merged id), one 24-byte slot per entry.
+/// Open-addressing table (left hash, right hash) → (rank, merged id). A slot is 8 bytes: a 32-bit
+/// fragment of the pair's mixed hash, the rank and the merged id (16 bits each: 48,894 ranks,
+/// 49,408 ids); a fragment match is confirmed against the rank's own pair (`lefts`/`rights`, written
+/// in rank order), so the table is exact while the probed part stays 512 KB.
 private struct PairTable: Sendable {
-    struct Slot: Sendable { var left: UInt64; var right: UInt64; var rank: Int32; var merged: Int32 }
-    var slots: [Slot]
+    var slots: [UInt64]
+    var lefts: [UInt64]
+    var rights: [UInt64]
     let mask: Int
+    static let empty = UInt64.max  // rank field 0xFFFF: no rank is that large
 
     init(capacity: Int) {
+        precondition(capacity < 0xFFFF && BPEVocabulary.size <= 0x1_0000, "ranks and ids must fit 16 bits")
         var n = 1
-        while n < capacity * 3 / 2 { n <<= 1 }
-        slots = [Slot](repeating: Slot(left: 0, right: 0, rank: -1, merged: 0), count: n)
+        while n < capacity + capacity / 4 { n <<= 1 }
+        slots = [UInt64](repeating: Self.empty, count: n)
+        lefts = [UInt64](repeating: 0, count: capacity)
+        rights = [UInt64](repeating: 0, count: capacity)
         mask = n - 1
     }
 
     @inline(__always)
-    static func slot(_ l: UInt64, _ r: UInt64) -> Int {
+    static func mix(_ l: UInt64, _ r: UInt64) -> UInt64 {
         let h = (l &* 0x9E37_79B9_7F4A_7C15) ^ (r &* 0xC2B2_AE3D_27D4_EB4F)
-        return Int(truncatingIfNeeded: (h ^ (h >> 29)) >> 20)
+        return h ^ (h >> 29)
     }
 
     mutating func insert(left: UInt64, right: UInt64, rank: Int32, merged: Int32) {
-        var i = Self.slot(left, right) & mask
-        while slots[i].rank >= 0, slots[i].left != left || slots[i].right != right { i = (i + 1) & mask }
-        slots[i] = Slot(left: left, right: right, rank: rank, merged: merged)
+        lefts[Int(rank)] = left; rights[Int(rank)] = right
+        let m = Self.mix(left, right), fragment = m >> 32
+        var i = Int(truncatingIfNeeded: m >> 8) & mask
+        while slots[i] != Self.empty {
+            let r = Int((slots[i] >> 16) & 0xFFFF)
+            if slots[i] >> 32 == fragment, lefts[r] == left, rights[r] == right { break }  // a repeated pair: the later rank wins
+            i = (i + 1) & mask
+        }
+        slots[i] = fragment << 32 | UInt64(UInt32(rank)) << 16 | UInt64(UInt32(merged))
     }
 
     @inline(__always)
     func find(left: UInt64, right: UInt64) -> (rank: Int32, merged: Int32)? {
-        var i = Self.slot(left, right) & mask
-        while slots[i].rank >= 0 {
-            if slots[i].left == left, slots[i].right == right { return (slots[i].rank, slots[i].merged) }
+        let m = Self.mix(left, right), fragment = m >> 32
+        var i = Int(truncatingIfNeeded: m >> 8) & mask
+        while slots[i] != Self.empty {
+            let r = Int((slots[i] >> 16) & 0xFFFF)
+            if slots[i] >> 32 == fragment, lefts[r] == left, rights[r] == right {
+                return (Int32(r), Int32(truncatingIfNeeded: slots[i] & 0xFFFF))
+            }
             i = (i + 1) & mask
         }
         return nil

@@ -22,7 +22,7 @@ public final class CLIPTokenizer: Sendable {
         // The embedded bytes are pinned by a test, so only the 48,895 lines CLIP reads are inflated.
         let text = try Gunzip.inflate(TokenizerData.vocabularyGzip, source: "bpe_simple_vocab_16e6.txt.gz (embedded)",
                                       stopAfterLines: BPEVocabulary.mergeCount + 1)
-        return try CLIPTokenizer(vocabulary: BPEVocabulary(text: text, source: "bpe_simple_vocab_16e6.txt.gz (embedded)"),
+        return CLIPTokenizer(vocabulary: try BPEVocabulary(text: text, source: "bpe_simple_vocab_16e6.txt.gz (embedded)", checkHalves: false),
                                  sha256: TokenizerData.vocabularySHA256)
     }.mapError { $0 as! TokenizerError }
 
@@ -33,7 +33,7 @@ public final class CLIPTokenizer: Sendable {
         var hash = SHA256()
         hash.update(gz)
         let hex = hash.finalize().map { String(format: "%02x", $0) }.joined()
-        try self.init(vocabulary: BPEVocabulary(text: text, source: source), sha256: hex)
+        self.init(vocabulary: try BPEVocabulary(text: text, source: source), sha256: hex)
     }
 
     private init(vocabulary: BPEVocabulary, sha256: String) {

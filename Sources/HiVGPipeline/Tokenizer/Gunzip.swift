@@ -151,21 +151,59 @@ private final class Inflater {
         + [UInt8](repeating: 7, count: 24) + [UInt8](repeating: 8, count: 8))!
     static let fixedDistances = Huffman(lengths: [UInt8](repeating: 5, count: 30))!
 
+    /// The literal/match loop of one block. Bit state lives in locals (written back on every exit);
+    /// one refill of up to 56 bits per symbol covers a code, its extra bits, a distance code and its
+    /// extra bits (at most 15 + 5 + 15 + 13).
     func codes(_ lit: Huffman, _ dist: Huffman) throws {
-        while true {
-            try reserve()
-            let sym = try decode(lit)
-            if sym < 256 { out[count] = UInt8(truncatingIfNeeded: sym); count += 1; continue }
-            if sym == 256 { return }
-            let li = sym - 257
-            guard li < 29 else { throw fail(bytePosition, "invalid length symbol \(sym)") }
-            let length = Inflater.lengthBase[li] + (try take(Inflater.lengthExtra[li]))
-            let di = try decode(dist)
-            guard di < 30 else { throw fail(bytePosition, "invalid distance symbol \(di)") }
-            let distance = Inflater.distanceBase[di] + (try take(Inflater.distanceExtra[di]))
-            guard distance <= count else { throw fail(bytePosition, "distance \(distance) reaches before the start") }
-            var from = count - distance
-            for _ in 0 ..< length { out[count] = out[from]; count += 1; from += 1 }  // may overlap its own output
+        var bits = self.bits, bitCount = self.bitCount, position = self.position
+        var count = self.count, out = self.out, capacity = self.capacity
+        defer { self.bits = bits; self.bitCount = bitCount; self.position = position; self.count = count }
+        let input = self.input, inputCount = self.inputCount
+        let litMask = UInt64(lit.mask), distMask = UInt64(dist.mask)
+        func failure(_ detail: String) -> TokenizerError { fail(position - bitCount / 8, detail) }
+        try lit.entries.withUnsafeBufferPointer { lt in
+            try dist.entries.withUnsafeBufferPointer { dt in
+                while true {
+                    if count + 258 > capacity {
+                        self.count = count
+                        try reserve()
+                        out = self.out; capacity = self.capacity
+                    }
+                    if position + 8 <= inputCount {
+                        bits |= UnsafeRawPointer(input + position).loadUnaligned(as: UInt64.self) << UInt64(bitCount)
+                        position += (63 - bitCount) >> 3
+                        bitCount |= 56
+                    } else {
+                        while bitCount <= 56, position < inputCount { bits |= UInt64(input[position]) << UInt64(bitCount); position += 1; bitCount += 8 }
+                    }
+                    let entry = lt[Int(bits & litMask)]
+                    let length = Int(entry & 0xF)
+                    guard length > 0, length <= bitCount else { throw failure("invalid Huffman code") }
+                    bits >>= UInt64(length); bitCount -= length
+                    let sym = Int(entry >> 4)
+                    if sym < 256 { out[count] = UInt8(truncatingIfNeeded: sym); count += 1; continue }
+                    if sym == 256 { return }
+                    let li = sym - 257
+                    guard li < 29 else { throw failure("invalid length symbol \(sym)") }
+                    let lx = Inflater.lengthExtra[li]
+                    guard lx <= bitCount else { throw failure("deflate data ends early") }
+                    let matchLength = Inflater.lengthBase[li] + Int(bits & ((1 << UInt64(lx)) - 1))
+                    bits >>= UInt64(lx); bitCount -= lx
+                    let dEntry = dt[Int(bits & distMask)]
+                    let dLength = Int(dEntry & 0xF)
+                    guard dLength > 0, dLength <= bitCount else { throw failure("invalid Huffman code") }
+                    bits >>= UInt64(dLength); bitCount -= dLength
+                    let di = Int(dEntry >> 4)
+                    guard di < 30 else { throw failure("invalid distance symbol \(di)") }
+                    let dx = Inflater.distanceExtra[di]
+                    guard dx <= bitCount else { throw failure("deflate data ends early") }
+                    let distance = Inflater.distanceBase[di] + Int(bits & ((1 << UInt64(dx)) - 1))
+                    bits >>= UInt64(dx); bitCount -= dx
+                    guard distance <= count else { throw failure("distance \(distance) reaches before the start") }
+                    var from = count - distance
+                    for _ in 0 ..< matchLength { out[count] = out[from]; count += 1; from += 1 }  // may overlap its own output
+                }
+            }
         }
     }
 
