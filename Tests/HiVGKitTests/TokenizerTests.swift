@@ -139,6 +139,21 @@ final class TokenizerTests: XCTestCase {
         expectError(crc, "CRC-32")
     }
 
+    /// Damaged deflate data is a typed error, never a trap or a hang: seeded byte flips past the
+    /// gzip header (the CRC-32 catches the flips that still inflate).
+    func testCorruptDeflateStreamsThrow() {
+        let gz = Array(TokenizerData.vocabularyGzip)
+        var rng = SplitMix64(seed: 15)
+        for _ in 0 ..< 24 {
+            var bad = gz
+            let at = 40 + Int(rng.next() % UInt64(gz.count - 48))
+            bad[at] ^= UInt8(1 + rng.next() % 255)
+            XCTAssertThrowsError(try CLIPTokenizer(gzippedVocabulary: bad, source: "flip.gz"), "flip at \(at)") { e in
+                XCTAssertEqual((e as? TokenizerError)?.kind, "bad-vocabulary", "flip at \(at): \(e)")
+            }
+        }
+    }
+
     /// A gzip member with one stored (uncompressed) block.
     static func storedGzip(_ data: [UInt8]) -> [UInt8] {
         let n = data.count
@@ -153,5 +168,18 @@ final class TokenizerTests: XCTestCase {
         var h = SHA256()
         h.update(Array(s.utf8))
         return h.finalize().map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// SplitMix64: a reproducible sequence for choosing the damaged bytes.
+private struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
