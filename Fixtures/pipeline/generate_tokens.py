@@ -103,9 +103,13 @@ def main():
         "cases": cases,
         "mojibake": mojibake,
     }
+    # One JSON value per line (a case per line), so a diff of the fixture shows which phrases changed.
+    def lines(value):
+        if isinstance(value, list):
+            return "[\n" + ",\n".join(json.dumps(v, ensure_ascii=True) for v in value) + "\n]"
+        return json.dumps(value, ensure_ascii=True)
     with open(out_path, "w", encoding="utf-8", newline="\n") as f:
-        json.dump(doc, f, ensure_ascii=True, indent=1)
-        f.write("\n")
+        f.write("{\n" + ",\n".join(f"{json.dumps(k)}: {lines(v)}" for k, v in doc.items()) + "\n}\n")
     print(f"{out_path}: {len(cases)} cases, {len(mojibake)} mojibake lines", file=sys.stderr)
 
 
