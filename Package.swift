@@ -7,7 +7,8 @@ import PackageDescription
 //   formats  HiVGFormats   torch .pth (zip, pickle VM, legacy, TorchScript), safetensors, GGUF
 //   model    HiVGModel     CLIP / HiVG architecture: key mapping rules, config, LoRA discovery
 //   surgery  HiVGSurgery   merge, quantize, diff, rank analysis: pure functions over the graph
-//   pipeline HiVGPipeline  photo → letterboxed tensors (libjpeg-turbo, libpng, Pillow's resample), box → photo
+//   pipeline HiVGPipeline  photo → letterboxed tensors (libjpeg-turbo, libpng, Pillow's resample), box → photo;
+//                          the CLIP tokenizer as HiVG calls it
 //   forward  HiVGForward   the forward pass as layer types bound to the model description; verify
 //   export   HiVGExport    the one write pipeline: merge → plan → verify → write (format registry in HiVGModel/Export)
 //   cli      hivgkit       one thin subcommand per verb
@@ -42,7 +43,12 @@ let package = Package(
         .systemLibrary(name: "CLibPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .target(name: "CJPEG", dependencies: ["CLibJPEG"]),
         .target(name: "CPNG", dependencies: ["CLibPNG"]),
-        .target(name: "HiVGPipeline", dependencies: ["HiVGCore", "CJPEG", "CPNG"], path: "Sources/HiVGPipeline", swiftSettings: optimized),
+        // The tokenizer's data files (CLIP BPE merges, HTML5 entities) compiled into the binary with C23
+        // #embed: no resource bundle to locate at run time, the same bytes in debug, tests and the
+        // static release binary.
+        .target(name: "CHiVGTokenizerData", exclude: ["data"]),
+        .target(name: "HiVGPipeline", dependencies: ["HiVGCore", "CJPEG", "CPNG", "CHiVGTokenizerData"], path: "Sources/HiVGPipeline",
+                swiftSettings: optimized),
         .executableTarget(name: "hivgkit", dependencies: [
             "HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward", "HiVGExport", "HiVGPipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -240,6 +240,7 @@ if digests=$(bash scripts/output-digests.sh "$BIN") && diff <(echo "$digests") T
 else bad "output tensor digests differ from Tests/cli/output-digests.txt (scripts/output-digests.sh --full lists every tensor)"; fi
 
 source Tests/cli/preprocess.sh
+source Tests/cli/tokenize.sh
 
 echo "cli: $pass passed, $fail failed"
 [ "$fail" = 0 ]
