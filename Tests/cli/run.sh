@@ -234,5 +234,7 @@ if [ -f "$OBJ" ]; then
   echo "$msg"
 fi
 
+source Tests/cli/onnx.sh
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" = 0 ]
