@@ -76,7 +76,8 @@ if [ -z "${CROSSCHECK_ONNX_PYTHON:-}" ] && ! cmp -s "$ONNX_REQ" .venv-onnx/.ok; 
     .venv-onnx/bin/python -m pip install -q -r "$ONNX_REQ" && cp "$ONNX_REQ" .venv-onnx/.ok ||
     echo "crosscheck: could not install $ONNX_REQ; the ONNX part will SKIP"
 fi
-[ -f .venv-onnx/.ok ] && : "${CROSSCHECK_ONNX_PYTHON:=.venv-onnx/bin/python}"
-CROSSCHECK_ONNX_PYTHON=${CROSSCHECK_ONNX_PYTHON:-} part crosscheck-onnx scripts/crosscheck/crosscheck_onnx.py
+if [ -z "${CROSSCHECK_ONNX_PYTHON:-}" ] && [ -f .venv-onnx/.ok ]; then CROSSCHECK_ONNX_PYTHON=$PWD/.venv-onnx/bin/python; fi
+export CROSSCHECK_ONNX_PYTHON=${CROSSCHECK_ONNX_PYTHON:-}
+part crosscheck-onnx scripts/crosscheck/crosscheck_onnx.py
 echo "crosscheck: $PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ] && exit "$STATUS" || exit 1

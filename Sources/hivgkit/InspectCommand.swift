@@ -68,7 +68,7 @@ struct InspectRun {
 
     func run() throws {
         if ONNXModelFile.looksLikeONNX(path: path) {
-            return try InspectONNX(path: path, json: json, tensors: tensors || filter != nil, filter: filter).run()
+            return try InspectONNX(path: path, json: json, tensors: tensors || filter != nil || hash, filter: filter, hash: hash).run()
         }
         try reportingErrors {
             let c = try CheckpointReader.read(path, options: readOptions)

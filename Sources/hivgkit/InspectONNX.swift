@@ -2,6 +2,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import HiVGCore
 import HiVGFormats
 
 /// `hivgkit inspect model.onnx`: header, graph interface, initializers, op counts and metadata.
@@ -10,12 +11,20 @@ struct InspectONNX {
     var json: Bool
     var tensors: Bool
     var filter: String?
+    var hash: Bool
 
     func run() throws {
         try reportingErrors {
             let model = try ONNXModelFile(path: path)
             var summary = ONNXSummary(model.info, tensors: tensors)
             if let filter { summary.tensors = summary.tensors?.filter { fnmatch(filter, $0.name, 0) == 0 } }
+            if hash, let list = summary.tensors {
+                summary.tensors = try list.map { t in
+                    var t = t
+                    t.sha256 = SHA256.hex(try model.initializerBytes(t.name))
+                    return t
+                }
+            }
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -54,7 +63,7 @@ struct InspectONNX {
             for t in list {
                 let place = t.storage == .external ? "\(t.externalFile ?? "")@\(t.externalOffset ?? 0)+\(t.externalLength ?? 0)" : t.storage.rawValue
                 lines.append("  " + t.name.padding(toLength: w, withPad: " ", startingAt: 0) + "  "
-                    + t.type.padding(toLength: 8, withPad: " ", startingAt: 0) + " \(t.dims)  " + place)
+                    + t.type.padding(toLength: 8, withPad: " ", startingAt: 0) + " \(t.dims)  " + place + (t.sha256.map { "  " + $0 } ?? ""))
             }
         }
         return lines.joined(separator: "\n")

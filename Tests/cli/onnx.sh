@@ -19,6 +19,10 @@ assert d["inputs"] == [{"name": "x", "type": "FLOAT", "elementType": 1, "shape":
 assert d["initializerCount"] == 2 and d["externalDataFiles"] == ["external.onnx.data"], d
 assert [t["name"] for t in d["tensors"]] == ["/fc/weight"] and d["tensors"][0]["externalLength"] == 76800, d["tensors"]
 PY
+# --hash: SHA-256 of each initializer's bytes (values pinned: the samples' weights are fixed; equal to
+# hashlib over onnx.numpy_helper's arrays in crosscheck_onnx.py).
+expect 0 "$BIN" inspect --hash "$OT/external.onnx"
+contains "$out" "external.onnx.data@0+76800  602c572747717fc5038d898da97c6ae82fe75969f235aa421b48c2048e2e99d6"
 # Same calls, same bytes.
 mkdir "$OT/again" && "$BIN" onnx-samples "$OT/again" >/dev/null
 if cmp -s "$OT/ops.onnx" "$OT/again/ops.onnx" && cmp -s "$OT/external.onnx.data" "$OT/again/external.onnx.data"; then ok; else bad "onnx-samples output differs between runs"; fi

@@ -11,12 +11,14 @@ ONNXSampleGraphs.swift). For each file this checks:
     (the batch axis is dynamic), within the tolerance stated beside each formula, both with basic graph
     optimization (no fusion) and with all of them (the default; the ops ORT then runs are printed, e.g. the
     int8 DequantizeLinear + MatMul becomes MatMulNBits, which quantizes activations: its own bound);
-  - `hivgkit inspect --json` reports the inputs, outputs and initializer count onnx sees.
+  - `hivgkit inspect --json --hash` reports the inputs, outputs, initializer count, and each initializer's
+    dims and SHA-256 as onnx sees them.
 
 Needs onnx and onnxruntime (pinned in scripts/crosscheck/requirements-onnx.txt) with numpy: runs under
 $CROSSCHECK_ONNX_PYTHON, else this interpreter when it has them; otherwise the part SKIPs.
 The last line is `crosscheck-onnx: N passed, M failed`.
 """
+import hashlib
 import json
 import os
 import subprocess
@@ -137,20 +139,23 @@ def main():
                         err = float(np.max(np.abs(got[k] - v) - rtol * np.abs(v) - tol))
                         check(got[k].shape == v.shape and err <= 0,
                               f"{stem}: ORT {level} {k} batch {batch} within tolerance (margin {-err:.2e})")
-            report = json.loads(subprocess.run([binary, "inspect", path, "--json"], check=True,
+            report = json.loads(subprocess.run([binary, "inspect", path, "--json", "--hash"], check=True,
                                                capture_output=True, text=True).stdout)
             check([i["name"] for i in report["inputs"]] == [i.name for i in model.graph.input]
                   and [o["name"] for o in report["outputs"]] == [o.name for o in model.graph.output]
                   and report["initializerCount"] == len(model.graph.initializer)
                   and report["nodeCount"] == len(model.graph.node),
                   f"{stem}: hivgkit inspect agrees with onnx")
+            ours = {t["name"]: (t["dims"], t["sha256"]) for t in report["tensors"]}
+            theirs = {k: (list(v.shape), hashlib.sha256(v.tobytes()).hexdigest()) for k, v in w.items()}
+            check(ours == theirs, f"{stem}: inspect --hash dims and bytes of every initializer equal onnx's")
     print(f"{NAME}: {passed} passed, {failed} failed")
     return 1 if failed else 0
 
 
 if __name__ == "__main__":
     other = os.environ.get("CROSSCHECK_ONNX_PYTHON")
-    if other and os.path.realpath(other) != os.path.realpath(sys.executable):
+    if other and os.path.abspath(other) != os.path.abspath(sys.executable):
         sys.exit(subprocess.run([other, "-u", __file__] + sys.argv[1:]).returncode)
     try:
         import numpy as np

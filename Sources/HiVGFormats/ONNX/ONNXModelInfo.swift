@@ -40,6 +40,8 @@ public struct ONNXInitializerInfo: Codable, Sendable, Equatable {
     public var externalOffset: Int?
     /// External data: byte count in that file.
     public var externalLength: Int?
+    /// SHA-256 of the bytes, when asked for (`inspect --hash`).
+    public var sha256: String?
 }
 
 /// Everything the reader learned from a model file except node attribute values' bytes.
