@@ -171,6 +171,14 @@ final class ONNXWriterTests: XCTestCase {
         let v = lying.initializer("v", .uint8, dims: [4], data: .stream(count: 4) { try $0.write([1, 2]) })
         lying.output(lying.relu(lying.cast(v, to: .float), name: "/r"))
         assertFormatError(.onnx) { try ONNXWriter.write(try lying.model(), to: self.path("l.onnx")) }
+        // A tensor source of another dtype or layout, even with the right byte count.
+        let t = Tensor(shape: [2, 3], floats: [1, 2, 3, 4, 5, 6])
+        for (dims, data) in [([2, 3], ONNXTensorData.transposed(t, name: "t")), ([6], .tensor(t, name: "t")),
+                             ([3, 2], .tensor(Tensor(dtype: .i32, shape: [3, 2], bytes: [UInt8](repeating: 0, count: 24)), name: "t"))] {
+            let m = ONNXGraphBuilder(name: "layout")
+            m.output(m.relu(m.initializer("t", .float, dims: dims, data: data), name: "/r"))
+            assertFormatError(.onnx) { try ONNXWriter.write(try m.model(), to: self.path("t.onnx")) }
+        }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), [])
     }
 

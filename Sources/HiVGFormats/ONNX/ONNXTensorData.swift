@@ -113,6 +113,23 @@ public struct ONNXInitializer: Sendable {
         self.data = data
     }
 
+    /// Why a tensor-backed initializer's source does not fit its declaration (another dtype, or dims other
+    /// than the tensor's or its transpose's); nil when it fits or the data is plain bytes.
+    var layoutProblem: String? {
+        switch data {
+        case let .tensor(t, _):
+            if ONNXElementType(t.dtype) != type { return "source tensor is \(t.dtype.rawValue), declared \(type.name)" }
+            if t.shape != dims { return "source tensor has shape \(t.shape), declared dims \(dims)" }
+        case let .transposed(t, _):
+            if ONNXElementType(t.dtype) != type { return "source tensor is \(t.dtype.rawValue), declared \(type.name)" }
+            if t.shape.count != 2 || [t.shape[1], t.shape[0]] != dims {
+                return "transposed source of shape \(t.shape) cannot give dims \(dims)"
+            }
+        case .bytes, .stream: break
+        }
+        return nil
+    }
+
     /// The byte count the type and dims call for (nil on overflow or a type without a byte size).
     public var expectedByteCount: Int? {
         guard let size = type.byteSize, let count = Tensor.checkedCount(dims) else { return nil }

@@ -53,6 +53,9 @@ public enum ONNXWriter {
             guard let expected = i.expectedByteCount else {
                 throw FormatError(.onnx, file: path, tensor: i.name, "initializer dims \(i.dims) of type \(i.type.name) have no byte size")
             }
+            if let problem = i.layoutProblem {
+                throw FormatError(.onnx, file: path, tensor: i.name, problem)
+            }
             if expected != i.data.byteCount {
                 throw FormatError(.onnx, file: path, tensor: i.name,
                                   "initializer \(i.type.name)\(i.dims) needs \(expected) bytes, its data has \(i.data.byteCount)")
