@@ -75,8 +75,9 @@ fuzz: deps $(PCDIR)/openblas.pc
 clean:
 	rm -rf .build .build-* $(VENV) demo-out bench-out
 
-# Regenerates the native format's manifest code (Sources/CHiVGManifest) from proto/hivgw.proto with
-# protoc-c. The output is committed; NativeFormatTests fails when it is stale.
+# Regenerates the native format's manifest code (Sources/CHiVGManifest) from proto/hivgw.proto and the
+# ONNX schema code (Sources/CONNXProto) from proto/onnx.proto with protoc-c. The output is committed;
+# NativeFormatTests and ONNXProtoTests fail when it is stale.
 .PHONY: proto
 proto: deps
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
@@ -84,4 +85,10 @@ proto: deps
 	mkdir -p Sources/CHiVGManifest/include && \
 	cp "$$tmp/hivgw.pb-c.c" Sources/CHiVGManifest/hivgw.pb-c.c && \
 	cp "$$tmp/hivgw.pb-c.h" Sources/CHiVGManifest/include/hivgw.pb-c.h && \
-	echo "regenerated Sources/CHiVGManifest from proto/hivgw.proto ($$(protoc-c --version | head -1))"
+	echo "regenerated Sources/CHiVGManifest from proto/hivgw.proto ($$(protoc-c --version | head -1))" && \
+	(cd proto && sha256sum -c --quiet onnx.proto.sha256) && \
+	protoc-c --proto_path=proto --c_out="$$tmp" onnx.proto && \
+	mkdir -p Sources/CONNXProto/include && \
+	cp "$$tmp/onnx.pb-c.c" Sources/CONNXProto/onnx.pb-c.c && \
+	cp "$$tmp/onnx.pb-c.h" Sources/CONNXProto/include/onnx.pb-c.h && \
+	echo "regenerated Sources/CONNXProto from proto/onnx.proto (pinned ONNX v1.22.0 schema)"

@@ -4,7 +4,7 @@ import PackageDescription
 // Layers (each imports only the ones above it):
 //   C shims  CZip · CProtobufC · COpenBLAS · CKernels (F16C loops) · CJPEG/CPNG (setjmp shims over libjpeg, libpng)
 //   core     HiVGCore      tensors, dtypes, storage, the weight graph, errors
-//   formats  HiVGFormats   torch .pth (zip, pickle VM, legacy, TorchScript), safetensors, GGUF
+//   formats  HiVGFormats   torch .pth (zip, pickle VM, legacy, TorchScript), safetensors, GGUF, ONNX
 //   model    HiVGModel     CLIP / HiVG architecture: key mapping rules, config, LoRA discovery
 //   surgery  HiVGSurgery   merge, quantize, diff, rank analysis: pure functions over the graph
 //   pipeline HiVGPipeline  photo → letterboxed tensors (libjpeg-turbo, libpng, Pillow's resample), box → photo;
@@ -34,7 +34,9 @@ let package = Package(
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
         .target(name: "HiVGCore", dependencies: ["CKernels", "COpenBLAS"], swiftSettings: optimized),
         .target(name: "CHiVGManifest", dependencies: ["CProtobufC"]),
-        .target(name: "HiVGFormats", dependencies: ["HiVGCore", "CZip", "CHiVGManifest"], swiftSettings: optimized),
+        // ONNX's published onnx.proto (proto/, pinned) compiled by protoc-c; read and written by HiVGFormats/ONNX.
+        .target(name: "CONNXProto", dependencies: ["CProtobufC"]),
+        .target(name: "HiVGFormats", dependencies: ["HiVGCore", "CZip", "CHiVGManifest", "CONNXProto"], swiftSettings: optimized),
         .target(name: "HiVGModel", dependencies: ["HiVGCore", "HiVGFormats"], swiftSettings: optimized),
         .target(name: "HiVGSurgery", dependencies: ["HiVGCore", "HiVGModel"], swiftSettings: optimized),
         .target(name: "HiVGForward", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery"], swiftSettings: optimized),

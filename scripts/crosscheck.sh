@@ -66,5 +66,18 @@ if [ -x "$GGUF_PY" ] && "$GGUF_PY" -c "import gguf, numpy" 2>/dev/null; then
 else
   echo "SKIP  quant_check.py: no python with gguf (CROSSCHECK_GGUF_PYTHON or .venv from make crosscheck)"
 fi
+# The ONNX writer (hidden `hivgkit onnx-samples`) against onnx.checker (full_check) and ONNX Runtime CPU
+# (scripts/crosscheck/crosscheck_onnx.py): python from $CROSSCHECK_ONNX_PYTHON, else the git-ignored
+# .venv-onnx/ made once from the pinned scripts/crosscheck/requirements-onnx.txt; SKIPs when neither works.
+ONNX_REQ=scripts/crosscheck/requirements-onnx.txt
+if [ -z "${CROSSCHECK_ONNX_PYTHON:-}" ] && ! cmp -s "$ONNX_REQ" .venv-onnx/.ok; then
+  echo "crosscheck: installing $ONNX_REQ into .venv-onnx (once)"
+  { [ -x .venv-onnx/bin/python ] || "${PYTHON:-python3}" -m venv .venv-onnx; } &&
+    .venv-onnx/bin/python -m pip install -q -r "$ONNX_REQ" && cp "$ONNX_REQ" .venv-onnx/.ok ||
+    echo "crosscheck: could not install $ONNX_REQ; the ONNX part will SKIP"
+fi
+if [ -z "${CROSSCHECK_ONNX_PYTHON:-}" ] && [ -f .venv-onnx/.ok ]; then CROSSCHECK_ONNX_PYTHON=$PWD/.venv-onnx/bin/python; fi
+export CROSSCHECK_ONNX_PYTHON=${CROSSCHECK_ONNX_PYTHON:-}
+part crosscheck-onnx scripts/crosscheck/crosscheck_onnx.py
 echo "crosscheck: $PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ] && exit "$STATUS" || exit 1

@@ -93,6 +93,9 @@ public enum CheckpointReader {
             c.files = [file]
             return c
         }
+        if ONNXModelFile.looksLikeONNX(bytes) {
+            throw FormatError(.unsupported, file: file, "an ONNX model, not a checkpoint (`hivgkit inspect` lists it)")
+        }
         if bytes.isEmpty { throw FormatError(.unknownFormat, file: file, "empty file") }
         throw FormatError(.unknownFormat, file: file, offset: 0,
                           "not a torch zip, legacy torch, TorchScript or safetensors file (starts with \(bytes.prefix(4).map { String(format: "%02x", $0) }.joined()))")

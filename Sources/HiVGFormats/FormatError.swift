@@ -26,6 +26,8 @@ public struct FormatError: Error, CustomStringConvertible, Sendable {
         case safetensorsDuplicate = "safetensors-duplicate"
         case safetensorsTruncated = "safetensors-truncated"
         case safetensorsSize = "safetensors-size"
+        case onnx
+        case onnxExternalData = "onnx-external-data"
     }
 
     public var kind: Kind

@@ -12,7 +12,7 @@ struct InspectCommand: ParsableCommand {
         abstract: "Show what a checkpoint holds: format, container structure, module tree and tensors.",
         discussion: "Reads only the directory and the pickle; tensor bytes are never touched. Nothing in the file is executed.")
 
-    @Argument(help: "A .pth/.bin/.pt file, a safetensors file, or a Hugging Face folder.")
+    @Argument(help: "A .pth/.bin/.pt file, a safetensors file, an ONNX model, or a Hugging Face folder.")
     var path: String
 
     @OptionGroup var read: ReadOptionGroup
@@ -67,6 +67,9 @@ struct InspectRun {
     var depth: Int
 
     func run() throws {
+        if ONNXModelFile.looksLikeONNX(path: path) {
+            return try InspectONNX(path: path, json: json, tensors: tensors || filter != nil || hash, filter: filter, hash: hash).run()
+        }
         try reportingErrors {
             let c = try CheckpointReader.read(path, options: readOptions)
             let listed = c.graph.entries.filter { e in filter.map { fnmatch($0, e.name, 0) == 0 } ?? true }

@@ -241,6 +241,7 @@ else bad "output tensor digests differ from Tests/cli/output-digests.txt (script
 
 source Tests/cli/preprocess.sh
 source Tests/cli/tokenize.sh
+source Tests/cli/onnx.sh
 
 echo "cli: $pass passed, $fail failed"
 [ "$fail" = 0 ]
