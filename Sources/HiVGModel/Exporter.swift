@@ -26,13 +26,15 @@ public enum ExportFormat: String, CaseIterable, Sendable {
         switch self {
         case .hivgw: return nil
         case .gguf:
+            let ggml = ["f32"] + QuantScheme.allCases.filter { $0.ggmlType != nil }.map(\.rawValue)
             return scheme.ggmlType == nil
-                ? "\(scheme.rawValue) is not a ggml type: GGUF holds f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q4_k and q6_k (use .hivgw for \(scheme.rawValue))"
+                ? "\(scheme.rawValue) is not a ggml type: GGUF holds \(ggml.joined(separator: ", ")) (use .hivgw for \(scheme.rawValue))"
                 : nil
         case .safetensors:
-            return scheme == .f16 || scheme == .bf16
+            let plain = QuantScheme.allCases.filter { $0.spec.plainDType != nil }.map(\.rawValue)
+            return scheme.spec.plainDType != nil
                 ? nil
-                : "safetensors holds plain tensors only: --scheme f16 or bf16 (use .hivgw or .gguf for \(scheme.rawValue))"
+                : "safetensors holds plain tensors only: --scheme \(plain.joined(separator: " or ")) (use .hivgw or .gguf for \(scheme.rawValue))"
         }
     }
 }
@@ -344,22 +346,11 @@ public enum Exporter {
         return kv
     }
 
-    /// llama.cpp's `general.file_type` (`llama_ftype`) for the plan's scheme: ALL_F32 0, MOSTLY_F16 1,
-    /// Q4_0 2, Q4_1 3, Q8_0 7, Q5_0 8, Q4_K_S 14, Q6_K 18, BF16 32.
+    /// llama.cpp's `general.file_type` (`llama_ftype`) for the plan's scheme (`QuantScheme.spec`), or
+    /// for a plain export ALL_F32 0, MOSTLY_F16 1, MOSTLY_BF16 32.
     static func fileType(_ plan: ExportPlan) -> UInt32? {
-        switch plan.scheme {
-        case nil:
-            switch plainName(plan) { case "f32": return 0; case "f16": return 1; case "bf16": return 32; default: return nil }
-        case .f16?: return 1
-        case .bf16?: return 32
-        case .q4_0?: return 2
-        case .q4_1?: return 3
-        case .q8_0?: return 7
-        case .q5_0?: return 8
-        case .q4_k?: return 14
-        case .q6_k?: return 18
-        case .int8?: return nil
-        }
+        if let s = plan.scheme { return s.spec.ggufFileType }
+        switch plainName(plan) { case "f32": return 0; case "f16": return 1; case "bf16": return 32; default: return nil }
     }
 
     /// The plain dtype of a plain export (`f32`, `f16`, `bf16`; `mixed` when floating tensors differ).
@@ -368,22 +359,10 @@ public enum Exporter {
         return d.count == 1 ? d.first!.rawValue.lowercased() : (d.isEmpty ? "f32" : "mixed")
     }
 
-    /// The manifest description of a scheme's blocks (`docs/native-format.md`).
+    /// The manifest description of a scheme's blocks (`docs/native-format.md`), from the scheme's table.
     public static func nativeQuantization(_ s: QuantScheme) -> NativeQuantization {
-        let layout: String
-        switch s {
-        case .f16: layout = "IEEE binary16"
-        case .bf16: layout = "bfloat16"
-        case .int8: layout = "per row: f32 scale, then one int8 per element"
-        case .q8_0: layout = "f16 d, 32 × int8"
-        case .q4_0: layout = "f16 d, 16 bytes: element j low nibble, j+16 high"
-        case .q4_1: layout = "f16 d, f16 m (min), 16 bytes of nibbles as q4_0"
-        case .q5_0: layout = "f16 d, u32 qh (5th bits), 16 bytes of low nibbles"
-        case .q4_k: layout = "f16 d, f16 dmin, 12 B of 6-bit scales/mins, 128 B quants"
-        case .q6_k: layout = "128 B low nibbles, 64 B high 2 bits, 16 × int8 scale, f16 d"
-        }
-        return NativeQuantization(scheme: s.rawValue, blockSize: s.blockSize, blockBytes: s.bytesPerBlock,
-                                  rowExtraBytes: s == .int8 ? 4 : 0, scaleLayout: layout, ggmlType: s.ggmlType)
+        NativeQuantization(scheme: s.rawValue, blockSize: s.blockSize, blockBytes: s.bytesPerBlock,
+                           rowExtraBytes: s.rowExtraBytes, scaleLayout: s.layout, ggmlType: s.ggmlType)
     }
 
     // MARK: tensors

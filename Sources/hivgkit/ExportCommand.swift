@@ -29,7 +29,7 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "hivgw, gguf or safetensors (default: from the output's extension).")
     var format: String?
 
-    @Option(help: "Quantization scheme: \(QuantScheme.allCases.map(\.rawValue).joined(separator: ", ")) (default: none, plain).")
+    @Option(help: "Quantization scheme: \(QuantScheme.names) (default: none, plain; `hivgkit quantize --help` describes them).")
     var scheme: String?
 
     @Option(help: "Plain dtype of floating-point tensors without --scheme: f32, f16 or bf16 (default f32).")
@@ -95,7 +95,7 @@ struct QuantOptionGroup: ParsableArguments {
 }
 
 func unknownScheme(_ s: String) -> ValidationError {
-    ValidationError("unknown scheme `\(s)`: one of \(QuantScheme.allCases.map(\.rawValue).joined(separator: ", "))")
+    ValidationError("unknown scheme `\(s)`: one of \(QuantScheme.names)")
 }
 
 /// The output format from --format or the extension, checked against the scheme.

@@ -9,7 +9,9 @@ struct QuantizeCommand: ParsableCommand {
         commandName: "quantize",
         abstract: "Quantize a model (LoRA merged on the way) to .hivgw or GGUF, with a per-tensor error report.",
         discussion: """
-        Schemes: f16, bf16, int8 (per output channel, symmetric; .hivgw only), q8_0, q4_0, q4_1, q5_0, q4_k, q6_k. \
+        Schemes:
+        \(QuantScheme.helpTable)
+
         The output format comes from --format or the extension: .gguf (ggml-native schemes), .safetensors \
         (f16 / bf16 only), anything else .hivgw.
 
@@ -27,7 +29,7 @@ struct QuantizeCommand: ParsableCommand {
     @Argument(help: "Source checkpoint (.pth, .safetensors, .hivgw, .gguf, a folder; LoRA is merged).")
     var source: String
 
-    @Option(help: "Scheme: \(QuantScheme.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(help: "Scheme: \(QuantScheme.names) (see Schemes below).")
     var scheme: String
 
     @Option(name: .shortAndLong, help: "Output file (.hivgw, .gguf, .safetensors); not needed with --plan.")
