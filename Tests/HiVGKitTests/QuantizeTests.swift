@@ -170,7 +170,7 @@ final class QuantizeTests: XCTestCase {
         }
         let blocks = x.count / 32
         var outs: [[UInt8]] = []
-        for level in 0...HalfKernels.quantSIMDLevel {
+        for level in 0...CPUFeatures.simdLevel {
             var o = [UInt8](repeating: 0xAA, count: blocks * 34)
             x.withUnsafeBufferPointer { xp in o.withUnsafeMutableBytes { HalfKernels.quantizeQ8_0(xp.baseAddress!, $0.baseAddress!, blocks: blocks, level: level) } }
             outs.append(o)
