@@ -6,18 +6,31 @@ public struct CPUFeatures: OptionSet, Sendable, CustomStringConvertible {
     public let rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
 
+    /// SSE4.1 (with `sha`: the SHA-256 kernel).
     public static let sse41 = CPUFeatures(rawValue: HIVG_CPU_SSE41)
+    /// SSE4.2: CRC-32C instructions.
     public static let sse42 = CPUFeatures(rawValue: HIVG_CPU_SSE42)
+    /// AVX: 256-bit registers saved by the OS.
     public static let avx = CPUFeatures(rawValue: HIVG_CPU_AVX)
+    /// F16C: half-float conversions.
     public static let f16c = CPUFeatures(rawValue: HIVG_CPU_F16C)
+    /// FMA3: fused multiply-add.
     public static let fma = CPUFeatures(rawValue: HIVG_CPU_FMA)
+    /// AVX2: 256-bit integer vectors.
     public static let avx2 = CPUFeatures(rawValue: HIVG_CPU_AVX2)
+    /// AVX-512 Foundation.
     public static let avx512f = CPUFeatures(rawValue: HIVG_CPU_AVX512F)
+    /// AVX-512 conflict detection (part of level 2).
     public static let avx512cd = CPUFeatures(rawValue: HIVG_CPU_AVX512CD)
+    /// AVX-512 doubleword/quadword.
     public static let avx512dq = CPUFeatures(rawValue: HIVG_CPU_AVX512DQ)
+    /// AVX-512 byte/word.
     public static let avx512bw = CPUFeatures(rawValue: HIVG_CPU_AVX512BW)
+    /// AVX-512 vector lengths.
     public static let avx512vl = CPUFeatures(rawValue: HIVG_CPU_AVX512VL)
+    /// AVX-512 VNNI: `vpdpbusd`, the int8 GEMM kernel.
     public static let avx512vnni = CPUFeatures(rawValue: HIVG_CPU_AVX512VNNI)
+    /// SHA extensions: the SHA-256 kernel.
     public static let sha = CPUFeatures(rawValue: HIVG_CPU_SHA)
 
     /// Every feature with its name, in bit order.

@@ -274,6 +274,30 @@ final class QuantizeTests: XCTestCase {
         var out = [Float](repeating: 0, count: x.count)
         func amax(_ r: Range<Int>) -> Float { x[r].reduce(0) { max($0, abs($1)) } }
         func h(_ o: Int) -> Float { S.f32(fp16: UInt16(q[o]) | UInt16(q[o + 1]) << 8) }
+        // 32-element blocks: body(values, block offset in q, f32 slack)
+        func eachBlock(_ body: (Range<Int>, Int, Float) -> Void) {
+            for b in 0..<(x.count / 32) {
+                let r = 32 * b..<32 * b + 32
+                body(r, b * scheme.bytesPerBlock, amax(r) * 0x1p-18 + 1e-35)
+            }
+        }
+        // q4_0 / q5_0: d = max / -levels, levels −levels…levels−1
+        func symmetric(levels: Float) {
+            eachBlock { r, o, slack in
+                var m: Float = 0
+                for i in r where abs(x[i]) > abs(m) { m = x[i] }
+                let d = m / -levels, id: Float = d != 0 ? 1 / d : 0
+                for i in r { out[i] = abs(d) * max(0.5, x[i] * id - (levels - 1)) + levels * abs(d - h(o)) + slack }
+            }
+        }
+        // q4_1 / q5_1: d = (max − min) / top, levels 0…top
+        func affine(top: Float) {
+            eachBlock { r, o, slack in
+                let mn = x[r].min()!, mx = x[r].max()!
+                let d = (mx - mn) / top
+                for i in r { out[i] = d / 2 + top * abs(d - h(o)) + abs(mn - h(o + 2)) + slack }
+            }
+        }
         switch scheme {
         case .f16:
             for i in x.indices { out[i] = max(abs(x[i]) * 0x1p-11, 0x1p-25) }
@@ -286,28 +310,15 @@ final class QuantizeTests: XCTestCase {
                 let slack = amax(r * cols..<(r + 1) * cols) * 0x1p-18 + 1e-35
                 for c in 0..<cols { out[r * cols + c] = s / 2 + slack }
             }
-        case .q8_0, .q4_0, .q5_0, .q4_1, .q5_1:
-            for b in 0..<(x.count / 32) {
-                let r = 32 * b..<32 * b + 32
-                let am = amax(r), slack = am * 0x1p-18 + 1e-35
-                let o = b * scheme.bytesPerBlock
-                switch scheme {
-                case .q8_0:
-                    let d = am / 127
-                    for i in r { out[i] = d / 2 + 127 * abs(d - h(o)) + slack }
-                case .q4_1, .q5_1:
-                    let mn = x[r].min()!, mx = x[r].max()!
-                    let top: Float = scheme == .q4_1 ? 15 : 31
-                    let d = (mx - mn) / top
-                    for i in r { out[i] = d / 2 + top * abs(d - h(o)) + abs(mn - h(o + 2)) + slack }
-                default:
-                    let levels: Float = scheme == .q4_0 ? 8 : 16
-                    var m: Float = 0
-                    for i in r where abs(x[i]) > abs(m) { m = x[i] }
-                    let d = m / -levels, id: Float = d != 0 ? 1 / d : 0
-                    for i in r { out[i] = abs(d) * max(0.5, x[i] * id - (levels - 1)) + levels * abs(d - h(o)) + slack }
-                }
+        case .q8_0:
+            eachBlock { r, o, slack in
+                let d = amax(r) / 127
+                for i in r { out[i] = d / 2 + 127 * abs(d - h(o)) + slack }
             }
+        case .q4_0: symmetric(levels: 8)
+        case .q5_0: symmetric(levels: 16)
+        case .q4_1: affine(top: 15)
+        case .q5_1: affine(top: 31)
         case .q4_k, .q5_k, .q6_k:
             var grid = [Float](repeating: 0, count: 256)
             for b in 0..<(x.count / 256) {

@@ -3,8 +3,9 @@
 /// exactly ggml's block structs (`ggml-common.h`), little-endian, blocks laid along each row.
 ///
 /// Everything about a scheme is in two places: its codec in `Schemes/` (block size, bytes, layout,
-/// encode, decode) and its row in `spec` (ggml type, GGUF file type, error bound, fallback, help).
-/// Every other property reads them; nothing else switches over the schemes.
+/// encode, decode) and its row in `spec` below (ggml type, GGUF file type, error bound, fallback,
+/// help). Every other property (`QuantSchemeSpec.swift`) reads them; nothing else switches over the
+/// schemes. Adding a scheme: its codec file, its case and its row here.
 ///
 /// | scheme | block | bytes | ggml type | layout of one block                                   |
 /// |--------|-------|-------|-----------|--------------------------------------------------------|
@@ -24,53 +25,45 @@
 public enum QuantScheme: String, CaseIterable, Sendable, Codable {
     case f16, bf16, int8, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k
 
-    /// Elements per block along a row: 32 or 256 for the ggml block types, 1 for f16 and bf16. For
-    /// int8 the block is the whole row, so any row length fits: reported as 1 here; use
-    /// `rowBytes(cols:)` / `byteCount(rows:cols:)` for sizes.
-    public var blockSize: Int { spec.codec.blockSize }
-
-    /// Bytes of one block (`sizeof(block_*)` in ggml). int8: 1 byte per element, plus the 4-byte row
-    /// scale that `rowBytes(cols:)` adds.
-    public var bytesPerBlock: Int { spec.codec.blockBytes }
-
-    /// Bytes a row carries beyond its blocks: 4 for int8's f32 scale, 0 for the ggml types.
-    public var rowExtraBytes: Int { spec.codec.rowExtraBytes }
-
-    /// The byte layout of one block, in words (the `.hivgw` manifest's `scale_layout`).
-    public var layout: String { spec.codec.layout }
-
-    /// The GGUF/ggml tensor type id, or nil for int8 (ours, not a ggml type).
-    public var ggmlType: Int? { spec.ggmlType }
-
-    /// True when a row of this length can be encoded: positive and a multiple of the block size.
-    public func fits(rowLength: Int) -> Bool {
-        rowLength > 0 && rowLength % blockSize == 0
-    }
-
-    /// Bytes of one encoded row of `cols` elements (`cols` must fit).
-    public func rowBytes(cols: Int) -> Int { cols / blockSize * bytesPerBlock + rowExtraBytes }
-
-    /// Bytes of a `rows` × `cols` tensor in this scheme (`cols` must fit).
-    public func byteCount(rows: Int, cols: Int) -> Int { rows * rowBytes(cols: cols) }
-
-    /// True for the 256-element super-block schemes.
-    public var isKQuant: Bool { spec.codec is any KQuantCodec.Type }
-
-    /// The scheme stored as ggml type `id`, or nil when no scheme is (plain f32/integer types read as
-    /// tensors, and the ggml types we do not encode).
-    public init?(ggmlType id: Int) {
-        guard let s = QuantScheme.allCases.first(where: { $0.ggmlType == id }) else { return nil }
-        self = s
-    }
-
-    /// The scheme names as a list for help texts and errors: `f16, bf16, int8, q8_0, …`.
-    public static var names: String { allCases.map(\.rawValue).joined(separator: ", ") }
-
-    /// One line per scheme for `--help`: name, block, bytes per value and what it is.
-    public static var helpTable: String {
-        allCases.map { s in
-            let bits = Double(8 * s.bytesPerBlock) / Double(s.blockSize)  // exact: a few bits over a power of two
-            return "\(s.rawValue): \(s.spec.summary) (\(bits == bits.rounded() ? "\(Int(bits))" : "\(bits)") bits per value)"
-        }.joined(separator: "\n")
+    /// The table: one row per scheme. The switch is exhaustive, so a new case does not compile until
+    /// its row is written. A row's trailing comment is the RMS relative error the scheme gives on
+    /// N(0, σ²) rows (`QuantizeTests.testKQuantsBeatLegacySchemes`), which its bound is ~1.4× of.
+    public var spec: QuantSchemeSpec {
+        typealias R = QuantSchemeSpec
+        switch self {
+        case .f16:
+            return R(codec: Float16Codec.self, ggmlType: 1, ggufFileType: 1, rmsRelativeBound: 0x1p-11, plainDType: .f16,
+                     fallback: nil, summary: "IEEE half, round to nearest even")
+        case .bf16:
+            return R(codec: BFloat16Codec.self, ggmlType: 30, ggufFileType: 32, rmsRelativeBound: 0x1p-8, plainDType: .bf16,
+                     fallback: nil, summary: "bfloat16, round to nearest even")
+        case .int8:  // ≈ 0.0075 per 1024-wide row
+            return R(codec: Int8Rows.self, ggmlType: nil, ggufFileType: nil, rmsRelativeBound: 0.02, plainDType: nil,
+                     fallback: nil, summary: "per output channel, symmetric, f32 scale per row; .hivgw only")
+        case .q8_0:  // 0.0053
+            return R(codec: Q8_0.self, ggmlType: 8, ggufFileType: 7, rmsRelativeBound: 0.0075, plainDType: nil,
+                     fallback: .f16, summary: "ggml Q8_0, blocks of 32, f16 scale")
+        case .q4_0:  // 0.086
+            return R(codec: Q4_0.self, ggmlType: 2, ggufFileType: 2, rmsRelativeBound: 0.12, plainDType: nil,
+                     fallback: .f16, summary: "ggml Q4_0, blocks of 32, f16 scale")
+        case .q4_1:  // 0.078
+            return R(codec: Q4_1.self, ggmlType: 3, ggufFileType: 3, rmsRelativeBound: 0.11, plainDType: nil,
+                     fallback: .f16, summary: "ggml Q4_1, blocks of 32, f16 scale and min")
+        case .q5_0:  // 0.043
+            return R(codec: Q5_0.self, ggmlType: 6, ggufFileType: 8, rmsRelativeBound: 0.06, plainDType: nil,
+                     fallback: .f16, summary: "ggml Q5_0, blocks of 32, f16 scale")
+        case .q5_1:  // 0.038
+            return R(codec: Q5_1.self, ggmlType: 7, ggufFileType: 9, rmsRelativeBound: 0.053, plainDType: nil,
+                     fallback: .f16, summary: "ggml Q5_1, blocks of 32, f16 scale and min")
+        case .q4_k:  // 0.071
+            return R(codec: Q4_K.self, ggmlType: 12, ggufFileType: 14, rmsRelativeBound: 0.10, plainDType: nil,
+                     fallback: .q8_0, summary: "ggml Q4_K, super-blocks of 256, 6-bit sub-block scales and mins")
+        case .q5_k:  // 0.036
+            return R(codec: Q5_K.self, ggmlType: 13, ggufFileType: 16, rmsRelativeBound: 0.05, plainDType: nil,
+                     fallback: .q8_0, summary: "ggml Q5_K, super-blocks of 256, 6-bit sub-block scales and mins")
+        case .q6_k:  // 0.018
+            return R(codec: Q6_K.self, ggmlType: 14, ggufFileType: 18, rmsRelativeBound: 0.025, plainDType: nil,
+                     fallback: .q8_0, summary: "ggml Q6_K, super-blocks of 256, 8-bit sub-block scales")
+        }
     }
 }

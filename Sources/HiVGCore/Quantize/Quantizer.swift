@@ -5,14 +5,15 @@ import Foundation
 /// block structs back to back (little-endian), so a `rows` × `cols` tensor takes
 /// `scheme.byteCount(rows:cols:)` bytes and row r starts at `r · scheme.rowBytes(cols:)`.
 ///
-/// Bit-exactness: bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k and q6_k reproduce ggml's reference quantizers
-/// (`quantize_row_*_ref` / `ggml_compute_fp32_to_bf16` in ggml, built for x86-64 without FMA
+/// Bit-exactness: bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k and q6_k reproduce ggml's reference
+/// quantizers (`quantize_row_*_ref` / `ggml_compute_fp32_to_bf16` in ggml, built for x86-64 without FMA
 /// contraction as ggml-base is) byte for byte, on every input: subnormals, ±inf and NaN included.
-/// For finite inputs without -0.0 they also match gguf-py's `gguf.quants.quantize` (bf16, q8_0,
-/// q4_0, q4_1, q5_0, q5_1; gguf-py only dequantizes the K-quants). On NaN, ±inf and the sign of an all-zero
+/// For finite inputs without -0.0 they also match gguf-py's `gguf.quants.quantize` (bf16, q8_0, q4_0,
+/// q4_1, q5_0, q5_1; gguf-py only dequantizes the K-quants). On NaN, ±inf and the sign of an all-zero
 /// block's scale, gguf-py and ggml's C disagree, and we follow ggml. f16 is IEEE round-to-nearest-even
 /// (numpy's `astype(float16)`). Dequantization follows ggml's `dequantize_row_*` in the same
-/// operation order, so gguf-py's dequantizer returns exactly our values.
+/// operation order, so gguf-py's dequantizer returns exactly our values. Each scheme's codec
+/// (`QuantScheme.spec`) does the work; this type checks sizes and splits rows over threads.
 public enum Quantizer {
     /// Encodes `x` (`rows` × `cols`, row-major) into a new byte array.
     /// - Precondition: `x.count == rows * cols` and `scheme.fits(rowLength: cols)`.
