@@ -36,6 +36,11 @@ done
 for s in f16 q8_0 q4_k q6_k; do
   q export "${HEADS[@]}" "$H/stage3.pth" --scheme $s -o "$T/export-$s.gguf"
 done
+# Schemes added after the list was recorded (issue 14): their outputs only add lines.
+for s in q5_1 q5_k; do
+  q quantize "${HEADS[@]}" "$H/stage3.pth" --scheme $s -o "$T/quant-$s.hivgw"
+  q export "${HEADS[@]}" "$H/stage3.pth" --scheme $s -o "$T/export-$s.gguf"
+done
 q extract "$T/merge-series.safetensors" --base "$H/debiased_clip.pth" --rank 4 -o "$T/adapter" "${HEADS[@]}"
 for f in f32 q8_0; do
   src=$T/export.hivgw; [ $f = q8_0 ] && src=$T/quant-q8_0.hivgw
@@ -43,6 +48,7 @@ for f in f32 q8_0; do
     "$BIN" forward "$src" --inputs "$H/goldens/stage3.safetensors" -o "$T/forward-$f-$w.safetensors" --all --weights $w --quiet >/dev/null
   done
 done
+"$BIN" forward "$T/quant-q5_k.hivgw" --inputs "$H/goldens/stage3.safetensors" -o "$T/forward-q5_k-decoded.safetensors" --all --quiet >/dev/null
 "$BIN" forward "${HEADS[@]}" "$H/gref_stage3.pth" --inputs "$H/goldens/gref_stage3.safetensors" -o "$T/forward-gref.safetensors" --all --quiet >/dev/null
 "$BIN" forward "${HEADS[@]}" "$H/large_stage3.pth" --inputs "$H/goldens/large_stage3.safetensors" -o "$T/forward-large.safetensors" --all --quiet >/dev/null
 "$BIN" forward "${HEADS[@]}" "$H/mixup_stage3.pth" --inputs "$H/goldens/mixup_stage3.safetensors" -o "$T/forward-mixup.safetensors" --all --quiet >/dev/null

@@ -3,11 +3,11 @@
 
 Writes, next to this script:
   input.f32            64 rows x 256 float32, little-endian, row-major (fixed seed, edge rows first)
-  expected_<s>.bin     gguf.quants.quantize(input, <s>) for s in bf16 q8_0 q4_0 q4_1 q5_0
+  expected_<s>.bin     gguf.quants.quantize(input, <s>) for s in bf16 q8_0 q4_0 q4_1 q5_0 q5_1
   expected_dequant.json  sha256 of gguf.quants.dequantize(expected_<s>.bin) as little-endian f32
 
 gguf-py (gguf==0.19.0, numpy==2.4.6; Fixtures/requirements-ci.txt) quantizes those schemes bit-exactly
-like ggml's reference C, so these bytes are the oracle. For q4_k / q6_k gguf-py only dequantizes:
+like ggml's reference C, so these bytes are the oracle. For q4_k / q5_k / q6_k gguf-py only dequantizes:
 the Swift test writes our blocks (ours_<s>.bin) and our dequantized values (ours_<s>.deq.f32) when
 HIVGKIT_WRITE_QUANT_FIXTURES=1, and scripts/crosscheck/quant_check.py checks that gguf-py
 dequantizes ours_<s>.bin to exactly ours_<s>.deq.f32.
@@ -27,7 +27,7 @@ from gguf import quants
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROWS, COLS = 64, 256
 SEED = 20240604
-SCHEMES = {"bf16": T.BF16, "q8_0": T.Q8_0, "q4_0": T.Q4_0, "q4_1": T.Q4_1, "q5_0": T.Q5_0}
+SCHEMES = {"bf16": T.BF16, "q8_0": T.Q8_0, "q4_0": T.Q4_0, "q4_1": T.Q4_1, "q5_0": T.Q5_0, "q5_1": T.Q5_1}
 
 
 def make_input() -> np.ndarray:

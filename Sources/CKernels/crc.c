@@ -66,8 +66,7 @@ uint32_t hivg_crc32c(uint32_t crc, const void *data, size_t n) {
     const uint8_t *p = data;
     crc = ~crc;
 #if defined(__x86_64__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("sse4.2")) return ~crc32c_hw(crc, p, n);
+    if (hivg_cpu_has(HIVG_CPU_SSE42)) return ~crc32c_hw(crc, p, n);
 #endif
     ensure_tables();
     while (n--) crc = (crc >> 8) ^ crc32c_table[(crc ^ *p++) & 0xff];

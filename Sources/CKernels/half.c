@@ -97,27 +97,15 @@ static void f16_to_f32_f16c(const uint16_t *src, float *dst, size_t n) {
 }
 #endif
 
-int hivg_have_f16c(void) {
-#if defined(__x86_64__)
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
-#else
-    return 0;
-#endif
-}
+static int have_f16c(void) { return hivg_cpu_has(HIVG_CPU_F16C | HIVG_CPU_AVX); }
 
 static int have_avx512f(void) {
-#if defined(__x86_64__)
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f");
-#else
-    return 0;
-#endif
+    return hivg_cpu_has(HIVG_CPU_AVX512F);
 }
 
 void hivg_f32_to_f16(const float *src, uint16_t *dst, size_t n) {
 #if defined(__x86_64__)
-    if (hivg_have_f16c()) {
+    if (have_f16c()) {
         if (n >= HIVG_F16_STREAM_MIN_BYTES / 2 && ((uintptr_t)dst & 1) == 0 && have_avx512f())
             f32_to_f16_avx512_stream(src, dst, n);
         else
@@ -130,7 +118,7 @@ void hivg_f32_to_f16(const float *src, uint16_t *dst, size_t n) {
 
 void hivg_f16_to_f32(const uint16_t *src, float *dst, size_t n) {
 #if defined(__x86_64__)
-    if (hivg_have_f16c()) { f16_to_f32_f16c(src, dst, n); return; }
+    if (have_f16c()) { f16_to_f32_f16c(src, dst, n); return; }
 #endif
     for (size_t i = 0; i < n; i++) dst[i] = f16_to_f32_scalar(src[i]);
 }

@@ -64,8 +64,7 @@ static void merge_plain(float *restrict w, const float *restrict a, const float 
 
 void hivg_lora_merge(float *w, const float *a, const float *b, size_t out, size_t in, size_t r, float scale) {
 #if defined(__x86_64__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) { merge_avx2(w, a, b, out, in, r, scale); return; }
+    if (hivg_cpu_has(HIVG_CPU_AVX2 | HIVG_CPU_FMA)) { merge_avx2(w, a, b, out, in, r, scale); return; }
 #endif
     merge_plain(w, a, b, out, in, r, scale);
 }
@@ -170,8 +169,7 @@ int hivg_lora_merge_rows(float *dst, const float *w, const float *a, const float
                          size_t row0, size_t row1) {
     if (row1 <= row0) return 1;
 #if defined(__x86_64__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma")) {
+    if (hivg_cpu_has(HIVG_CPU_AVX512F | HIVG_CPU_FMA)) {
         int ok = merge_rows_avx512(dst, w, a, b, in, r, scale, row0, row1);
         if (ok >= 0) return ok;
     }

@@ -215,13 +215,7 @@ VNNI static void q8_gemm_vnni(const uint8_t *xq, size_t ldq, const float *xd, si
 }
 #endif
 
-int hivg_q8_vnni(void) {
-#if defined(__x86_64__)
-    return hivg_vmath_active_level() == 2 && __builtin_cpu_supports("avx512vnni");
-#else
-    return 0;
-#endif
-}
+int hivg_q8_vnni(void) { return hivg_vmath_active_level() == 2 && hivg_cpu_has(HIVG_CPU_AVX512VNNI); }
 
 void hivg_q8_quantize_rows(const float *x, size_t lda, size_t m, size_t k, uint8_t *xq, float *xd) {
 #if defined(__x86_64__)

@@ -160,18 +160,8 @@ static void q8_0_avx2(const float *x, uint8_t *out, size_t nb) {
 }
 #endif
 
-int hivg_quant_simd_level(void) {
-#if defined(__x86_64__)
-    __builtin_cpu_init();
-    if (!__builtin_cpu_supports("f16c")) return 0;
-    if (__builtin_cpu_supports("avx512f")) return 2;
-    if (__builtin_cpu_supports("avx2")) return 1;
-#endif
-    return 0;
-}
-
 void hivg_quantize_q8_0(const float *x, uint8_t *out, size_t nblocks, int level) {
-    int have = hivg_quant_simd_level();
+    int have = hivg_cpu_level();
     if (level < 0 || level > have) level = have;
 #if defined(__x86_64__)
     if (level == 2) { q8_0_avx512(x, out, nblocks); return; }
@@ -248,7 +238,7 @@ static void q8_0_measure_avx512(const float *x, const uint8_t *q, size_t nb, q_e
 #endif
 
 void hivg_quantize_q8_0_measured(const float *x, uint8_t *out, size_t nblocks, int level, double sums[3]) {
-    int have = hivg_quant_simd_level();
+    int have = hivg_cpu_level();
     if (level < 0 || level > have) level = have;
     q_err_lanes acc;
     memset(&acc, 0, sizeof acc);

@@ -97,8 +97,7 @@ static void sha256_ni(uint32_t s[8], const uint8_t *p, size_t blocks) {
 
 void hivg_sha256_blocks(uint32_t state[8], const void *data, size_t blocks) {
 #if defined(__x86_64__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1")) { sha256_ni(state, data, blocks); return; }
+    if (hivg_cpu_has(HIVG_CPU_SHA | HIVG_CPU_SSE41)) { sha256_ni(state, data, blocks); return; }
 #endif
     sha256_c(state, data, blocks);
 }

@@ -1,4 +1,5 @@
 #include "hivg_vmath.h"
+#include "hivg_cpu.h"
 #include <math.h>
 #include <stdint.h>
 
@@ -131,32 +132,13 @@ AVX512 static void layernorm_avx512(const float *x, float *y, size_t dim, const 
 }
 #endif
 
-static int level_cache = -1;
 static int level_cap = 2;
 
 void hivg_vmath_cap_level(int cap) { __atomic_store_n(&level_cap, cap < 0 ? 2 : cap, __ATOMIC_RELAXED); }
 
-static int detect_level(void) {
-    int level = __atomic_load_n(&level_cache, __ATOMIC_RELAXED);
-    if (level >= 0) return level;
-    level = 0;
-#if defined(__x86_64__)
-    // __builtin_cpu_supports also checks that the OS saves the wide registers (XCR0).
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma"))
-        level = 2;
-    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        level = 1;
-#endif
-    __atomic_store_n(&level_cache, level, __ATOMIC_RELAXED);
-    return level;
-}
-
-int hivg_cpu_simd_level(void) { return detect_level(); }
-
-// The level the kernels below (and the GEMM) use: the CPU's, unless a test capped it.
+// The level the kernels below (and the GEMM) use: the CPU's (hivg_cpu_level), unless a test capped it.
 int hivg_vmath_active_level(void) {
-    const int level = detect_level(), cap = __atomic_load_n(&level_cap, __ATOMIC_RELAXED);
+    const int level = hivg_cpu_level(), cap = __atomic_load_n(&level_cap, __ATOMIC_RELAXED);
     return level < cap ? level : cap;
 }
 

@@ -1,7 +1,7 @@
 import CKernels
 
-/// The only Swift file that imports CKernels: vectorized F16 conversions (F16C when the CPU has it)
-/// and checksums.
+/// The Swift side of CKernels (with `CPUFeatures`, the CPU detection every kernel shares): vectorized F16
+/// conversions (F16C when the CPU has it) and checksums.
 public enum HalfKernels {
     public static func f32ToF16(_ src: UnsafeRawPointer?, _ dst: UnsafeMutableRawPointer, _ n: Int) {
         guard n > 0, let src else { return }
@@ -13,7 +13,8 @@ public enum HalfKernels {
         hivg_f16_to_f32(src.assumingMemoryBound(to: UInt16.self), dst, n)
     }
 
-    public static var usesF16C: Bool { hivg_have_f16c() != 0 }
+    /// True when the conversions take the F16C path (`CPUFeatures` f16c and avx).
+    public static var usesF16C: Bool { CPUFeatures.current.isSuperset(of: [.f16c, .avx]) }
 
     static func sha256Blocks(_ state: UnsafeMutablePointer<UInt32>, _ data: UnsafeRawPointer, _ blocks: Int) {
         hivg_sha256_blocks(state, data, blocks)
@@ -53,11 +54,9 @@ public enum Checksum {
 // MARK: - Quantization kernels (CKernels quant.c), used by HiVGSurgery's Quantizer
 
 extension HalfKernels {
-    /// SIMD level of the quantization kernels on this CPU: 2 AVX-512F, 1 AVX2, 0 scalar.
-    public static var quantSIMDLevel: Int { Int(hivg_quant_simd_level()) }
-
     /// ggml Q8_0 of `blocks` blocks of 32 floats into 34-byte blocks (bit-exact with
-    /// `quantize_row_q8_0_ref`). `level` caps the SIMD level (nil: best); all levels give identical bytes.
+    /// `quantize_row_q8_0_ref`). `level` caps the SIMD level (`CPUFeatures.simdLevel`; nil: best); all
+    /// levels give identical bytes.
     public static func quantizeQ8_0(_ src: UnsafePointer<Float>, _ dst: UnsafeMutableRawPointer, blocks: Int, level: Int? = nil) {
         guard blocks > 0 else { return }
         hivg_quantize_q8_0(src, dst.assumingMemoryBound(to: UInt8.self), blocks, Int32(level ?? -1))
@@ -69,8 +68,6 @@ extension HalfKernels {
 /// Activations, softmax, LayerNorm and adds on Float buffers, vectorized with AVX-512 / AVX2 when the
 /// CPU has them (chosen at run time). The vector `exp` is within ~2 ulp of libm's `expf`.
 public enum VectorMath {
-    /// 2 AVX-512 (F, CD, BW, DQ, VL) + FMA usable, 1 AVX2 + FMA, 0 neither.
-    public static var simdLevel: Int { Int(hivg_cpu_simd_level()) }
     /// Caps the SIMD level of these kernels (nil: none): lets tests run the AVX2 and portable paths.
     public static func capLevel(_ level: Int?) { hivg_vmath_cap_level(Int32(level ?? -1)) }
     /// x / (1 + exp(−1.702 x)) in place (CLIP's quick_gelu).

@@ -76,7 +76,7 @@ public enum LinearAlgebra {
                 chosenBy = "environment (HIVGKIT_OPENBLAS_CORETYPE=\(v))"
             }
         } else {
-            switch VectorMath.simdLevel {
+            switch CPUFeatures.simdLevel {
             case 2: forced = "SkylakeX"; chosenBy = "hivgkit: AVX-512 CPU"
             case 1: forced = "Haswell"; chosenBy = "hivgkit: AVX2 CPU"
             default: break

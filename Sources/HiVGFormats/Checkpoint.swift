@@ -218,16 +218,10 @@ public struct EncodedTensor: Sendable {
         self.source = source
     }
 
-    /// The scheme name of a ggml block type.
+    /// The scheme name of a ggml block type, from the scheme table (`QuantScheme.init(ggmlType:)`); nil
+    /// for plain types (read as tensors) and for block types no scheme encodes.
     static func scheme(ggmlType t: GGMLType) -> String? {
-        switch t {
-        case .q8_0: return "q8_0"
-        case .q4_0: return "q4_0"
-        case .q4_1: return "q4_1"
-        case .q5_0: return "q5_0"
-        case .q4_k: return "q4_k"
-        case .q6_k: return "q6_k"
-        default: return nil
-        }
+        guard t.isQuantized else { return nil }
+        return QuantScheme(ggmlType: Int(t.rawValue))?.rawValue
     }
 }

@@ -23,8 +23,9 @@ import HiVGModel
 /// Globs are `fnmatch(3)` patterns over the canonical name, `*` crossing dots.
 ///
 /// Fallback: blocks run along the last dimension; when the scheme's block does not divide that row
-/// length, the next scheme that fits is taken: K-quant (256) → q8_0 (32) → f16 (reason
-/// `fallback q4_k→q8_0: row 64 % 256`). f16, bf16 and int8 fit every row.
+/// length, the next scheme of the table's chain that fits is taken (`QuantScheme.spec.fallback`):
+/// K-quant (256) → q8_0 (32) → f16 (reason `fallback q4_k→q8_0: row 64 % 256`). f16, bf16 and int8
+/// fit every row.
 ///
 /// Kept floating-point tensors are written F32 (`keptDType`); without a scheme (a plain write: a plain
 /// dtype is a plan too) every floating-point tensor is written as `keptDType` (`plain f32`), or as its
@@ -87,18 +88,21 @@ public enum QuantPolicy {
         return nil
     }
 
-    /// The scheme that fits a row of `rowLength`, starting from `scheme`: K-quant → q8_0 → f16, and
-    /// the fallback reason when it is not `scheme`.
+    /// The scheme that fits a row of `rowLength`, starting from `scheme` and following the table's
+    /// fallbacks (K-quant → q8_0 → f16), and the fallback reason when it is not `scheme`.
     public static func fit(_ scheme: QuantScheme, rowLength cols: Int) -> (QuantScheme, String?) {
         if scheme.fits(rowLength: cols) { return (scheme, nil) }
         var misses = ["% \(scheme.blockSize)"]
-        if scheme.isKQuant {
-            if QuantScheme.q8_0.fits(rowLength: cols) {
-                return (.q8_0, "fallback \(scheme.rawValue)→q8_0: row \(cols) % \(scheme.blockSize)")
+        var next = scheme.spec.fallback
+        while let n = next {
+            if n.fits(rowLength: cols) {
+                return (n, "fallback \(scheme.rawValue)→\(n.rawValue): row \(cols) " + misses.joined(separator: ", "))
             }
-            misses.append("% 32")
+            misses.append("% \(n.blockSize)")
+            next = n.spec.fallback
         }
-        return (.f16, "fallback \(scheme.rawValue)→f16: row \(cols) " + misses.joined(separator: ", "))
+        // every chain ends at f16 or bf16, which fit any row: a table whose chain does not is a bug
+        preconditionFailure("QuantScheme.spec: the fallback chain of \(scheme.rawValue) ends without a scheme for row \(cols)")
     }
 
     /// `fnmatch(3)` without flags: `*` and `?` match any character, dots included.
@@ -106,18 +110,13 @@ public enum QuantPolicy {
         fnmatch(glob, name, 0) == 0
     }
 
-    /// A ceiling on the relative RMS error ‖x̂ − x‖ / ‖x‖ of each scheme on trained or randomly
-    /// initialised weights (roughly Gaussian rows), used by the error report to flag tensors and by the
-    /// tests. f16 and bf16 are exact bounds (half an ulp, relative, for normal numbers); the others are
-    /// about 1.4× what the schemes give on N(0, σ²) rows (q8_0 0.0053, q6_k 0.018, q5_0 0.043, q4_k
-    /// 0.071, q4_1 0.078, q4_0 0.086, int8 ≈ 0.0075 per 1024-wide row), leaving room for heavier tails.
     /// The output NMSE `verify` allows for weights stored with `s`: 16·b² of its relative-RMS bound b
-    /// (a weight noise ε shows up as an output NMSE of about 8–11 ε² through the forward pass), and at
-    /// most 1e-4 for the float formats f16/bf16 (the bound the forward-pass issue sets for them; bf16's
-    /// 16·b² would be 2.4e-4, measured 2.6–3.3e-5).
+    /// (`QuantScheme.spec.rmsRelativeBound`; a weight noise ε shows up as an output NMSE of about 8–11 ε²
+    /// through the forward pass), and at most 1e-4 for the plain float formats f16/bf16 (the bound the
+    /// forward-pass issue sets for them; bf16's 16·b² would be 2.4e-4, measured 2.6–3.3e-5).
     public static func verifyGate(_ s: QuantScheme) -> Double {
         let b = rmsRelativeBound(s)
-        return s == .f16 || s == .bf16 ? min(16 * b * b, 1e-4) : 16 * b * b
+        return s.spec.plainDType != nil ? min(16 * b * b, 1e-4) : 16 * b * b
     }
 
     /// The scheme with the largest relative-RMS bound among `schemes` (the one a gate must allow for).
@@ -125,17 +124,6 @@ public enum QuantPolicy {
         schemes.max { rmsRelativeBound($0) < rmsRelativeBound($1) }
     }
 
-    public static func rmsRelativeBound(_ s: QuantScheme) -> Double {
-        switch s {
-        case .f16: return 0x1p-11
-        case .bf16: return 0x1p-8
-        case .int8: return 0.02
-        case .q8_0: return 0.0075
-        case .q6_k: return 0.025
-        case .q5_0: return 0.06
-        case .q4_k: return 0.10
-        case .q4_1: return 0.11
-        case .q4_0: return 0.12
-        }
-    }
+    /// The table's ceiling on the relative RMS error of `s` (`QuantScheme.spec.rmsRelativeBound`).
+    public static func rmsRelativeBound(_ s: QuantScheme) -> Double { s.spec.rmsRelativeBound }
 }

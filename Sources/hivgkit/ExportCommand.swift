@@ -30,7 +30,7 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "Output format (default: from the output's extension).")
     var format: OutputFormat?
 
-    @Option(help: "Quantization scheme (default: none, plain).")
+    @Option(help: "Quantization scheme (default: none, plain; `hivgkit quantize --help` describes them).")
     var scheme: QuantScheme?
 
     @Option(help: "Plain dtype of floating-point tensors without --scheme (default f32).")

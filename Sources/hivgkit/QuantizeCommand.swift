@@ -10,7 +10,9 @@ struct QuantizeCommand: ParsableCommand {
         commandName: "quantize",
         abstract: "Quantize a model (LoRA merged on the way) to .hivgw or GGUF, with a per-tensor error report.",
         discussion: """
-        Schemes: f16, bf16, int8 (per output channel, symmetric; .hivgw only), q8_0, q4_0, q4_1, q5_0, q4_k, q6_k. \
+        Schemes:
+        \(QuantScheme.helpTable)
+
         The output format comes from --format or the extension: .gguf (ggml-native schemes), .safetensors \
         (f16 / bf16 only), anything else .hivgw.
 
@@ -28,7 +30,7 @@ struct QuantizeCommand: ParsableCommand {
     @Argument(help: "Source checkpoint (.pth, .safetensors, .hivgw, .gguf, a folder; LoRA is merged).")
     var source: String
 
-    @Option(help: "Quantization scheme.")
+    @Option(help: "Quantization scheme (see Schemes below).")
     var scheme: QuantScheme
 
     @Option(name: .shortAndLong, help: "Output file (.hivgw, .gguf, .safetensors); not needed with --plan.")

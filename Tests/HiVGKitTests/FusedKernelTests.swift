@@ -60,7 +60,7 @@ final class FusedKernelTests: XCTestCase {
         }
         // Every SIMD level: the same bytes and the same sums, bit for bit.
         var outputs: [[UInt8]] = [], sums: [[UInt64]] = []
-        for level in 0 ... HalfKernels.quantSIMDLevel {
+        for level in 0 ... CPUFeatures.simdLevel {
             var q = [UInt8](repeating: 0, count: expected.count)
             let s = x.withUnsafeBufferPointer { xp in
                 q.withUnsafeMutableBytes { HalfKernels.quantizeQ8_0Measured(xp.baseAddress!, $0.baseAddress!, blocks: rows * cols / 32, level: level) }

@@ -192,6 +192,7 @@ final class GGUFTests: XCTestCase {
         let q4k = (0 ..< 144).map { UInt8(truncatingIfNeeded: $0 * 7) }
         let q6k = (0 ..< 210 * 2).map { UInt8(truncatingIfNeeded: $0 * 13) }
         let q40 = (0 ..< 18 * 2).map { UInt8($0) }, q41 = (0 ..< 20).map { UInt8($0) }, q50 = (0 ..< 22 * 3).map { UInt8($0) }
+        let q51 = (0 ..< 24 * 2).map { UInt8(truncatingIfNeeded: $0 * 5) }, q5k = (0 ..< 176 * 2).map { UInt8(truncatingIfNeeded: $0 * 11) }
         let payloads: [GGUFTensorPayload] = [
             GGUFTensorPayload(name: "q8", shape: [2, 32], type: .q8_0, source: OwnedBytes(q8)),
             try GGUFTensorPayload(name: "between", tensor: Tensor(shape: [3], floats: [1, 2, 3])),
@@ -200,14 +201,17 @@ final class GGUFTests: XCTestCase {
             GGUFTensorPayload(name: "q40", shape: [2, 32], type: .q4_0, source: OwnedBytes(q40)),
             GGUFTensorPayload(name: "q41", shape: [32], type: .q4_1, source: OwnedBytes(q41)),
             GGUFTensorPayload(name: "q50", shape: [1, 3, 32], type: .q5_0, source: OwnedBytes(q50)),
+            GGUFTensorPayload(name: "q51", shape: [2, 32], type: .q5_1, source: OwnedBytes(q51)),
+            GGUFTensorPayload(name: "q5k", shape: [2, 256], type: .q5_k, source: OwnedBytes(q5k)),
         ]
         try GGUFWriter.write(to: path, kv: [], tensors: payloads)
         let f = try GGUFReader.read(path: path)
         XCTAssertEqual(f.graph.names, ["between"])
-        XCTAssertEqual(f.quantized.map(\.name), ["q8", "q4k", "q6k", "q40", "q41", "q50"])
+        XCTAssertEqual(f.quantized.map(\.name), ["q8", "q4k", "q6k", "q40", "q41", "q50", "q51", "q5k"])
         let expected: [String: (GGMLType, [Int], [UInt8])] = [
             "q8": (.q8_0, [2, 32], q8), "q4k": (.q4_k, [1, 256], q4k), "q6k": (.q6_k, [512], q6k),
             "q40": (.q4_0, [2, 32], q40), "q41": (.q4_1, [32], q41), "q50": (.q5_0, [1, 3, 32], q50),
+            "q51": (.q5_1, [2, 32], q51), "q5k": (.q5_k, [2, 256], q5k),
         ]
         for q in f.quantized {
             let (type, shape, bytes) = try XCTUnwrap(expected[q.name])
@@ -226,6 +230,7 @@ final class GGUFTests: XCTestCase {
         let expected: [(GGMLType, UInt32, Int, Int)] = [
             (.f32, 0, 1, 4), (.f16, 1, 1, 2), (.q4_0, 2, 32, 18), (.q4_1, 3, 32, 20), (.q5_0, 6, 32, 22),
             (.q8_0, 8, 32, 34), (.q4_k, 12, 256, 144), (.q6_k, 14, 256, 210), (.bf16, 30, 1, 2),
+            (.q5_1, 7, 32, 24), (.q5_k, 13, 256, 176),
         ]
         for (t, raw, block, bytes) in expected {
             XCTAssertEqual(t.rawValue, raw)
@@ -238,6 +243,29 @@ final class GGUFTests: XCTestCase {
         XCTAssertNil(GGMLType.q8_0.byteCount(shape: [3, 48]))
         XCTAssertEqual(GGMLType(dtype: .bf16), .bf16)
         XCTAssertNil(GGMLType(dtype: .u8))
+    }
+
+    /// The scheme table and the GGUF type table agree: every scheme with a ggml type has that type's
+    /// block geometry, a GGUF tensor of that type reads back as that scheme, and the plain ones are
+    /// the plain GGUF types of their dtype.
+    func testSchemeTableMatchesGGMLTypes() throws {
+        for s in QuantScheme.allCases {
+            guard let id = s.ggmlType else {
+                XCTAssertNil(s.spec.ggufFileType, s.rawValue)
+                continue
+            }
+            let t = try XCTUnwrap(GGMLType(rawValue: UInt32(id)), s.rawValue)
+            XCTAssertEqual(t.name.lowercased(), s.rawValue)
+            XCTAssertEqual(t.blockSize, s.blockSize, s.rawValue)
+            XCTAssertEqual(t.bytesPerBlock, s.bytesPerBlock, s.rawValue)
+            XCTAssertEqual(s.rowExtraBytes, 0, s.rawValue)
+            XCTAssertEqual(t.dtype, s.spec.plainDType, s.rawValue)
+            XCTAssertEqual(EncodedTensor.scheme(ggmlType: t), t.isQuantized ? s.rawValue : nil, s.rawValue)
+        }
+        XCTAssertNil(EncodedTensor.scheme(ggmlType: .q2_k), "a ggml type no scheme encodes")
+        // llama_ftype of the 5-bit schemes (llama.h: MOSTLY_Q5_1 9, MOSTLY_Q5_K_S 16)
+        XCTAssertEqual(QuantScheme.q5_1.spec.ggufFileType, 9)
+        XCTAssertEqual(QuantScheme.q5_k.spec.ggufFileType, 16)
     }
 }
 

@@ -45,9 +45,10 @@ final class QuantizeTests: XCTestCase {
     func testSchemeTable() {
         let expect: [QuantScheme: (Int, Int, Int?)] = [
             .f16: (1, 2, 1), .bf16: (1, 2, 30), .int8: (1, 1, nil), .q8_0: (32, 34, 8), .q4_0: (32, 18, 2),
-            .q4_1: (32, 20, 3), .q5_0: (32, 22, 6), .q4_k: (256, 144, 12), .q6_k: (256, 210, 14),
+            .q4_1: (32, 20, 3), .q5_0: (32, 22, 6), .q5_1: (32, 24, 7), .q4_k: (256, 144, 12), .q5_k: (256, 176, 13),
+            .q6_k: (256, 210, 14),
         ]
-        XCTAssertEqual(QuantScheme.allCases.count, 9)
+        XCTAssertEqual(QuantScheme.allCases.count, 11)
         for s in QuantScheme.allCases {
             let e = expect[s]!
             XCTAssertEqual(s.blockSize, e.0, s.rawValue)
@@ -62,17 +63,48 @@ final class QuantizeTests: XCTestCase {
         XCTAssertEqual(QuantScheme.int8.byteCount(rows: 3, cols: 7), 3 * 11)
         XCTAssertEqual(QuantScheme.q6_k.byteCount(rows: 2, cols: 512), 2 * 2 * 210)
         XCTAssertEqual(QuantScheme(rawValue: "q4_k"), .q4_k)
+        XCTAssertEqual(QuantScheme(ggmlType: 13), .q5_k)
+        XCTAssertNil(QuantScheme(ggmlType: 0))  // f32 is read as a tensor, not decoded
+        XCTAssertEqual(QuantScheme.q5_1.rowBytes(cols: 64), 48)
+        XCTAssertEqual(QuantScheme.q5_k.byteCount(rows: 3, cols: 512), 3 * 2 * 176)
+    }
+
+    /// The table is consistent: every scheme has a row whose fallback chain ends at a scheme that fits
+    /// every row, K-quants fall back to q8_0 and the 32-blocks to f16, ggml ids are distinct, the plain
+    /// float schemes name their dtype, every bound is positive, and the help text names every scheme.
+    func testSchemeTableRows() {
+        for s in QuantScheme.allCases {
+            var chain = [s], next = s.spec.fallback
+            while let n = next, chain.count < 10 {
+                chain.append(n)
+                next = n.spec.fallback
+            }
+            XCTAssertEqual(chain.last!.blockSize, 1, "\(s.rawValue): chain \(chain) must end at a scheme that fits any row")
+            XCTAssertTrue((1...997).allSatisfy { QuantPolicy.fit(s, rowLength: $0).0.fits(rowLength: $0) }, s.rawValue)
+            XCTAssertGreaterThan(s.spec.rmsRelativeBound, 0, s.rawValue)
+            XCTAssertFalse(s.layout.isEmpty || s.spec.summary.isEmpty, s.rawValue)
+            XCTAssertTrue(QuantScheme.helpTable.contains("\n\(s.rawValue): ") || QuantScheme.helpTable.hasPrefix("\(s.rawValue): "), s.rawValue)
+            if s.isKQuant { XCTAssertEqual(s.spec.fallback, .q8_0, s.rawValue) }
+            if s.blockSize == 32 { XCTAssertEqual(s.spec.fallback, .f16, s.rawValue) }
+            XCTAssertEqual(s.spec.plainDType.map { $0.rawValue.lowercased() }, [.f16, .bf16].contains(s) ? s.rawValue : nil)
+            XCTAssertEqual(s.ggmlType == nil, s.spec.ggufFileType == nil, "\(s.rawValue): a ggml type has a GGUF file type")
+        }
+        let ids = QuantScheme.allCases.compactMap(\.ggmlType)
+        XCTAssertEqual(Set(ids).count, ids.count)
+        XCTAssertEqual(QuantPolicy.fit(.q5_k, rowLength: 64).0, .q8_0)
+        XCTAssertEqual(QuantPolicy.fit(.q5_k, rowLength: 40).1, "fallback q5_k→f16: row 40 % 256, % 32")
+        XCTAssertEqual(QuantPolicy.fit(.q5_1, rowLength: 40).1, "fallback q5_1→f16: row 40 % 32")
     }
 
     // MARK: bit-exactness
 
-    /// bf16, q8_0, q4_0, q4_1, q5_0: our bytes are gguf-py's (= ggml's reference) on the fixture, which
+    /// bf16, q8_0, q4_0, q4_1, q5_0, q5_1: our bytes are gguf-py's (= ggml's reference) on the fixture, which
     /// holds zeros, outliers, negative-max blocks, exact rounding ties, subnormals, constant rows,
     /// an f16-overflowing scale; and our dequantized values hash to gguf-py's dequantization.
     func testLegacySchemesBitExactWithGGUFPy() throws {
         let x = try fixtureInput()
         let hashes = try XCTUnwrap(JSONSerialization.jsonObject(with: fixture("expected_dequant.json")) as? [String: String])
-        for scheme in [QuantScheme.bf16, .q8_0, .q4_0, .q4_1, .q5_0] {
+        for scheme in [QuantScheme.bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1] {
             let expected = [UInt8](try fixture("expected_\(scheme.rawValue).bin"))
             let ours = Quantizer.quantize(x, rows: Self.rows, cols: Self.cols, scheme: scheme)
             XCTAssertEqual(ours.count, expected.count, scheme.rawValue)
@@ -85,15 +117,15 @@ final class QuantizeTests: XCTestCase {
         }
     }
 
-    /// q4_k, q6_k: our blocks equal the bytes ggml's own C reference (`quantize_row_q4_K_ref`,
-    /// `quantize_row_q6_K_ref`, built outside the repo) produced for the fixture input, so our RMS
+    /// q4_k, q5_k, q6_k: our blocks equal the bytes ggml's own C reference (`quantize_row_q4_K_ref`,
+    /// `quantize_row_q5_K_ref`, `quantize_row_q6_K_ref`, built outside the repo) produced for the fixture input, so our RMS
     /// error is exactly the reference's. With HIVGKIT_WRITE_QUANT_FIXTURES=1 this test (re)writes
     /// ours_<s>.bin and ours_<s>.deq.f32 for scripts/crosscheck/quant_check.py, which checks that
     /// gguf-py dequantizes our blocks to exactly our values; otherwise it checks both files are current.
     func testKQuantsMatchGGMLReferenceBytes() throws {
         let x = try fixtureInput()
         let write = ProcessInfo.processInfo.environment["HIVGKIT_WRITE_QUANT_FIXTURES"] == "1"
-        for scheme in [QuantScheme.q4_k, .q6_k] {
+        for scheme in [QuantScheme.q4_k, .q5_k, .q6_k] {
             let ours = Quantizer.quantize(x, rows: Self.rows, cols: Self.cols, scheme: scheme)
             let deq = Quantizer.dequantize(ours, rows: Self.rows, cols: Self.cols, scheme: scheme)
             let reference = [UInt8](try fixture("ggml_ref_\(scheme.rawValue).bin"))
@@ -138,7 +170,7 @@ final class QuantizeTests: XCTestCase {
         }
         let blocks = x.count / 32
         var outs: [[UInt8]] = []
-        for level in 0...HalfKernels.quantSIMDLevel {
+        for level in 0...CPUFeatures.simdLevel {
             var o = [UInt8](repeating: 0xAA, count: blocks * 34)
             x.withUnsafeBufferPointer { xp in o.withUnsafeMutableBytes { HalfKernels.quantizeQ8_0(xp.baseAddress!, $0.baseAddress!, blocks: blocks, level: level) } }
             outs.append(o)
@@ -201,9 +233,9 @@ final class QuantizeTests: XCTestCase {
     ///  - q4_0: |e| ≤ |d|·max(1/2, t − 7) + 8·|d − dh| — levels −8…7 and q = ⌊t + 8.5⌋ rounds to nearest,
     ///    except that t ∈ (7.5, 8] (the element opposite the extreme) clamps to 7.
     ///  - q5_0: the same with 16: |e| ≤ |d|·max(1/2, t − 15) + 16·|d − dh|.
-    ///  - q4_1: |e| ≤ d/2 + 15·|d − dh| + |min − mh| — t ∈ [0, 15] never clamps.
-    ///  - q4_k, q6_k: each element sits at the nearest level of its stored sub-block grid
-    ///    (dj·q − mj, q ∈ 0…15 for q4_k; dj·q, q ∈ −32…31 for q6_k): |e| ≤ |dj|/2 + the distance from x
+    ///  - q4_1: |e| ≤ d/2 + 15·|d − dh| + |min − mh| — t ∈ [0, 15] never clamps; q5_1 the same with 31.
+    ///  - q4_k, q5_k, q6_k: each element sits at the nearest level of its stored sub-block grid
+    ///    (dj·q − mj, q ∈ 0…15 for q4_k, 0…31 for q5_k; dj·q, q ∈ −32…31 for q6_k): |e| ≤ |dj|/2 + the distance from x
     ///    to the grid's range. The grid itself comes from ggml's search (bit-exact, tested above); its
     ///    quality is checked statistically in testKQuantsBeatLegacySchemes.
     func testRoundTripWithinBoundsOverRandomShapes() {
@@ -242,6 +274,30 @@ final class QuantizeTests: XCTestCase {
         var out = [Float](repeating: 0, count: x.count)
         func amax(_ r: Range<Int>) -> Float { x[r].reduce(0) { max($0, abs($1)) } }
         func h(_ o: Int) -> Float { S.f32(fp16: UInt16(q[o]) | UInt16(q[o + 1]) << 8) }
+        // 32-element blocks: body(values, block offset in q, f32 slack)
+        func eachBlock(_ body: (Range<Int>, Int, Float) -> Void) {
+            for b in 0..<(x.count / 32) {
+                let r = 32 * b..<32 * b + 32
+                body(r, b * scheme.bytesPerBlock, amax(r) * 0x1p-18 + 1e-35)
+            }
+        }
+        // q4_0 / q5_0: d = max / -levels, levels −levels…levels−1
+        func symmetric(levels: Float) {
+            eachBlock { r, o, slack in
+                var m: Float = 0
+                for i in r where abs(x[i]) > abs(m) { m = x[i] }
+                let d = m / -levels, id: Float = d != 0 ? 1 / d : 0
+                for i in r { out[i] = abs(d) * max(0.5, x[i] * id - (levels - 1)) + levels * abs(d - h(o)) + slack }
+            }
+        }
+        // q4_1 / q5_1: d = (max − min) / top, levels 0…top
+        func affine(top: Float) {
+            eachBlock { r, o, slack in
+                let mn = x[r].min()!, mx = x[r].max()!
+                let d = (mx - mn) / top
+                for i in r { out[i] = d / 2 + top * abs(d - h(o)) + abs(mn - h(o + 2)) + slack }
+            }
+        }
         switch scheme {
         case .f16:
             for i in x.indices { out[i] = max(abs(x[i]) * 0x1p-11, 0x1p-25) }
@@ -254,28 +310,16 @@ final class QuantizeTests: XCTestCase {
                 let slack = amax(r * cols..<(r + 1) * cols) * 0x1p-18 + 1e-35
                 for c in 0..<cols { out[r * cols + c] = s / 2 + slack }
             }
-        case .q8_0, .q4_0, .q5_0, .q4_1:
-            for b in 0..<(x.count / 32) {
-                let r = 32 * b..<32 * b + 32
-                let am = amax(r), slack = am * 0x1p-18 + 1e-35
-                let o = b * scheme.bytesPerBlock
-                switch scheme {
-                case .q8_0:
-                    let d = am / 127
-                    for i in r { out[i] = d / 2 + 127 * abs(d - h(o)) + slack }
-                case .q4_1:
-                    let mn = x[r].min()!, mx = x[r].max()!
-                    let d = (mx - mn) / 15
-                    for i in r { out[i] = d / 2 + 15 * abs(d - h(o)) + abs(mn - h(o + 2)) + slack }
-                default:
-                    let levels: Float = scheme == .q4_0 ? 8 : 16
-                    var m: Float = 0
-                    for i in r where abs(x[i]) > abs(m) { m = x[i] }
-                    let d = m / -levels, id: Float = d != 0 ? 1 / d : 0
-                    for i in r { out[i] = abs(d) * max(0.5, x[i] * id - (levels - 1)) + levels * abs(d - h(o)) + slack }
-                }
+        case .q8_0:
+            eachBlock { r, o, slack in
+                let d = amax(r) / 127
+                for i in r { out[i] = d / 2 + 127 * abs(d - h(o)) + slack }
             }
-        case .q4_k, .q6_k:
+        case .q4_0: symmetric(levels: 8)
+        case .q5_0: symmetric(levels: 16)
+        case .q4_1: affine(top: 15)
+        case .q5_1: affine(top: 31)
+        case .q4_k, .q5_k, .q6_k:
             var grid = [Float](repeating: 0, count: 256)
             for b in 0..<(x.count / 256) {
                 let o = b * scheme.bytesPerBlock
@@ -283,10 +327,10 @@ final class QuantizeTests: XCTestCase {
                 for i in 0..<256 {
                     let xi = x[256 * b + i]
                     let lo: Float, hi: Float, step: Float
-                    if scheme == .q4_k {
+                    if scheme != .q6_k {
                         let (sc, m) = KQuants.scaleMinK4(i / 32, Array(q[(o + 4)..<(o + 16)]))
-                        let dj = h(o) * Float(sc), mj = h(o + 2) * Float(m)
-                        (lo, hi, step) = (-mj, 15 * dj - mj, dj)
+                        let dj = h(o) * Float(sc), mj = h(o + 2) * Float(m), top: Float = scheme == .q4_k ? 15 : 31
+                        (lo, hi, step) = (-mj, top * dj - mj, dj)
                     } else {
                         let dj = h(o + 208) * Float(Int8(bitPattern: q[o + 192 + i / 16]))
                         (lo, hi, step) = (min(-32 * dj, 31 * dj), max(-32 * dj, 31 * dj), abs(dj))
@@ -301,26 +345,32 @@ final class QuantizeTests: XCTestCase {
     }
 
     /// The K-quants' grids are good ones: on Gaussian weights q4_k beats q4_0 and q4_1 (same 4 bits
-    /// plus a bit of scale overhead) and q6_k beats q5_0; and both stay under a ceiling a little above
-    /// what ggml's reference gives on this data (fixed seed: q4_k 0.0713, q6_k 0.0177 relative RMS;
-    /// q4_0 0.0860, q4_1 0.0778, q5_0 0.0426, q8_0 0.0053).
+    /// plus a bit of scale overhead), q5_k beats q5_0 and q5_1, and q6_k beats q5_k; and they stay
+    /// under a ceiling a little above what ggml's reference gives on this data (fixed seed: q4_k
+    /// 0.0713, q5_k 0.0361, q6_k 0.0177 relative RMS; q4_0 0.0860, q4_1 0.0778, q5_0 0.0426, q5_1
+    /// 0.0379, q8_0 0.0053). Every scheme stays under its table bound (`QuantSchemeSpec.rmsRelativeBound`).
     func testKQuantsBeatLegacySchemes() {
         var rng = QuantRNG(seed: 4242)
         let rows = 16, cols = 1024
         let x = (0..<(rows * cols)).map { _ in rng.normal() * 0.05 }
         var err: [QuantScheme: Double] = [:]
         x.withUnsafeBufferPointer { xp in
-            for s in [QuantScheme.q4_0, .q4_1, .q5_0, .q4_k, .q6_k, .q8_0] {
+            for s in QuantScheme.allCases {
                 err[s] = QuantError.roundTrip(xp, rows: rows, cols: cols, scheme: s).rmsRelative
             }
         }
         print("QuantizeTests: rms relative error on N(0, 0.05²): \(err.sorted { $0.value > $1.value }.map { "\($0.key.rawValue) \(String(format: "%.4f", $0.value))" }.joined(separator: ", "))")
         XCTAssertLessThan(err[.q4_k]!, err[.q4_0]!)
         XCTAssertLessThan(err[.q4_k]!, err[.q4_1]!)
-        XCTAssertLessThan(err[.q6_k]!, err[.q5_0]!)
+        XCTAssertLessThan(err[.q5_k]!, err[.q5_0]!)
+        XCTAssertLessThan(err[.q5_k]!, err[.q5_1]!)
+        XCTAssertLessThan(err[.q5_1]!, err[.q5_0]!)
+        XCTAssertLessThan(err[.q6_k]!, err[.q5_k]!)
         XCTAssertLessThan(err[.q8_0]!, err[.q6_k]!)
         XCTAssertLessThan(err[.q4_k]!, 0.075)
+        XCTAssertLessThan(err[.q5_k]!, 0.037)
         XCTAssertLessThan(err[.q6_k]!, 0.019)
+        for s in QuantScheme.allCases { XCTAssertLessThan(err[s]!, s.spec.rmsRelativeBound, s.rawValue) }
     }
 
     // MARK: API behaviour
@@ -413,5 +463,9 @@ final class VerifyGateTests: XCTestCase {
         XCTAssertEqual(QuantPolicy.verifyGate(.bf16), 1e-4)
         XCTAssertEqual(QuantPolicy.verifyGate(.q8_0), 16 * 0.0075 * 0.0075, accuracy: 1e-12)
         XCTAssertEqual(QuantPolicy.verifyGate(.q4_0), 16 * 0.12 * 0.12, accuracy: 1e-12)
+        XCTAssertEqual(QuantPolicy.verifyGate(.q5_k), 16 * QuantScheme.q5_k.spec.rmsRelativeBound * QuantScheme.q5_k.spec.rmsRelativeBound,
+                       accuracy: 1e-12)
+        XCTAssertEqual(QuantPolicy.loosest([.q6_k, .q5_k, .q8_0]), .q5_k)
+        XCTAssertEqual(QuantPolicy.loosest([.q5_1, .q4_k]), .q4_k)
     }
 }

@@ -10,7 +10,7 @@ final class VectorMathTests: XCTestCase {
     /// Runs `body` on every SIMD path this CPU has: the best, then AVX2 and the portable loops (the
     /// level is capped for the duration; `level` names it in failure messages).
     static func onEveryPath(_ body: (String) -> Void) {
-        let cpu = VectorMath.simdLevel
+        let cpu = CPUFeatures.simdLevel
         for cap in [2, 1, 0] where cap <= cpu {
             VectorMath.capLevel(cap)
             body(["portable", "AVX2", "AVX-512"][cap])
@@ -152,7 +152,7 @@ final class VectorMathTests: XCTestCase {
         XCTAssert(backend.config.contains("OpenBLAS"), backend.config)
         let env = ProcessInfo.processInfo.environment
         if env["OPENBLAS_CORETYPE"] == nil && env["HIVGKIT_OPENBLAS_CORETYPE"] == nil {
-            switch VectorMath.simdLevel {
+            switch CPUFeatures.simdLevel {
             case 2: XCTAssertEqual(backend.core.lowercased(), "skylakex", "\(backend)")
             case 1: XCTAssertEqual(backend.core.lowercased(), "haswell", "\(backend)")
             default: break

@@ -5,7 +5,7 @@ usage: crosscheck_gguf.py PATH/TO/hivgkit
 
 Exports the tiny HiVG stage-3 fixture (Fixtures/hivg/stage3.pth, LoRA merged on the way) to GGUF plain
 F32 (`hivgkit export --format gguf`) and with every ggml-native scheme (`hivgkit quantize --scheme S`:
-f16, bf16, q8_0, q4_0, q4_1, q5_0, q4_k, q6_k; the fixture's 256-wide rows really take the K-quants,
+f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k; the fixture's 256-wide rows really take the K-quants,
 narrower ones fall back to q8_0), each with the hidden `--sidecar FILE` flag: a safetensors file of the
 values hivgkit itself decodes every tensor to (F32, under the GGUF names) plus the KV list it wrote as
 `gguf.kv` metadata. scripts/crosscheck/gguf_check.py then checks each file with gguf-py: GGUFReader opens
@@ -28,7 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 FIXTURE = os.path.join(ROOT, "Fixtures", "hivg", "stage3.pth")
 HEADS = ["--text-heads", "2", "--vision-heads", "2", "--vl-heads", "2"]
-SCHEMES = [None, "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q4_k", "q6_k"]
+SCHEMES = [None, "f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k", "q5_k", "q6_k"]
 NAME = "crosscheck-gguf"
 
 

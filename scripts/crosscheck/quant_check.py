@@ -5,10 +5,11 @@ usage: quant_check.py [PATH/TO/hivgkit]   (the binary is not used; accepted for 
 
 Reads Fixtures/quant/ (see Fixtures/quant/README.md) and checks:
   - K-quants (gguf-py only dequantizes them): gguf.quants.dequantize(ours_<s>.bin) equals our own
-    dequantization ours_<s>.deq.f32 bit for bit, for s in q4_k, q6_k. Both files are written by
+    dequantization ours_<s>.deq.f32 bit for bit, for s in q4_k, q5_k, q6_k; and our RMS error on the
+    input is no worse than that of ggml's reference blocks (equal, as the bytes are equal). Both files are written by
     `HIVGKIT_WRITE_QUANT_FIXTURES=1 swift test --filter QuantizeTests`, which also asserts that
     ours_<s>.bin equals ggml_ref_<s>.bin (bytes from ggml's C reference quantizer); checked again here.
-  - bf16, q8_0, q4_0, q4_1, q5_0: the committed expected_<s>.bin and expected_dequant.json still equal
+  - bf16, q8_0, q4_0, q4_1, q5_0, q5_1: the committed expected_<s>.bin and expected_dequant.json still equal
     what the installed gguf-py computes from input.f32 (the Swift test compares ours with those files).
 Prints one line per check and `quant: N passed, M failed` last; exit 1 on any failure.
 """
@@ -47,7 +48,13 @@ def main() -> int:
             return f.read()
 
     np.seterr(all="ignore")  # the fixture's subnormal and f16-overflow rows are deliberate
-    for name, t, block_bytes in [("q4_k", T.Q4_K, 144), ("q6_k", T.Q6_K, 210)]:
+    x = np.frombuffer(read("input.f32"), dtype="<f4").reshape(ROWS, COLS)
+
+    def rms_relative(y: np.ndarray) -> float:
+        e = y.astype(np.float64).ravel() - x.astype(np.float64).ravel()
+        return float(np.sqrt((e * e).sum() / (x.astype(np.float64) ** 2).sum()))
+
+    for name, t, block_bytes in [("q4_k", T.Q4_K, 144), ("q5_k", T.Q5_K, 176), ("q6_k", T.Q6_K, 210)]:
         try:
             ours = np.frombuffer(read(f"ours_{name}.bin"), dtype=np.uint8)
             ours_deq = np.frombuffer(read(f"ours_{name}.deq.f32"), dtype="<f4")
@@ -65,10 +72,12 @@ def main() -> int:
             i = int(bad[0])
             detail = f"{bad.size} values differ, first at {i}: gguf-py {deq[i]!r}, ours {ours_deq[i]!r}"
         report(same, f"{name}: gguf-py dequantizes our blocks to exactly our values", detail)
-
-    x = np.frombuffer(read("input.f32"), dtype="<f4").reshape(ROWS, COLS)
+        ref_deq = quants.dequantize(ref.reshape(ROWS, -1), t).astype("<f4")
+        ours_err, ref_err = rms_relative(deq), rms_relative(ref_deq)
+        report(ours_err <= ref_err, f"{name}: our RMS relative error {ours_err:.6g} ≤ ggml reference's {ref_err:.6g} (gguf-py decoding)")
     hashes = json.loads(read("expected_dequant.json"))
-    for name, t in [("bf16", T.BF16), ("q8_0", T.Q8_0), ("q4_0", T.Q4_0), ("q4_1", T.Q4_1), ("q5_0", T.Q5_0)]:
+    for name, t in [("bf16", T.BF16), ("q8_0", T.Q8_0), ("q4_0", T.Q4_0), ("q4_1", T.Q4_1), ("q5_0", T.Q5_0),
+                    ("q5_1", T.Q5_1)]:
         q = np.ascontiguousarray(quants.quantize(x, t))
         report(q.tobytes() == read(f"expected_{name}.bin"), f"{name}: expected_{name}.bin is gguf-py's quantization")
         y = np.ascontiguousarray(quants.dequantize(q, t), dtype="<f4")

@@ -3,14 +3,13 @@
 #define HIVG_KERNELS_H
 #include <stddef.h>
 #include <stdint.h>
+#include "hivg_cpu.h"
 #include "hivg_vmath.h"
 #include "hivg_gemm.h"
 #include "hivg_qgemm.h"
 
 void hivg_f32_to_f16(const float *src, uint16_t *dst, size_t n);
 void hivg_f16_to_f32(const uint16_t *src, float *dst, size_t n);
-/// 1 when the F16C path is used on this CPU.
-int hivg_have_f16c(void);
 
 /// CRC-32 as zip uses it; pass 0 to start, the previous result to continue.
 uint32_t hivg_crc32(uint32_t crc, const void *data, size_t n);
@@ -24,10 +23,8 @@ int hivg_all_finite(const float *x, size_t n);
 void hivg_sha256_blocks(uint32_t state[8], const void *data, size_t blocks);
 
 // Quantization kernels (quant.c).
-/// SIMD level the quantization kernels use on this CPU: 2 AVX-512F, 1 AVX2, 0 scalar (all need F16C).
-int hivg_quant_simd_level(void);
 /// ggml Q8_0 of `nblocks` blocks of 32 floats into 34-byte blocks, bit-exact with quantize_row_q8_0_ref.
-/// `level` caps the SIMD level (-1: best available); every level gives identical bytes.
+/// `level` caps the SIMD level (hivg_cpu_level; -1: best available); every level gives identical bytes.
 void hivg_quantize_q8_0(const float *x, uint8_t *out, size_t nblocks, int level);
 
 #endif

@@ -4,8 +4,6 @@
 #define HIVG_VMATH_H
 #include <stddef.h>
 
-/// What this CPU and OS can run: 2 AVX-512 (F, CD, BW, DQ, VL) with FMA, 1 AVX2 with FMA, 0 neither.
-int hivg_cpu_simd_level(void);
 /// Caps the level the vector math uses (tests of the AVX2 and portable paths); negative: no cap.
 void hivg_vmath_cap_level(int cap);
 /// The level the vector math and the packed GEMM run at: the CPU's, or the cap when lower.

@@ -1,8 +1,8 @@
 
-/// ggml's Q4_K and Q6_K reference quantizers (`quantize_row_q4_K_ref` with `make_qkx2_quants`,
-/// `quantize_row_q6_K_ref` with `make_qx_quants`) and their dequantizers, reproduced operation for
+/// What ggml's K-quant reference quantizers share (`make_qkx2_quants`, `make_qx_quants`,
+/// `get_scale_min_k4`, the 6-bit scale/min packing of Q4_K and Q5_K), reproduced operation for
 /// operation: same evaluation order, f32 throughout, no fused multiply-adds, `nearest_int`'s
-/// magic-number rounding and C's integer truncations. One call handles one 256-element super-block.
+/// magic-number rounding and C's integer truncations. The schemes are `Q4_K`, `Q5_K` and `Q6_K`.
 enum KQuants {
     typealias S = GGMLScalar
 
@@ -117,77 +117,7 @@ enum KQuants {
         return ((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4), (q[j + 4] >> 4) | ((q[j] >> 6) << 4))
     }
 
-    static func quantizeQ4_K(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<UInt8>, _ s: Scratch) {
-        let L = s.L
-        var maxScale: Float = 0, maxMin: Float = 0
-        for j in 0..<8 {
-            let xb = x + 32 * j
-            var sumX2: Float = 0
-            for l in 0..<32 { sumX2 += xb[l] * xb[l] }
-            let avX = (sumX2 / 32).squareRoot()
-            for l in 0..<32 { s.weights[l] = avX + abs(xb[l]) }
-            var theMin: Float = 0
-            s.scales[j] = makeQKX2(32, 15, xb, s.weights, L + 32 * j, &theMin, s.laux, rmin: -1, rdelta: 0.1, nstep: 20)
-            s.mins[j] = theMin
-            if s.scales[j] > maxScale { maxScale = s.scales[j] }
-            if s.mins[j] > maxMin { maxMin = s.mins[j] }
-        }
-        let invScale: Float = maxScale > 0 ? 63 / maxScale : 0
-        let invMin: Float = maxMin > 0 ? 63 / maxMin : 0
-        let sc = y + 4
-        for k in 0..<12 { sc[k] = 0 }
-        for j in 0..<8 {
-            let ls = Swift.min(63, UInt8(truncatingIfNeeded: S.nearestInt(invScale * s.scales[j])))
-            let lm = Swift.min(63, UInt8(truncatingIfNeeded: S.nearestInt(invMin * s.mins[j])))
-            if j < 4 {
-                sc[j] = ls
-                sc[j + 4] = lm
-            } else {
-                sc[j + 4] = (ls & 0xF) | ((lm & 0xF) << 4)
-                sc[j - 4] |= (ls >> 4) << 6
-                sc[j] |= (lm >> 4) << 6
-            }
-        }
-        let d16 = S.fp16(maxScale / 63), dmin16 = S.fp16(maxMin / 63)
-        S.store16(y, d16)
-        S.store16(y + 2, dmin16)
-        let dAll = S.f32(fp16: d16), dminAll = S.f32(fp16: dmin16)
-        for j in 0..<8 {
-            let (scj, mj) = scaleMinK4(j, sc)
-            let d = dAll * Float(scj)
-            if d == 0 { continue }
-            let dm = dminAll * Float(mj)
-            for ii in 0..<32 {
-                let l = S.nearestInt((x[32 * j + ii] + dm) / d)
-                L[32 * j + ii] = UInt8(Swift.max(0, Swift.min(15, l)))
-            }
-        }
-        var q = y + 16
-        for j in stride(from: 0, to: 256, by: 64) {
-            for l in 0..<32 { q[l] = L[j + l] | (L[j + l + 32] << 4) }
-            q += 32
-        }
-    }
-
-    static func dequantizeQ4_K(_ b: UnsafePointer<UInt8>, _ out: UnsafeMutablePointer<Float>) {
-        let d = S.f32(fp16: S.load16(b)), min = S.f32(fp16: S.load16(b + 2))
-        let sc = b + 4
-        var q = b + 16, y = out
-        var isub = 0
-        for _ in stride(from: 0, to: 256, by: 64) {
-            let (s1, m1q) = scaleMinK4(isub, sc)
-            let d1 = d * Float(s1), m1 = min * Float(m1q)
-            let (s2, m2q) = scaleMinK4(isub + 1, sc)
-            let d2 = d * Float(s2), m2 = min * Float(m2q)
-            for l in 0..<32 { y[l] = d1 * Float(q[l] & 0xF) - m1 }
-            for l in 0..<32 { y[32 + l] = d2 * Float(q[l] >> 4) - m2 }
-            y += 64
-            q += 32
-            isub += 2
-        }
-    }
-
-    // MARK: Q6_K: ql[128], qh[64], scales[16] (int8), d (fp16)
+    // MARK: Q6_K
 
     /// `make_qx_quants` with rmse_type = 1 and no importance weights (weights x²): symmetric levels in
     /// [-nmax, nmax-1] stored as L + nmax, best of 19 candidate scales. Returns the scale.
@@ -235,69 +165,57 @@ enum KQuants {
         return scale
     }
 
-    static func quantizeQ6_K(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<UInt8>, _ s: Scratch) {
-        let L = s.L
-        var maxScale: Float = 0, maxAbsScale: Float = 0
-        for ib in 0..<16 {
-            let scale = makeQX(16, 32, x + 16 * ib, L + 16 * ib)
-            s.scales[ib] = scale
-            let a = abs(scale)
-            if a > maxAbsScale { maxAbsScale = a; maxScale = scale }
-        }
-        if maxAbsScale < groupMaxEps {
-            for k in 0..<210 { y[k] = 0 }
-            S.store16(y + 208, S.fp16(0))
-            return
-        }
-        let iscale: Float = -128 / maxScale
-        let d16 = S.fp16(1 / iscale)
-        S.store16(y + 208, d16)
-        let sc = y + 192
-        for ib in 0..<16 {
-            sc[ib] = UInt8(truncatingIfNeeded: Swift.min(127, S.nearestInt(iscale * s.scales[ib])))
-        }
-        let dAll = S.f32(fp16: d16)
-        for j in 0..<16 {
-            let d = dAll * Float(Int8(bitPattern: sc[j]))
-            if d == 0 { continue }
-            for ii in 0..<16 {
-                let l = Swift.max(-32, Swift.min(31, S.nearestInt(x[16 * j + ii] / d)))
-                L[16 * j + ii] = UInt8(truncatingIfNeeded: l + 32)
-            }
-        }
-        var ql = y, qh = y + 128
-        for j in stride(from: 0, to: 256, by: 128) {
-            for l in 0..<32 {
-                let q1 = L[j + l] & 0xF, q2 = L[j + l + 32] & 0xF
-                let q3 = L[j + l + 64] & 0xF, q4 = L[j + l + 96] & 0xF
-                ql[l] = q1 | (q3 << 4)
-                ql[l + 32] = q2 | (q4 << 4)
-                qh[l] = (L[j + l] >> 4) | ((L[j + l + 32] >> 4) << 2) | ((L[j + l + 64] >> 4) << 4) | ((L[j + l + 96] >> 4) << 6)
-            }
-            ql += 64
-            qh += 32
-        }
-    }
+    // MARK: Q4_K and Q5_K: d, dmin (fp16), scales[12] (8 six-bit scales and mins), then the quants
 
-    static func dequantizeQ6_K(_ b: UnsafePointer<UInt8>, _ out: UnsafeMutablePointer<Float>) {
-        let d = S.f32(fp16: S.load16(b + 208))
-        var ql = b, qh = b + 128, sc = b + 192, y = out
-        for _ in stride(from: 0, to: 256, by: 128) {
-            for l in 0..<32 {
-                let isub = l / 16
-                let q1 = Int(Int8(bitPattern: (ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4))) - 32
-                let q2 = Int(Int8(bitPattern: (ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4))) - 32
-                let q3 = Int(Int8(bitPattern: (ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4))) - 32
-                let q4 = Int(Int8(bitPattern: (ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4))) - 32
-                y[l] = d * Float(Int8(bitPattern: sc[isub])) * Float(q1)
-                y[l + 32] = d * Float(Int8(bitPattern: sc[isub + 2])) * Float(q2)
-                y[l + 64] = d * Float(Int8(bitPattern: sc[isub + 4])) * Float(q3)
-                y[l + 96] = d * Float(Int8(bitPattern: sc[isub + 6])) * Float(q4)
+    /// The first half of `quantize_row_q4_K_ref` / `quantize_row_q5_K_ref`: per 32-value sub-block an
+    /// affine fit (`make_qkx2_quants` with levels 0...nmax), the 8 scales and mins quantized to 6 bits
+    /// against the fp16 super-block d and dmin (written to y[0..<16]), then every value requantized
+    /// with its sub-block's stored scale and min into `s.L` (levels 0...nmax).
+    static func scalesAndLevels(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<UInt8>, _ s: Scratch,
+                                nmax: Int, rmin: Float, nstep: Int) {
+        let L = s.L
+        var maxScale: Float = 0, maxMin: Float = 0
+        for j in 0..<8 {
+            let xb = x + 32 * j
+            var sumX2: Float = 0
+            for l in 0..<32 { sumX2 += xb[l] * xb[l] }
+            let avX = (sumX2 / 32).squareRoot()
+            for l in 0..<32 { s.weights[l] = avX + abs(xb[l]) }
+            var theMin: Float = 0
+            s.scales[j] = makeQKX2(32, nmax, xb, s.weights, L + 32 * j, &theMin, s.laux, rmin: rmin, rdelta: 0.1, nstep: nstep)
+            s.mins[j] = theMin
+            if s.scales[j] > maxScale { maxScale = s.scales[j] }
+            if s.mins[j] > maxMin { maxMin = s.mins[j] }
+        }
+        let invScale: Float = maxScale > 0 ? 63 / maxScale : 0
+        let invMin: Float = maxMin > 0 ? 63 / maxMin : 0
+        let sc = y + 4
+        for k in 0..<12 { sc[k] = 0 }
+        for j in 0..<8 {
+            let ls = Swift.min(63, UInt8(truncatingIfNeeded: S.nearestInt(invScale * s.scales[j])))
+            let lm = Swift.min(63, UInt8(truncatingIfNeeded: S.nearestInt(invMin * s.mins[j])))
+            if j < 4 {
+                sc[j] = ls
+                sc[j + 4] = lm
+            } else {
+                sc[j + 4] = (ls & 0xF) | ((lm & 0xF) << 4)
+                sc[j - 4] |= (ls >> 4) << 6
+                sc[j] |= (lm >> 4) << 6
             }
-            y += 128
-            ql += 64
-            qh += 32
-            sc += 8
+        }
+        let d16 = S.fp16(maxScale / 63), dmin16 = S.fp16(maxMin / 63)
+        S.store16(y, d16)
+        S.store16(y + 2, dmin16)
+        let dAll = S.f32(fp16: d16), dminAll = S.f32(fp16: dmin16)
+        for j in 0..<8 {
+            let (scj, mj) = scaleMinK4(j, sc)
+            let d = dAll * Float(scj)
+            if d == 0 { continue }
+            let dm = dminAll * Float(mj)
+            for ii in 0..<32 {
+                let l = S.nearestInt((x[32 * j + ii] + dm) / d)
+                L[32 * j + ii] = UInt8(Swift.max(0, Swift.min(Int32(nmax), l)))
+            }
         }
     }
 }

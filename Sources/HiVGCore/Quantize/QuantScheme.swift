@@ -1,5 +1,11 @@
+
 /// The weight encodings `hivgkit quantize` offers. All but `int8` are ggml-native: their bytes are
 /// exactly ggml's block structs (`ggml-common.h`), little-endian, blocks laid along each row.
+///
+/// Everything about a scheme is in two places: its codec in `Schemes/` (block size, bytes, layout,
+/// encode, decode) and its row in `spec` below (ggml type, GGUF file type, error bound, fallback,
+/// help). Every other property (`QuantSchemeSpec.swift`) reads them; nothing else switches over the
+/// schemes. Adding a scheme: its codec file, its case and its row here.
 ///
 /// | scheme | block | bytes | ggml type | layout of one block                                   |
 /// |--------|-------|-------|-----------|--------------------------------------------------------|
@@ -10,75 +16,54 @@
 /// | q4_0   | 32    | 18    | Q4_0 2    | f16 d, 16 bytes: element j low nibble, j+16 high       |
 /// | q4_1   | 32    | 20    | Q4_1 3    | f16 d, f16 m (min), 16 bytes of nibbles as q4_0        |
 /// | q5_0   | 32    | 22    | Q5_0 6    | f16 d, u32 qh (5th bits), 16 bytes of low nibbles      |
+/// | q5_1   | 32    | 24    | Q5_1 7    | f16 d, f16 m (min), u32 qh, 16 bytes of low nibbles    |
 /// | q4_k   | 256   | 144   | Q4_K 12   | f16 d, f16 dmin, 12 B of 6-bit scales/mins, 128 B quants |
+/// | q5_k   | 256   | 176   | Q5_K 13   | f16 d, f16 dmin, 12 B scales/mins, 32 B high bits, 128 B low nibbles |
 /// | q6_k   | 256   | 210   | Q6_K 14   | 128 B low nibbles, 64 B high 2 bits, 16 × int8 scale, f16 d |
 ///
-/// `int8` is our own per-output-channel symmetric scheme (no ggml equivalent): each row gets one
-/// F32 scale s = amax(row) / 127 (0 for an all-zero row) and q = round(x / s), rounding half away from
-/// zero, clamped to [-127, 127]; dequantized x̂ = q · s. A row is stored as its 4-byte little-endian
-/// scale followed by its `cols` int8 values, so row r starts at byte r · (4 + cols). Its error is at most
-/// s/2 per element (plus f32 rounding). A row that is not all finite gets scale = its amax as computed
-/// (NaN ignored) and q = 0 wherever x/s is not finite or the scale is 0 or infinite.
+/// `int8` is our own per-output-channel symmetric scheme (no ggml equivalent; `Int8Rows`).
 public enum QuantScheme: String, CaseIterable, Sendable, Codable {
-    case f16, bf16, int8, q8_0, q4_0, q4_1, q5_0, q4_k, q6_k
+    case f16, bf16, int8, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k
 
-    /// Elements per block along a row: 32 (q8_0, q4_0, q4_1, q5_0) or 256 (q4_k, q6_k); 1 for f16 and
-    /// bf16. For int8 the block is the whole row, so any row length fits: reported as 1 here; use
-    /// `rowBytes(cols:)` / `byteCount(rows:cols:)` for sizes.
-    public var blockSize: Int {
+    /// The table: one row per scheme. The switch is exhaustive, so a new case does not compile until
+    /// its row is written. A row's trailing comment is the RMS relative error the scheme gives on
+    /// N(0, σ²) rows (`QuantizeTests.testKQuantsBeatLegacySchemes`), which its bound is ~1.4× of.
+    public var spec: QuantSchemeSpec {
+        typealias R = QuantSchemeSpec
         switch self {
-        case .f16, .bf16, .int8: return 1
-        case .q8_0, .q4_0, .q4_1, .q5_0: return 32
-        case .q4_k, .q6_k: return 256
+        case .f16:
+            return R(codec: Float16Codec.self, ggmlType: 1, ggufFileType: 1, rmsRelativeBound: 0x1p-11, plainDType: .f16,
+                     fallback: nil, summary: "IEEE half, round to nearest even")
+        case .bf16:
+            return R(codec: BFloat16Codec.self, ggmlType: 30, ggufFileType: 32, rmsRelativeBound: 0x1p-8, plainDType: .bf16,
+                     fallback: nil, summary: "bfloat16, round to nearest even")
+        case .int8:  // ≈ 0.0075 per 1024-wide row
+            return R(codec: Int8Rows.self, ggmlType: nil, ggufFileType: nil, rmsRelativeBound: 0.02, plainDType: nil,
+                     fallback: nil, summary: "per output channel, symmetric, f32 scale per row; .hivgw only")
+        case .q8_0:  // 0.0053
+            return R(codec: Q8_0.self, ggmlType: 8, ggufFileType: 7, rmsRelativeBound: 0.0075, plainDType: nil,
+                     fallback: .f16, summary: "ggml Q8_0, blocks of 32, f16 scale")
+        case .q4_0:  // 0.086
+            return R(codec: Q4_0.self, ggmlType: 2, ggufFileType: 2, rmsRelativeBound: 0.12, plainDType: nil,
+                     fallback: .f16, summary: "ggml Q4_0, blocks of 32, f16 scale")
+        case .q4_1:  // 0.078
+            return R(codec: Q4_1.self, ggmlType: 3, ggufFileType: 3, rmsRelativeBound: 0.11, plainDType: nil,
+                     fallback: .f16, summary: "ggml Q4_1, blocks of 32, f16 scale and min")
+        case .q5_0:  // 0.043
+            return R(codec: Q5_0.self, ggmlType: 6, ggufFileType: 8, rmsRelativeBound: 0.06, plainDType: nil,
+                     fallback: .f16, summary: "ggml Q5_0, blocks of 32, f16 scale")
+        case .q5_1:  // 0.038
+            return R(codec: Q5_1.self, ggmlType: 7, ggufFileType: 9, rmsRelativeBound: 0.053, plainDType: nil,
+                     fallback: .f16, summary: "ggml Q5_1, blocks of 32, f16 scale and min")
+        case .q4_k:  // 0.071
+            return R(codec: Q4_K.self, ggmlType: 12, ggufFileType: 14, rmsRelativeBound: 0.10, plainDType: nil,
+                     fallback: .q8_0, summary: "ggml Q4_K, super-blocks of 256, 6-bit sub-block scales and mins")
+        case .q5_k:  // 0.036
+            return R(codec: Q5_K.self, ggmlType: 13, ggufFileType: 16, rmsRelativeBound: 0.05, plainDType: nil,
+                     fallback: .q8_0, summary: "ggml Q5_K, super-blocks of 256, 6-bit sub-block scales and mins")
+        case .q6_k:  // 0.018
+            return R(codec: Q6_K.self, ggmlType: 14, ggufFileType: 18, rmsRelativeBound: 0.025, plainDType: nil,
+                     fallback: .q8_0, summary: "ggml Q6_K, super-blocks of 256, 8-bit sub-block scales")
         }
     }
-
-    /// Bytes of one block (`sizeof(block_*)` in ggml). int8: 1 byte per element, plus the 4-byte row
-    /// scale that `rowBytes(cols:)` adds.
-    public var bytesPerBlock: Int {
-        switch self {
-        case .f16, .bf16: return 2
-        case .int8: return 1
-        case .q8_0: return 34
-        case .q4_0: return 18
-        case .q4_1: return 20
-        case .q5_0: return 22
-        case .q4_k: return 144
-        case .q6_k: return 210
-        }
-    }
-
-    /// The GGUF/ggml tensor type id, or nil for int8 (ours, not a ggml type).
-    public var ggmlType: Int? {
-        switch self {
-        case .f16: return 1
-        case .bf16: return 30
-        case .int8: return nil
-        case .q8_0: return 8
-        case .q4_0: return 2
-        case .q4_1: return 3
-        case .q5_0: return 6
-        case .q4_k: return 12
-        case .q6_k: return 14
-        }
-    }
-
-    /// True when a row of this length can be encoded: positive and a multiple of the block size.
-    public func fits(rowLength: Int) -> Bool {
-        rowLength > 0 && rowLength % blockSize == 0
-    }
-
-    /// Bytes of one encoded row of `cols` elements (`cols` must fit).
-    public func rowBytes(cols: Int) -> Int {
-        switch self {
-        case .int8: return 4 + cols
-        default: return cols / blockSize * bytesPerBlock
-        }
-    }
-
-    /// Bytes of a `rows` × `cols` tensor in this scheme (`cols` must fit).
-    public func byteCount(rows: Int, cols: Int) -> Int { rows * rowBytes(cols: cols) }
-
-    /// True for the 256-element super-block schemes.
-    public var isKQuant: Bool { self == .q4_k || self == .q6_k }
 }

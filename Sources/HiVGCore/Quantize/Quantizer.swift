@@ -5,14 +5,15 @@ import Foundation
 /// block structs back to back (little-endian), so a `rows` × `cols` tensor takes
 /// `scheme.byteCount(rows:cols:)` bytes and row r starts at `r · scheme.rowBytes(cols:)`.
 ///
-/// Bit-exactness: bf16, q8_0, q4_0, q4_1, q5_0, q4_k and q6_k reproduce ggml's reference quantizers
-/// (`quantize_row_*_ref` / `ggml_compute_fp32_to_bf16` in ggml, built for x86-64 without FMA
+/// Bit-exactness: bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k and q6_k reproduce ggml's reference
+/// quantizers (`quantize_row_*_ref` / `ggml_compute_fp32_to_bf16` in ggml, built for x86-64 without FMA
 /// contraction as ggml-base is) byte for byte, on every input: subnormals, ±inf and NaN included.
-/// For finite inputs without -0.0 they also match gguf-py's `gguf.quants.quantize` (bf16, q8_0,
-/// q4_0, q4_1, q5_0; gguf-py only dequantizes the K-quants). On NaN, ±inf and the sign of an all-zero
+/// For finite inputs without -0.0 they also match gguf-py's `gguf.quants.quantize` (bf16, q8_0, q4_0,
+/// q4_1, q5_0, q5_1; gguf-py only dequantizes the K-quants). On NaN, ±inf and the sign of an all-zero
 /// block's scale, gguf-py and ggml's C disagree, and we follow ggml. f16 is IEEE round-to-nearest-even
 /// (numpy's `astype(float16)`). Dequantization follows ggml's `dequantize_row_*` in the same
-/// operation order, so gguf-py's dequantizer returns exactly our values.
+/// operation order, so gguf-py's dequantizer returns exactly our values. Each scheme's codec
+/// (`QuantScheme.spec`) does the work; this type checks sizes and splits rows over threads.
 public enum Quantizer {
     /// Encodes `x` (`rows` × `cols`, row-major) into a new byte array.
     /// - Precondition: `x.count == rows * cols` and `scheme.fits(rowLength: cols)`.
@@ -70,61 +71,14 @@ public enum Quantizer {
         precondition(rows == 0 || scheme.fits(rowLength: cols), "dequantize: row length \(cols) does not fit \(scheme.rawValue)")
         precondition(bytes.count >= scheme.byteCount(rows: rows, cols: cols), "dequantize: \(bytes.count) bytes are too few")
         guard rows > 0, cols > 0, let src = bytes.baseAddress, let dst = out.baseAddress else { return }
-        let b = src.assumingMemoryBound(to: UInt8.self)
-        let n = rows * cols
-        switch scheme {
-        case .f16:
-            HalfKernels.f16ToF32(src, dst, n)
-        case .bf16:
-            for i in 0..<n { dst[i] = Float(bitPattern: UInt32(GGMLScalar.load16(b + 2 * i)) << 16) }
-        case .int8:
-            let rb = scheme.rowBytes(cols: cols)
-            for r in 0..<rows { BlockQuants.dequantizeInt8Row(b + r * rb, cols, dst + r * cols) }
-        default:
-            let bs = scheme.blockSize, bb = scheme.bytesPerBlock
-            let decode: (UnsafePointer<UInt8>, UnsafeMutablePointer<Float>) -> Void
-            switch scheme {
-            case .q8_0: decode = BlockQuants.dequantizeQ8_0
-            case .q4_0: decode = BlockQuants.dequantizeQ4_0
-            case .q4_1: decode = BlockQuants.dequantizeQ4_1
-            case .q5_0: decode = BlockQuants.dequantizeQ5_0
-            case .q4_k: decode = KQuants.dequantizeQ4_K
-            default: decode = KQuants.dequantizeQ6_K
-            }
-            for k in 0..<(n / bs) { decode(b + k * bb, dst + k * bs) }
-        }
+        scheme.spec.codec.decode(src.assumingMemoryBound(to: UInt8.self), dst, rows: rows, cols: cols)
     }
 
     // MARK: internals
 
-    /// Encodes `rows` whole rows from `x` to `y`.
+    /// Encodes `rows` whole rows from `x` to `y`: the scheme's codec (`QuantScheme.spec`).
     static func encode(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<UInt8>, rows: Int, cols: Int, scheme: QuantScheme) {
-        let n = rows * cols
-        switch scheme {
-        case .f16:
-            HalfKernels.f32ToF16(x, y, n)
-        case .bf16:
-            for i in 0..<n { GGMLScalar.store16(y + 2 * i, BlockQuants.bf16(x[i])) }
-        case .int8:
-            let rb = scheme.rowBytes(cols: cols)
-            for r in 0..<rows { BlockQuants.quantizeInt8Row(x + r * cols, cols, y + r * rb) }
-        case .q8_0:
-            HalfKernels.quantizeQ8_0(x, y, blocks: n / 32)
-        case .q4_0:
-            for k in 0..<(n / 32) { BlockQuants.quantizeQ4_0(x + 32 * k, y + 18 * k) }
-        case .q4_1:
-            for k in 0..<(n / 32) { BlockQuants.quantizeQ4_1(x + 32 * k, y + 20 * k) }
-        case .q5_0:
-            for k in 0..<(n / 32) { BlockQuants.quantizeQ5_0(x + 32 * k, y + 22 * k) }
-        case .q4_k:
-            KQuants.withScratch { s in
-                for k in 0..<(n / 256) { KQuants.quantizeQ4_K(x + 256 * k, y + 144 * k, s) }
-            }
-        case .q6_k:
-            KQuants.withScratch { s in
-                for k in 0..<(n / 256) { KQuants.quantizeQ6_K(x + 256 * k, y + 210 * k, s) }
-            }
-        }
+        scheme.spec.codec.encode(x, y, rows: rows, cols: cols)
     }
 
     /// Runs `body(r0, r1)` over row ranges, on up to `threads` threads when the work is large enough.

@@ -109,7 +109,9 @@ public enum GGMLType: UInt32, CaseIterable, Sendable, Codable {
         case .i16: return .i16
         case .i32: return .i32
         case .i64: return .i64
-        default: return nil
+        case .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q8_1, .q2_k, .q3_k, .q4_k, .q5_k, .q6_k, .q8_k, .iq2_xxs, .iq2_xs,
+             .iq3_xxs, .iq1_s, .iq4_nl, .iq3_s, .iq2_s, .iq4_xs, .iq1_m, .tq1_0, .tq2_0, .mxfp4:
+            return nil
         }
     }
 

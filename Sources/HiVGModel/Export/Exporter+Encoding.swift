@@ -46,22 +46,10 @@ extension Exporter {
         return out
     }
 
-    /// The manifest description of a scheme's blocks (`docs/native-format.md`).
+    /// The manifest description of a scheme's blocks (`docs/native-format.md`), from the scheme's table.
     public static func nativeQuantization(_ s: QuantScheme) -> NativeQuantization {
-        let layout: String
-        switch s {
-        case .f16: layout = "IEEE binary16"
-        case .bf16: layout = "bfloat16"
-        case .int8: layout = "per row: f32 scale, then one int8 per element"
-        case .q8_0: layout = "f16 d, 32 × int8"
-        case .q4_0: layout = "f16 d, 16 bytes: element j low nibble, j+16 high"
-        case .q4_1: layout = "f16 d, f16 m (min), 16 bytes of nibbles as q4_0"
-        case .q5_0: layout = "f16 d, u32 qh (5th bits), 16 bytes of low nibbles"
-        case .q4_k: layout = "f16 d, f16 dmin, 12 B of 6-bit scales/mins, 128 B quants"
-        case .q6_k: layout = "128 B low nibbles, 64 B high 2 bits, 16 × int8 scale, f16 d"
-        }
-        return NativeQuantization(scheme: s.rawValue, blockSize: s.blockSize, blockBytes: s.bytesPerBlock,
-                                  rowExtraBytes: s == .int8 ? 4 : 0, scaleLayout: layout, ggmlType: s.ggmlType)
+        NativeQuantization(scheme: s.rawValue, blockSize: s.blockSize, blockBytes: s.bytesPerBlock,
+                           rowExtraBytes: s.rowExtraBytes, scaleLayout: s.layout, ggmlType: s.ggmlType)
     }
 
     // MARK: tensors

@@ -17,22 +17,11 @@ extension Exporter {
         return kv
     }
 
-    /// llama.cpp's `general.file_type` (`llama_ftype`) for the plan's scheme: ALL_F32 0, MOSTLY_F16 1,
-    /// Q4_0 2, Q4_1 3, Q8_0 7, Q5_0 8, Q4_K_S 14, Q6_K 18, BF16 32.
+    /// llama.cpp's `general.file_type` (`llama_ftype`) for the plan's scheme (`QuantScheme.spec`), or
+    /// for a plain export ALL_F32 0, MOSTLY_F16 1, MOSTLY_BF16 32.
     static func fileType(_ plan: ExportPlan) -> UInt32? {
-        switch plan.scheme {
-        case nil:
-            switch plainName(plan) { case "f32": return 0; case "f16": return 1; case "bf16": return 32; default: return nil }
-        case .f16?: return 1
-        case .bf16?: return 32
-        case .q4_0?: return 2
-        case .q4_1?: return 3
-        case .q8_0?: return 7
-        case .q5_0?: return 8
-        case .q4_k?: return 14
-        case .q6_k?: return 18
-        case .int8?: return nil
-        }
+        if let s = plan.scheme { return s.spec.ggufFileType }
+        switch plainName(plan) { case "f32": return 0; case "f16": return 1; case "bf16": return 32; default: return nil }
     }
 
     /// The plain dtype of a plain export (`f32`, `f16`, `bf16`; `mixed` when floating tensors differ).

@@ -32,8 +32,9 @@ public enum GGUFOutput: OutputWriter {
     public static let summary = "GGUF v3 (llama.cpp mtmd names): plain tensors and the ggml-native schemes"
 
     public static func problem(with scheme: QuantScheme) -> String? {
-        scheme.ggmlType == nil
-            ? "\(scheme.rawValue) is not a ggml type: GGUF holds f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q4_k and q6_k (use .hivgw for \(scheme.rawValue))"
+        let ggml = ["f32"] + QuantScheme.allCases.filter { $0.ggmlType != nil }.map(\.rawValue)
+        return scheme.ggmlType == nil
+            ? "\(scheme.rawValue) is not a ggml type: GGUF holds \(ggml.joined(separator: ", ")) (use .hivgw for \(scheme.rawValue))"
             : nil
     }
 

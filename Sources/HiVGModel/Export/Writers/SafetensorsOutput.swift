@@ -8,8 +8,9 @@ public enum SafetensorsOutput: OutputWriter {
     public static let summary = "plain tensors (f32, f16, bf16), config and provenance in the header"
 
     public static func problem(with scheme: QuantScheme) -> String? {
-        scheme == .f16 || scheme == .bf16
-            ? nil : "safetensors holds plain tensors only: --scheme f16 or bf16 (use .hivgw or .gguf for \(scheme.rawValue))"
+        let plain = QuantScheme.allCases.filter { $0.spec.plainDType != nil }.map(\.rawValue)
+        return scheme.spec.plainDType != nil
+            ? nil : "safetensors holds plain tensors only: --scheme \(plain.joined(separator: " or ")) (use .hivgw or .gguf for \(scheme.rawValue))"
     }
 
     public static func write(_ job: WriteJob) throws -> WriterResult {
