@@ -12,31 +12,39 @@ extension RankReport {
         var seenRows = Set<String>()
         for r in records { let c = cell(r.name).row; if seenRows.insert(c).inserted { rowOrder.append(c) } }
         let scale = scale(measure, records, settings)
-        let cw = 40.0, ch = 14.0, labelW = 92.0, top = 78.0, panelGap = 18.0
-        let panelW = labelW + cw * Double(modules.count)
-        let legendW = 120.0
-        let width = max(20 + Double(max(stages.count, 1)) * (panelW + panelGap) + legendW, 640)
-        let height = top + ch * Double(rowOrder.count) + 44
         let heading: String
         switch measure {
-        case .effectiveRank: heading = "effective rank"
-        case .relNorm: heading = "‖ΔW‖_F / ‖W‖_F"
-        case .intruders: heading = "intruder dimensions (n·mp: n intruders, m persist into the next checkpoint)"
-        case .overlap: heading = "overlap of consecutive increments (mean squared principal cosine)"
+        case .effectiveRank: heading = "Effective rank"
+        case .relNorm: heading = "Relative norm ‖ΔW‖_F / ‖W‖_F"
+        case .intruders: heading = "Intruder dimensions (n·mp: n intruders, m of them persist into the next checkpoint)"
+        case .overlap: heading = "Overlap of consecutive increments (mean squared principal cosine)"
         }
+        // The tolerances, one clause a line, so that no line runs past a one-panel figure.
+        let notes = settings.tolerances.components(separatedBy: "; ")
+        let cw = 40.0, ch = 14.0, labelW = 92.0, panelGap = 18.0
+        let top = 62 + 10 * Double(notes.count) + 20
+        let panelW = labelW + cw * Double(modules.count)
+        let legendW = 120.0
+        // Text widths estimated at ~0.6 em per character (DejaVu Sans averages less).
+        let textW = max(Double(heading.count) * 7.8, Double(settings.title.count) * 6.6, Double(notes.map(\.count).max() ?? 0) * 4.8) + 20
+        let width = max(20 + Double(max(stages.count, 1)) * (panelW + panelGap) + legendW, textW, 640).rounded(.up)
+        let height = top + ch * Double(rowOrder.count) + 44
         var s = """
         <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \(Int(width)) \(Int(height))" font-family="DejaVu Sans, Arial, sans-serif" font-size="9">
         <rect width="100%" height="100%" fill="white"/>
-        <text x="10" y="17" font-size="13" font-weight="bold">\(escape(settings.title)) — \(escape(heading))</text>
-        <text x="10" y="31" font-size="8" fill="#333">\(escape(settings.tolerances))</text>
+        <text x="10" y="18" font-size="13" font-weight="bold">\(escape(heading))</text>
+        <text x="10" y="34" font-size="11">\(escape(settings.title))</text>
 
         """
+        for (i, line) in notes.enumerated() {
+            s += "<text x=\"10\" y=\"\(50 + 10 * i)\" font-size=\"8\" fill=\"#333\">\(escape(line))</text>\n"
+        }
         let byKey = Dictionary(records.map { ("\($0.stage)|\($0.name)", $0) }, uniquingKeysWith: { a, _ in a })
         var nameAt: [String: String] = [:]
         for r in records { let c = cell(r.name); nameAt["\(c.row)|\(c.module)"] = nameAt["\(c.row)|\(c.module)"] ?? r.name }
         for (pi, stage) in stages.enumerated() {
             let x0 = 10 + Double(pi) * (panelW + panelGap)
-            s += "<text x=\"\(x0 + labelW)\" y=\"52\" font-size=\"11\" font-weight=\"bold\">\(escape(settings.stageLabels[stage] ?? "stage \(stage)"))</text>\n"
+            s += "<text x=\"\(x0 + labelW)\" y=\"\(top - 20)\" font-size=\"11\" font-weight=\"bold\">\(escape(settings.stageLabels[stage] ?? "stage \(stage)"))</text>\n"
             for (mi, m) in modules.enumerated() {
                 s += "<text x=\"\(x0 + labelW + cw * Double(mi) + cw / 2)\" y=\"\(top - 6)\" text-anchor=\"middle\">\(m.replacingOccurrences(of: "_proj", with: ""))</text>\n"
             }
@@ -78,7 +86,12 @@ extension RankReport {
             s += "<rect x=\"\(x)\" y=\"\(y + h * Double(i) / Double(steps))\" width=\"14\" height=\"\(h / Double(steps) + 0.4)\" fill=\"\(color(t))\"/>\n"
         }
         s += "<rect x=\"\(x)\" y=\"\(y)\" width=\"14\" height=\"\(h)\" fill=\"none\" stroke=\"#444\" stroke-width=\"0.5\"/>\n"
-        for (v, label) in scale.ticks(integer: integer) {
+        var ticks = scale.ticks(integer: integer)
+        // The ends of the bar are labelled too unless a tick sits near them.
+        for end in [scale.lo, scale.hi] where !ticks.contains(where: { abs(scale.t($0.value) - scale.t(end)) < 0.08 }) {
+            if !scale.log || end > 0 { ticks.append((end, integer ? String(Int(end.rounded())) : short(end))) }
+        }
+        for (v, label) in ticks {
             let ty = y + h * (1 - min(max(scale.t(v), 0), 1))
             s += "<line x1=\"\(x + 14)\" x2=\"\(x + 18)\" y1=\"\(ty)\" y2=\"\(ty)\" stroke=\"#444\" stroke-width=\"0.6\"/>"
                 + "<text x=\"\(x + 20)\" y=\"\(ty + 3)\">\(escape(label))</text>\n"

@@ -31,7 +31,7 @@ extension RankReport {
                     }
                     e += 1
                 }
-                if out.count < 2 { out = [lo, hi] }
+                if out.count < 3 { out = Scale(lo: lo, hi: hi, log: false, caption: "").ticks(integer: false).map(\.value) }
             } else if hi > lo {
                 let raw = (hi - lo) / 5
                 let mag = Foundation.pow(10, Foundation.floor(Foundation.log10(raw)))
