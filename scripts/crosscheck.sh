@@ -66,5 +66,8 @@ if [ -x "$GGUF_PY" ] && "$GGUF_PY" -c "import gguf, numpy" 2>/dev/null; then
 else
   echo "SKIP  quant_check.py: no python with gguf (CROSSCHECK_GGUF_PYTHON or .venv from make crosscheck)"
 fi
+# The `hivgkit ranks` HTML report and SVG heat map in headless Chromium (scripts/crosscheck/ranks_render.py;
+# SKIPs without chromium; screenshots kept in .build/crosscheck-ranks/).
+part ranks-render scripts/crosscheck/ranks_render.py
 echo "crosscheck: $PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ] && exit "$STATUS" || exit 1
