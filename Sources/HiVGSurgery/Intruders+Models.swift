@@ -35,16 +35,24 @@ extension Intruders {
             throw SurgeryError.mismatch("intruders: `\(name)` has no 2-D base weight in \(first.source.path)")
         }
         let rows = w.shape[0], cols = w.shape[1]
-        let w0 = try w.floats(name: name + ".weight").map(Double.init)
+        let w0 = try finite(try w.floats(name: name + ".weight"), name + ".weight", first)
         let updates: [Update?] = try models.map { m in
             guard let p = m.lora[name] else { return nil }
             guard p.b.shape == [rows, p.rank], p.a.shape == [p.rank, cols] else {
                 throw SurgeryError.mismatch("intruders: `\(name)` in \(m.source.path): LoRA B \(p.b.shape) and A \(p.a.shape) do not fit the first checkpoint's \(rows)×\(cols) weight")
             }
-            return Update(b: try p.b.floats(name: name + ".lora_B").map(Double.init), a: try p.a.floats(name: name + ".lora_A").map(Double.init),
-                          rank: p.rank, scaling: p.scaling)
+            return Update(b: try finite(try p.b.floats(name: name + ".lora_B"), name + ".lora_B", m),
+                          a: try finite(try p.a.floats(name: name + ".lora_A"), name + ".lora_A", m), rank: p.rank, scaling: p.scaling)
         }
         return try analyse(w0: w0, rows: rows, cols: cols, updates: updates, topK: topK, epsilon: epsilon)
+    }
+
+    /// The values in float64; a NaN or infinity (which LAPACK would turn into garbage or a hang) is an error naming the tensor.
+    static func finite(_ v: [Float], _ tensor: String, _ m: LoadedModel) throws -> [Double] {
+        guard v.allSatisfy(\.isFinite) else {
+            throw SurgeryError.mismatch("intruders: tensor `\(tensor)` in \(m.source.path) holds values that are not finite")
+        }
+        return v.map(Double.init)
     }
 
     /// OpenBLAS's thread count when nothing is set: `OPENBLAS_NUM_THREADS`, else one per core.

@@ -67,6 +67,7 @@ extension RankReport {
             let log = settings.normScale == .log
             s = Scale(lo: log ? lo : 0, hi: hi > lo ? hi : lo * 10, log: log, caption: "‖ΔW‖_F/‖W‖_F, \(log ? "log" : "linear") scale")
         }
+        guard settings.boundsMeasure == nil || settings.boundsMeasure == m else { return s }
         if let v = settings.vmin { s.lo = v }
         if let v = settings.vmax { s.hi = v }
         if settings.vmin != nil || settings.vmax != nil { s.caption += " (--vmin/--vmax)" }

@@ -37,10 +37,13 @@ public enum RankReport {
         public var vmax: Double?
         /// Relative-norm scale.
         public var normScale: NormScale
+        /// The measure `vmin`/`vmax` apply to (the one the SVG colours); nil: every measure.
+        public var boundsMeasure: Measure?
 
         /// Settings with the CLI defaults.
         public init(title: String, stageLabels: [Int: String], rtol: Double = 1e-3, noiseRtol: Double = 1e-10, topK: Int? = nil,
-                    epsilon: Double? = nil, vmin: Double? = nil, vmax: Double? = nil, normScale: NormScale = .log) {
+                    epsilon: Double? = nil, vmin: Double? = nil, vmax: Double? = nil, normScale: NormScale = .log,
+                    boundsMeasure: Measure? = nil) {
             self.title = title
             self.stageLabels = stageLabels
             self.rtol = rtol
@@ -50,6 +53,7 @@ public enum RankReport {
             self.vmin = vmin
             self.vmax = vmax
             self.normScale = normScale
+            self.boundsMeasure = boundsMeasure
         }
 
         /// The one-line statement of every tolerance, printed in every table and picture.

@@ -57,7 +57,7 @@ struct RanksCommand: ParsableCommand {
     @Option(name: .customLong("norm-scale"), help: "Colour scale of rel-norm: log or linear (over the data's own range).")
     var normScale = "log"
 
-    @Option(help: "Lower end of the colour scale (default: 0, or the smallest rel-norm).")
+    @Option(help: "Lower end of the --color measure's colour scale, in the SVG and the HTML (default: 0, or the smallest rel-norm).")
     var vmin: Double?
 
     @Option(help: "Upper end of the colour scale (default: r, 2r for increments, K, 1, or the largest rel-norm).")
@@ -112,7 +112,8 @@ struct RanksCommand: ParsableCommand {
                 + (checkpoints == files ? "" : " (" + files.joined(separator: ", ") + ")")
             let settings = RankReport.Settings(title: title, stageLabels: labels, rtol: rtol, noiseRtol: noiseRtol,
                                                topK: intruders ? k : nil, epsilon: intruders ? eps : nil, vmin: vmin, vmax: vmax,
-                                               normScale: RankReport.NormScale(rawValue: normScale)!)
+                                               normScale: RankReport.NormScale(rawValue: normScale)!,
+                                               boundsMeasure: RankReport.Measure(rawValue: color)!)
             func save(_ text: String, _ path: String) throws {
                 let f = try AtomicFile(path: path)
                 try f.write(Array(text.utf8))

@@ -89,6 +89,20 @@ final class IntrudersTests: XCTestCase {
         XCTAssertEqual(moved[1]?.ranks, [1, 2, 3])
     }
 
+    /// A NaN in a LoRA factor is a typed error naming the tensor, not a LAPACK failure or garbage counts.
+    func testNonFiniteFactorThrows() throws {
+        var m = try ModelLoader.load(Fixtures.path("hivg/stage3.pth"), overrides: tinyOverrides())
+        let target = "clip.vision_model.encoder.layers.5.self_attn.q_proj"
+        var pair = try XCTUnwrap(m.lora[target])
+        var b = try pair.b.floats(name: "B")
+        b[7] = .nan
+        pair.b = Tensor(shape: pair.b.shape, floats: b)
+        m.lora[target] = pair
+        XCTAssertThrowsError(try Intruders.analyse([m], threads: 2)) {
+            XCTAssertTrue("\($0)".contains(target + ".lora_B") && "\($0)".contains("not finite"), "\($0)")
+        }
+    }
+
     /// Bad factor shapes are a typed error naming the checkpoint, not a crash.
     func testMismatchedFactorsThrow() {
         let w0 = [Double](repeating: 1, count: 12)
