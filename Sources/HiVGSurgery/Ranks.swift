@@ -4,14 +4,18 @@ import HiVGModel
 /// Spectra of low-rank LoRA products and stage increments, computed exactly and cheaply: for
 /// ΔW = U·V (U out×k, V k×in, k ≤ 2r), QR of U and of Vᵀ, then the SVD of the small core R_U·R_Vᵀ.
 public enum Ranks {
+    /// Singular values and left singular vectors of a low-rank product.
     public struct Spectrum: Sendable {
         /// Singular values, descending.
         public var singularValues: [Double]
         /// Left singular vectors as columns, out × singularValues.count (row-major).
         public var left: [Double]
+        /// Rows of the product (`out`).
         public var rows: Int
 
+        /// ‖·‖_F from the singular values.
         public var frobenius: Double { singularValues.reduce(0) { $0 + $1 * $1 }.squareRoot() }
+        /// ‖·‖₂, the largest singular value.
         public var spectral: Double { singularValues.first ?? 0 }
     }
 
