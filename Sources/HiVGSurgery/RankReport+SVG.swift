@@ -16,7 +16,7 @@ extension RankReport {
         switch measure {
         case .effectiveRank: heading = "Effective rank"
         case .relNorm: heading = "Relative norm ‖ΔW‖_F / ‖W‖_F"
-        case .intruders: heading = "Intruder dimensions (n·mp: n intruders, m of them persist into the next checkpoint)"
+        case .intruders: heading = "Intruder dimensions of each panel's (later) checkpoint: n·mp = n intruders, m persist into the next"
         case .overlap: heading = "Overlap of consecutive increments (mean squared principal cosine)"
         }
         // The tolerances, one clause a line, so that no line runs past a one-panel figure.
