@@ -16,6 +16,7 @@
 #      and the HiVG rows from the checkpoint's q8_0 export (int8 GEMM, and --weights decoded) against the same
 #      PyTorch reference on the F32 checkpoint
 #   5. where the forward time goes: perf record -e cpu-clock (when perf works)
+#   6. hivgkit ranks --intruders on a four-stage ViT-B/16 series  vs  numpy SVDs of W0 and every W_k (same counts)
 # Prints a table and writes bench-out/bench-models.json (raw results in bench-out/raw-models/). Method and
 # figures: docs/benchmarks.md, "Model benchmarks".
 #
@@ -28,7 +29,7 @@
 #                       peft 0.3, torchvision); default .venv-hivg/bin/python when it exists
 #   BENCH_PYTHON        interpreter to build .venv-bench/ from (default python3)
 #   BENCH_RUNS (7), BENCH_REF_RUNS (3), BENCH_FWD_RUNS (6), BENCH_THREADS (2)   repetitions, forward threads
-#   BENCH_SECTIONS      subset of merge,ranks,quant,forward,perf (default all)
+#   BENCH_SECTIONS      subset of merge,ranks,quant,forward,perf,intruders (default all)
 #   BENCH_QUIET_LOAD, BENCH_QUIET_WAIT   wait up to WAIT s (600) for the load average to drop below LOAD (1.0)
 set -euo pipefail
 BIN=${1:-.build/release/hivgkit}
@@ -109,7 +110,17 @@ while awk -v l="$(cut -d' ' -f1 /proc/loadavg)" -v q="$QUIET_LOAD" 'BEGIN{exit !
     sleep 20
 done
 
-"$PY" scripts/bench/models_run.py --bin "$BIN" "${CKPT_ARG[@]}" --raw "$RAW" --hivg-python "$HIVG_PY" \
-    --hivg-skip-reason "$HIVG_WHY" --sections "${BENCH_SECTIONS:-merge,ranks,quant,forward,perf}"
-echo
-"$PY" scripts/bench/models_report.py "$RAW" "$OUT/bench-models.json"
+SECTIONS=${BENCH_SECTIONS:-merge,ranks,quant,forward,perf,intruders}
+RUN_SECTIONS=$(tr , '\n' <<<"$SECTIONS" | grep -vx intruders | paste -sd, || true)
+if [ -n "$RUN_SECTIONS" ]; then
+    "$PY" scripts/bench/models_run.py --bin "$BIN" "${CKPT_ARG[@]}" --raw "$RAW" --hivg-python "$HIVG_PY" \
+        --hivg-skip-reason "$HIVG_WHY" --sections "$RUN_SECTIONS"
+    echo
+    "$PY" scripts/bench/models_report.py "$RAW" "$OUT/bench-models.json"
+fi
+# 6. hivgkit ranks --intruders on a real-size four-stage series (its own generated files) vs the numpy script
+#    (scripts/bench/bench_intruders.py, ranks_intruders_numpy.py; target >= 1.5x, same counts).
+if grep -qx intruders <<<"$(tr , '\n' <<<"$SECTIONS")"; then
+    echo
+    "$PY" scripts/bench/bench_intruders.py --bin "$BIN" --out "$OUT" || echo "bench-models: intruders row below target or counts differ" >&2
+fi

@@ -22,3 +22,18 @@ typedef void (*hivg_dorgqr_fn)(const int *m, const int *n, const int *k, double 
                                double *work, const int *lwork, int *info);
 /// glibc's dlmopen (a _GNU_SOURCE extension the Glibc module does not show), looked up with dlsym.
 typedef void *(*hivg_dlmopen_fn)(long namespace_id, const char *file, int mode);
+// Double-precision pieces of the intruder-dimension analysis (HiVGSurgery/Intruders.swift): Gram matrices,
+// their low-rank updates and a few of their top eigenpairs.
+typedef void (*hivg_cblas_dgemm_fn)(enum CBLAS_ORDER order, enum CBLAS_TRANSPOSE transA, enum CBLAS_TRANSPOSE transB,
+                                    blasint m, blasint n, blasint k, double alpha, const double *a, blasint lda,
+                                    const double *b, blasint ldb, double beta, double *c, blasint ldc);
+typedef void (*hivg_cblas_dsyrk_fn)(enum CBLAS_ORDER order, enum CBLAS_UPLO uplo, enum CBLAS_TRANSPOSE trans, blasint n,
+                                    blasint k, double alpha, const double *a, blasint lda, double beta, double *c,
+                                    blasint ldc);
+typedef void (*hivg_cblas_dsyr2k_fn)(enum CBLAS_ORDER order, enum CBLAS_UPLO uplo, enum CBLAS_TRANSPOSE trans, blasint n,
+                                     blasint k, double alpha, const double *a, blasint lda, const double *b, blasint ldb,
+                                     double beta, double *c, blasint ldc);
+typedef void (*hivg_dsyevr_fn)(const char *jobz, const char *range, const char *uplo, const int *n, double *a,
+                               const int *lda, const double *vl, const double *vu, const int *il, const int *iu,
+                               const double *abstol, int *m, double *w, double *z, const int *ldz, int *isuppz,
+                               double *work, const int *lwork, int *iwork, const int *liwork, int *info);

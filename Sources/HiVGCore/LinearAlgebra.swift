@@ -24,6 +24,10 @@ public enum LinearAlgebra {
         let dgesdd: hivg_dgesdd_fn
         let dgeqrf: hivg_dgeqrf_fn
         let dorgqr: hivg_dorgqr_fn
+        let dgemm: hivg_cblas_dgemm_fn
+        let dsyrk: hivg_cblas_dsyrk_fn
+        let dsyr2k: hivg_cblas_dsyr2k_fn
+        let dsyevr: hivg_dsyevr_fn
         let backend: Backend
     }
 
@@ -120,6 +124,10 @@ public enum LinearAlgebra {
                             dgesdd: try symbol("dgesdd_", hivg_dgesdd_fn.self),
                             dgeqrf: try symbol("dgeqrf_", hivg_dgeqrf_fn.self),
                             dorgqr: try symbol("dorgqr_", hivg_dorgqr_fn.self),
+                            dgemm: try symbol("cblas_dgemm", hivg_cblas_dgemm_fn.self),
+                            dsyrk: try symbol("cblas_dsyrk", hivg_cblas_dsyrk_fn.self),
+                            dsyr2k: try symbol("cblas_dsyr2k", hivg_cblas_dsyr2k_fn.self),
+                            dsyevr: try symbol("dsyevr_", hivg_dsyevr_fn.self),
                             backend: Backend(library: name, config: config().map { String(cString: $0) } ?? "?",
                                              core: core().map { String(cString: $0) } ?? "?", chosenBy: chosenBy))
             try selfCheck(l)
@@ -201,6 +209,65 @@ public enum LinearAlgebra {
         lib.dgesdd(&jobz, &mm, &nn, &at, &lda, &s, &lu, &ldu, &lvt, &ldvt, &work, &lwork, &iwork, &info)
         if info != 0 { throw Failure.lapack(routine: "dgesdd", info: Int(info)) }
         return (lvt, s, lu)
+    }
+
+    /// C = alpha · op(A) · op(B) + beta · C, row-major, double precision (shapes as in `sgemm`).
+    public static func dgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int, alpha: Double = 1,
+                             a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int,
+                             beta: Double = 0, c: UnsafeMutablePointer<Double>, ldc: Int) {
+        lib.dgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                  blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+    }
+
+    /// The upper triangle of C = alpha · A·Aᵀ + beta · C for a row-major n×k A (C n×n row-major).
+    public static func dsyrk(n: Int, k: Int, alpha: Double = 1, a: UnsafePointer<Double>, lda: Int, beta: Double = 0,
+                             c: UnsafeMutablePointer<Double>, ldc: Int) {
+        lib.dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, blasint(n), blasint(k), alpha, a, blasint(lda), beta, c, blasint(ldc))
+    }
+
+    /// The upper triangle of C = alpha · (A·Bᵀ + B·Aᵀ) + beta · C for row-major n×k A and B.
+    public static func dsyr2k(n: Int, k: Int, alpha: Double = 1, a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>,
+                              ldb: Int, beta: Double = 1, c: UnsafeMutablePointer<Double>, ldc: Int) {
+        lib.dsyr2k(CblasRowMajor, CblasUpper, CblasNoTrans, blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb),
+                   beta, c, blasint(ldc))
+    }
+
+    /// The `count` largest eigenvalues (descending) of a symmetric n×n matrix given by its row-major upper
+    /// triangle (destroyed), with their eigenvectors as the rows of a row-major count×n matrix (LAPACK
+    /// dsyevr: tridiagonal reduction, then only the requested pairs, by MRRR).
+    public static func topEigenpairs(_ c: UnsafeMutablePointer<Double>, n: Int, count: Int) throws -> (values: [Double], vectors: [Double]) {
+        let want = min(max(count, 0), n)
+        if want == 0 { return ([], []) }
+        // The row-major upper triangle is LAPACK's column-major lower one.
+        var jobz = Int8(UInt8(ascii: "V")), range = Int8(UInt8(ascii: "I")), uplo = Int8(UInt8(ascii: "L"))
+        var nn = Int32(n), lda = Int32(n), il = Int32(n - want + 1), iu = Int32(n), ldz = Int32(n)
+        var vl = 0.0, vu = 0.0, abstol = 0.0
+        var found: Int32 = 0, info: Int32 = 0
+        var w = [Double](repeating: 0, count: n)
+        var z = [Double](repeating: 0, count: n * want)
+        var isuppz = [Int32](repeating: 0, count: 2 * want)
+        var lwork: Int32 = -1, liwork: Int32 = -1
+        var wq = 0.0
+        var iq: Int32 = 0
+        lib.dsyevr(&jobz, &range, &uplo, &nn, c, &lda, &vl, &vu, &il, &iu, &abstol, &found, &w, &z, &ldz, &isuppz,
+                   &wq, &lwork, &iq, &liwork, &info)
+        if info != 0 { throw Failure.lapack(routine: "dsyevr (workspace query)", info: Int(info)) }
+        lwork = max(Int32(wq), 1)
+        liwork = max(iq, 1)
+        var work = [Double](repeating: 0, count: Int(lwork))
+        var iwork = [Int32](repeating: 0, count: Int(liwork))
+        lib.dsyevr(&jobz, &range, &uplo, &nn, c, &lda, &vl, &vu, &il, &iu, &abstol, &found, &w, &z, &ldz, &isuppz,
+                   &work, &lwork, &iwork, &liwork, &info)
+        if info != 0 { throw Failure.lapack(routine: "dsyevr", info: Int(info)) }
+        if Int(found) != want { throw Failure.lapack(routine: "dsyevr (found \(found) of \(want) eigenpairs)", info: 0) }
+        // LAPACK returns them ascending, column-major: reverse into descending rows.
+        var values = [Double](repeating: 0, count: want), vectors = [Double](repeating: 0, count: want * n)
+        for j in 0 ..< want {
+            let src = want - 1 - j
+            values[j] = w[src]
+            for i in 0 ..< n { vectors[j * n + i] = z[src * n + i] }
+        }
+        return (values, vectors)
     }
 
     /// y = A·x (row-major m×n A), single precision.

@@ -4,38 +4,19 @@ import HiVGModel
 /// Spectra of low-rank LoRA products and stage increments, computed exactly and cheaply: for
 /// ΔW = U·V (U out×k, V k×in, k ≤ 2r), QR of U and of Vᵀ, then the SVD of the small core R_U·R_Vᵀ.
 public enum Ranks {
+    /// Singular values and left singular vectors of a low-rank product.
     public struct Spectrum: Sendable {
         /// Singular values, descending.
         public var singularValues: [Double]
         /// Left singular vectors as columns, out × singularValues.count (row-major).
         public var left: [Double]
+        /// Rows of the product (`out`).
         public var rows: Int
 
+        /// ‖·‖_F from the singular values.
         public var frobenius: Double { singularValues.reduce(0) { $0 + $1 * $1 }.squareRoot() }
+        /// ‖·‖₂, the largest singular value.
         public var spectral: Double { singularValues.first ?? 0 }
-    }
-
-    /// Per-linear figures (one checkpoint, or one stage's increment).
-    public struct Record: Sendable {
-        public var name: String
-        /// Index of the checkpoint (for an increment: the later one).
-        public var stage: Int
-        public var rank: Int
-        public var scaling: Double
-        public var singularValues: [Double]
-        public var effectiveRank: Int
-        public var stableRank: Double
-        public var energy90Rank: Int
-        public var energy99Rank: Int
-        /// ‖ΔW‖_F / ‖W‖_F.
-        public var relNorm: Double
-        /// For increments: principal-angle cosines between this increment's column space and the previous one's.
-        public var overlapCosines: [Double]?
-        /// Mean squared cosine of those angles (1 = same subspace, 0 = orthogonal).
-        public var overlap: Double? {
-            guard let c = overlapCosines, !c.isEmpty else { return nil }
-            return c.reduce(0) { $0 + $1 * $1 } / Double(c.count)
-        }
     }
 
     /// SVD of U·V through QR of both factors.
@@ -119,27 +100,27 @@ public enum Ranks {
         return try LinearAlgebra.svd(m, m: a, n: b).s.map { min(1, $0) }
     }
 
-    /// Records for one checkpoint (`models.count == 1`) or for the N − 1 increments of a series.
-    public static func analyse(_ models: [LoadedModel], rtol: Double = 1e-3) throws -> [Record] {
+    /// Records for one checkpoint (`models.count == 1`) or for the N − 1 increments of a series; with
+    /// `includeFirst`, a series also gets one stage-0 record per linear for the first checkpoint's own
+    /// LoRA (the intruder analysis reports W₀ + s·B₀·A₀ there). An increment with ‖ΔW‖_F ≤
+    /// `noiseRtol`·‖W‖_F is rounding noise: every rank measure of it is 0.
+    public static func analyse(_ models: [LoadedModel], rtol: Double = 1e-3, noiseRtol: Double = 1e-10,
+                               includeFirst: Bool = false) throws -> [Record] {
         var records: [Record] = []
-        if models.count == 1 {
-            let m = models[0]
-            for linear in m.loraOrder {
-                guard let p = m.lora[linear], let w = m.baseWeight(linear) else { continue }
+        guard let first = models.first else { return [] }
+        if models.count == 1 || includeFirst {
+            for linear in first.loraOrder {
+                guard let p = first.lora[linear], let w = first.baseWeight(linear) else { continue }
                 let wv = try w.floats(name: linear + ".weight")
                 let (u, v, k) = try LowRank.difference(p, nil)
                 let spec = try spectrum(u: u.map(Double.init), v: v.map(Double.init), out: p.b.shape[0], k: k, inn: p.a.shape[1])
-                let wNorm = wv.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
                 let ref = spectralNorm(wv, rows: w.shape[0], cols: w.shape[1])
-                let c = counts(spec.singularValues, reference: ref, rtol: rtol)
-                records.append(Record(name: linear, stage: 0, rank: p.rank, scaling: p.scaling, singularValues: spec.singularValues,
-                                      effectiveRank: c.effective, stableRank: c.stable, energy90Rank: c.e90, energy99Rank: c.e99,
-                                      relNorm: wNorm > 0 ? spec.frobenius / wNorm : 0, overlapCosines: nil))
+                records.append(record(linear, stage: 0, pair: p, spec: spec, reference: ref, weightNorm: frobenius(wv),
+                                      rtol: rtol, noiseRtol: noiseRtol))
             }
-            return records
         }
         var previous: [String: (left: [Double], n: Int, eff: Int)] = [:]
-        for k in 1 ..< models.count {
+        for k in 1 ..< max(models.count, 1) {
             let m = models[k], before = models[k - 1]
             var current: [String: (left: [Double], n: Int, eff: Int)] = [:]
             for linear in m.loraOrder {
@@ -149,20 +130,29 @@ public enum Ranks {
                 let inc = try spectrum(u: u.map(Double.init), v: v.map(Double.init), out: out, k: kk, inn: inn)
                 let (u1, v1, k1) = try LowRank.difference(p, nil)
                 let full = try spectrum(u: u1.map(Double.init), v: v1.map(Double.init), out: out, k: k1, inn: inn)
-                let c = counts(inc.singularValues, reference: full.spectral, rtol: rtol)
-                let wv = try w.floats(name: linear + ".weight")
-                let wNorm = wv.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
-                var cosines: [Double]?
-                if let prev = previous[linear], prev.eff > 0, c.effective > 0 {
-                    cosines = try principalCosines(prev.left, prev.n, prev.eff, inc.left, inc.singularValues.count, c.effective, rows: out)
+                var r = record(linear, stage: k, pair: p, spec: inc, reference: full.spectral,
+                               weightNorm: frobenius(try w.floats(name: linear + ".weight")), rtol: rtol, noiseRtol: noiseRtol)
+                if let prev = previous[linear], prev.eff > 0, r.effectiveRank > 0 {
+                    r.overlapCosines = try principalCosines(prev.left, prev.n, prev.eff, inc.left, inc.singularValues.count,
+                                                            r.effectiveRank, rows: out)
                 }
-                current[linear] = (inc.left, inc.singularValues.count, c.effective)
-                records.append(Record(name: linear, stage: k, rank: p.rank, scaling: p.scaling, singularValues: inc.singularValues,
-                                      effectiveRank: c.effective, stableRank: c.stable, energy90Rank: c.e90, energy99Rank: c.e99,
-                                      relNorm: wNorm > 0 ? inc.frobenius / wNorm : 0, overlapCosines: cosines))
+                current[linear] = (inc.left, inc.singularValues.count, r.effectiveRank)
+                records.append(r)
             }
             previous = current
         }
         return records
+    }
+
+    static func frobenius(_ w: [Float]) -> Double { w.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot() }
+
+    /// One record; a spectrum at the noise floor gets 0 for every rank measure.
+    static func record(_ linear: String, stage: Int, pair p: LoRAPair, spec: Spectrum, reference: Double, weightNorm: Double,
+                       rtol: Double, noiseRtol: Double) -> Record {
+        let noise = spec.frobenius <= noiseRtol * weightNorm
+        let c = noise ? (effective: 0, stable: 0.0, e90: 0, e99: 0) : counts(spec.singularValues, reference: reference, rtol: rtol)
+        return Record(name: linear, stage: stage, rank: p.rank, scaling: p.scaling, singularValues: spec.singularValues,
+                      effectiveRank: c.effective, stableRank: c.stable, energy90Rank: c.e90, energy99Rank: c.e99,
+                      relNorm: weightNorm > 0 ? spec.frobenius / weightNorm : 0, noise: noise)
     }
 }

@@ -57,16 +57,90 @@ final class RanksTests: XCTestCase {
         }
     }
 
+    /// The noise rule against numpy's ‖ΔW‖_F/‖W‖_F (Fixtures/ranks/intruders.json): an increment at or
+    /// below 1e-10 relative gets 0 for every rank measure; every other increment of the fixtures is a
+    /// real change (≥ 1e-3 relative) with a positive effective rank. numpy's ratios are float64 of the
+    /// same products, so the 1e-10 threshold cannot fall between the two sides' values (noise is ~2e-17).
+    func testNoiseIncrementsAreZeroInEveryMeasure() throws {
+        let expected = try XCTUnwrap(try Fixtures.json("ranks/intruders.json")["increment_rel_norms"] as? [String: [Double]])
+        let models = try ["stage1", "stage2", "stage3"].map { try ModelLoader.load(Fixtures.path("hivg/\($0).pth"), overrides: tinyOverrides()) }
+        let records = try Ranks.analyse(models, rtol: 1e-3, noiseRtol: 1e-10)
+        XCTAssertEqual(records.count, 2 * 112)
+        var noise = 0
+        for r in records {
+            let rel = try XCTUnwrap(expected[r.name], r.name)[r.stage - 1]
+            XCTAssertEqual(r.noise, rel <= 1e-10, "\(r.name) stage \(r.stage): numpy \(rel)")
+            if r.noise {
+                noise += 1
+                XCTAssertEqual([r.effectiveRank, r.energy90Rank, r.energy99Rank], [0, 0, 0], r.name)
+                XCTAssertEqual(r.stableRank, 0, r.name)
+                XCTAssertNil(r.overlap)
+            } else {
+                XCTAssertGreaterThan(r.effectiveRank, 0, r.name)
+                XCTAssertEqual(r.relNorm, rel, accuracy: 1e-6 * rel, r.name)
+            }
+        }
+        XCTAssertEqual(noise, 16, "vision layers 8–11 do not change from stage 1 to stage 2")
+        // A looser noise threshold (above every real change) turns everything into noise.
+        XCTAssertTrue(try Ranks.analyse(models, noiseRtol: 0.5).allSatisfy { $0.noise && $0.effectiveRank == 0 && $0.stableRank == 0 })
+    }
+
+    /// Stage labels come from `args.hi_lora_stage`, else from file names, made unique by position.
+    func testStageLabels() throws {
+        let models = try ["stage1", "stage2"].map { try ModelLoader.load(Fixtures.path("hivg/\($0).pth"), overrides: tinyOverrides()) }
+        XCTAssertEqual(Ranks.checkpointLabels(models), ["stage 1", "stage 2"])
+        XCTAssertEqual(Ranks.checkpointLabels(stages: [nil, nil], files: ["/x/s2/best_checkpoint.pth", "/x/s3/best_checkpoint.pth"]),
+                       ["#1 best_checkpoint.pth", "#2 best_checkpoint.pth"])
+        XCTAssertEqual(Ranks.checkpointLabels(stages: [2, nil], files: ["/a/b.pth", "/a/c.pth"]), ["stage 2", "c.pth"])
+        XCTAssertEqual(Ranks.stageLabels(checkpoints: ["stage 1", "stage 2", "stage 3"]), [0: "stage 1", 1: "stage 1 → stage 2", 2: "stage 2 → stage 3"])
+    }
+
+    /// Fixed scales: effective rank 0…r alone and 0…2r with increments; --vmin/--vmax replace the ends;
+    /// the relative norm spans the data's non-noise range, with ticks inside it.
+    func testColourScales() throws {
+        func rec(_ stage: Int, _ rel: Double, noise: Bool = false) -> Ranks.Record {
+            Ranks.Record(name: "clip.text_model.encoder.layers.0.self_attn.q_proj", stage: stage, rank: 32, scaling: 0.5, singularValues: [1],
+                         effectiveRank: 3, stableRank: 1, energy90Rank: 1, energy99Rank: 1, relNorm: rel, noise: noise)
+        }
+        let settings = RankReport.Settings(title: "t", stageLabels: [:])
+        XCTAssertEqual(RankReport.scale(.effectiveRank, [rec(0, 0.1)], settings).hi, 32)
+        XCTAssertEqual(RankReport.scale(.effectiveRank, [rec(1, 0.1)], settings).hi, 64)
+        var fixed = settings
+        fixed.vmin = 2
+        fixed.vmax = 10
+        let s = RankReport.scale(.effectiveRank, [rec(1, 0.1)], fixed)
+        XCTAssertEqual([s.lo, s.hi], [2, 10])
+        let norm = RankReport.scale(.relNorm, [rec(1, 0.02), rec(1, 0.05), rec(1, 1e-17, noise: true)], settings)
+        XCTAssertEqual([norm.lo, norm.hi], [0.02, 0.05])
+        let ticks = norm.ticks(integer: false).map(\.value)
+        XCTAssertFalse(ticks.isEmpty)
+        XCTAssertTrue(ticks.allSatisfy { $0 >= 0.02 * (1 - 1e-9) && $0 <= 0.05 * (1 + 1e-9) }, "\(ticks)")
+        XCTAssertEqual(norm.t(0.02), 0, accuracy: 1e-12)
+        XCTAssertEqual(norm.t(0.05), 1, accuracy: 1e-12)
+    }
+
     func testReportsRender() throws {
-        let s3 = try ModelLoader.load(Fixtures.path("hivg/stage3.pth"), overrides: tinyOverrides())
-        let records = try Ranks.analyse([s3])
-        let svg = RankReport.svg(records, measure: .effectiveRank, stageNames: [0: "stage3.pth"])
+        let models = try ["stage1", "stage2"].map { try ModelLoader.load(Fixtures.path("hivg/\($0).pth"), overrides: tinyOverrides()) }
+        var records = try Ranks.analyse(models, includeFirst: true)
+        Ranks.attach(try Intruders.analyse(models, topK: 10, epsilon: 0.6), to: &records)
+        let labels = Ranks.stageLabels(checkpoints: Ranks.checkpointLabels(models))
+        let settings = RankReport.Settings(title: "HiVG LoRA ranks: stage 1 → stage 2", stageLabels: labels, topK: 10, epsilon: 0.6)
+        let svg = RankReport.svg(records, measure: .effectiveRank, settings: settings)
         XCTAssertTrue(svg.hasPrefix("<svg"))
-        XCTAssertTrue(svg.contains("vision 11 bridge"))
-        XCTAssertEqual(svg.components(separatedBy: "<title>").count - 1, 112, "one titled cell per LoRA'd linear")
-        let html = RankReport.html(records, stageNames: [0: "stage3.pth"], title: "t")
-        XCTAssertTrue(html.contains("<table>") && html.contains("clip.text_model.encoder.layers.0.self_attn.q_proj"))
-        XCTAssertEqual(RankReport.csv(records).split(separator: "\n").count, 113)
+        XCTAssertTrue(svg.contains("vision 11 bridge") && svg.contains("stage 1 → stage 2") && svg.contains("noise-rtol = 1e-10"))
+        XCTAssertEqual(svg.components(separatedBy: "<title>").count - 1, 224, "one titled cell per record")
+        XCTAssertTrue(svg.contains(">32</text>"), "values are written in the cells")
+        XCTAssertFalse(svg.contains("Fixtures/"), "no paths in the picture")
+        for m in RankReport.Measure.allCases { XCTAssertTrue(RankReport.svg(records, measure: m, settings: settings).hasSuffix("</svg>\n")) }
+        let html = RankReport.html(records, settings: settings)
+        for part in ["id=\"records\"", "id=\"summary\"", "id=\"by-layer\"", "heat-intruders", "<polyline", "<script>", "ε = 0.6"] {
+            XCTAssertTrue(html.contains(part), part)
+        }
+        XCTAssertFalse(html.contains("<link") || html.contains("src=") || html.contains("@import"), "self-contained: no external assets")
+        XCTAssertEqual(html, RankReport.html(records, settings: settings), "deterministic")
+        let csv = RankReport.csv(records).split(separator: "\n")
+        XCTAssertEqual(csv.count, 225)
+        XCTAssertTrue(csv[0].hasSuffix("noise,intruders,intruder_ranks"))
     }
 }
 

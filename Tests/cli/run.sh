@@ -139,17 +139,7 @@ expect 64 "$BIN" export $H/stage3.pth --scheme q8_0 --dtype f16 -o $T/x.hivgw
 expect 64 "$BIN" quantize $H/stage3.pth --scheme q8_0
 
 # ranks, diff, forward, verify
-expect 0 "$BIN" ranks $HEADS $H/stage1.pth $H/stage2.pth --json --svg $T/r.svg --html $T/r.html --csv $T/r.csv
-printf '%s' "$out" > $T/ranks.json
-python3 - $T/ranks.json <<'PY' && ok || bad "ranks --json records"
-import json, sys
-r = json.load(open(sys.argv[1]))["records"]
-assert len(r) == 112 and all(set(x) >= {"name", "stage", "rank", "scaling", "singular_values", "effective_rank",
-    "stable_rank", "energy90_rank", "energy99_rank", "rel_norm"} for x in r)
-untouched = [x for x in r if ".vision_model.encoder.layers.9.self_attn." in x["name"]]
-assert untouched and all(x["effective_rank"] == 0 for x in untouched), untouched[:1]
-PY
-grep -q "<svg" $T/r.svg && grep -q "<table>" $T/r.html && ok || bad "ranks pictures"
+. Tests/cli/ranks.sh
 expect 0 "$BIN" diff $HEADS $H/stage3.pth $H/peft07_stage3.pth
 contains "$out" "equal within 0.0"
 expect 0 "$BIN" diff $HEADS $H/stage3.pth $T/a.safetensors
