@@ -205,6 +205,7 @@ public enum SafetensorsReader {
         func bad(_ message: String) -> FormatError {
             FormatError(.safetensorsHeader, file: file, offset: offset, tensor: name, message)
         }
+        if name.utf8.contains(0) { throw bad("the tensor name holds a NUL byte") }
         guard case let .object(fields) = member.value else { throw bad("entry is not an object") }
         var dtypeValue: JSONValue?, shapeValue: JSONValue?, offsetsValue: JSONValue?
         for field in fields {
