@@ -121,10 +121,11 @@ def make_zips(out, cases):
                        "belong to no record", "8 bytes between the central directory and the end record"))
 
 
-def write(out, name, data, error, message, note):
+def write(out, name, data, error, message, note, stage="read"):
+    """stage: `read` (opening the file fails) or `values` (opening works, converting values fails)."""
     with open(os.path.join(out, name), "wb") as f:
         f.write(data)
-    return {"path": name, "error": error, "message": message, "note": note}
+    return {"path": name, "error": error, "message": message, "note": note, "stage": stage}
 
 
 def main():
@@ -147,5 +148,6 @@ def main():
 
 
 if __name__ == "__main__":
+    sys.dont_write_bytecode = True
     sys.path.insert(0, HERE)
     main()

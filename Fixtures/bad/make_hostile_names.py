@@ -42,7 +42,7 @@ def make(out, cases, h):
     cases.append(h.write(out, "nul_name.gguf", gguf([(b"a\0b", [1, 2, 3, 4])]), "invalid-tensor", "NUL", "GGUF tensor name `a\\x00b`"))
     big = struct.pack("<2d", 1.0, 1e300)
     cases.append(h.write(out, "f64_over_f32.safetensors", safetensors([("w", "F64", [2], big)]), "invalid-tensor",
-                         "beyond the F32 range", "F64 1e300: no F32 can hold it (export must refuse, not write +Inf)"))
+                         "beyond the F32 range", "F64 1e300: no F32 can hold it (export must refuse, not write +Inf)", stage="values"))
     # A sharded pytorch_model.bin folder whose index names `w` twice (Python's json keeps the last).
     folder = os.path.join(out, "bin_index_duplicate")
     os.makedirs(folder, exist_ok=True)
@@ -55,4 +55,4 @@ def make(out, cases, h):
         f.write('{"metadata": {}, "weight_map": {"w": "pytorch_model-00001-of-00002.bin", '
                 '"w": "pytorch_model-00002-of-00002.bin"}}\n')
     cases.append({"path": "bin_index_duplicate", "error": "safetensors-duplicate", "message": "twice",
-                  "note": "pytorch_model.bin.index.json lists `w` twice"})
+                  "note": "pytorch_model.bin.index.json lists `w` twice", "stage": "read"})

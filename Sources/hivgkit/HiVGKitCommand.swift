@@ -10,6 +10,7 @@ struct HiVGKitCommand: ParsableCommand {
     )
 
     static func main() {
+        Signals.install()
         InspectCommand.runIfPlain(CommandLine.arguments)  // returns unless the call is `inspect FILE`
         main(nil)
     }

@@ -190,7 +190,9 @@ struct InspectRun {
             lines.append("")
             lines.append("not tensors (ignored): " + c.ignored.map { "\($0.name) (\($0.type))" }.joined(separator: ", "))
         }
-        return lines.joined(separator: "\n")
+        // Names, keys and strings come from the file: each line is printed with its control
+        // characters escaped (a newline in a name cannot forge a line) and cut to a sane length.
+        return lines.map { TerminalText.needsEscaping($0) ? TerminalText.escaped($0) : $0 }.joined(separator: "\n")
     }
 }
 

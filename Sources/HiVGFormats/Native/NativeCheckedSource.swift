@@ -6,7 +6,8 @@ import HiVGCore
 /// check runs once per source; later reads reuse the verdict. CRC-32C runs at memory speed (SSE4.2),
 /// a few percent of a command that then converts or multiplies the same bytes.
 final class NativeCheckedSource: ByteSource, @unchecked Sendable {
-    private let source: any ByteSource
+    /// The unchecked bytes (a view of the map when the file is mapped).
+    let underlying: any ByteSource
     private let expected: UInt32
     private let tensor: String
     private let file: String
@@ -14,11 +15,11 @@ final class NativeCheckedSource: ByteSource, @unchecked Sendable {
     private let lock = NSLockLite()
     private var verified = false
 
-    var byteCount: Int { source.byteCount }
-    var origin: String { source.origin }
+    var byteCount: Int { underlying.byteCount }
+    var origin: String { underlying.origin }
 
     init(_ source: any ByteSource, crc32c: UInt32, tensor: String, file: String, fileOffset: Int) {
-        self.source = source
+        self.underlying = source
         self.expected = crc32c
         self.tensor = tensor
         self.file = file
@@ -26,7 +27,7 @@ final class NativeCheckedSource: ByteSource, @unchecked Sendable {
     }
 
     func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
-        try source.withBytes { bytes in
+        try underlying.withBytes { bytes in
             if !lock.withLock({ verified }) {
                 let actual = Checksum.crc32c(bytes)
                 guard actual == expected else {
