@@ -234,5 +234,6 @@ if [ -f "$OBJ" ]; then
   echo "$msg"
 fi
 
+bash Tests/cli/hardening.sh "$BIN" && ok || bad "issue 20 hardening checks (Tests/cli/hardening.sh)"
 echo "cli: $pass passed, $fail failed"
 [ "$fail" = 0 ]

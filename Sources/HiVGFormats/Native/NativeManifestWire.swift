@@ -12,6 +12,10 @@ enum NativeManifestWire {
     /// Name (≥ 3 bytes: tag, length, one byte) + dtype (≥ 3) + checksum `crc32c` with a 4-byte
     /// digest (2 + 14), each entry framed by a 2-byte tag and length.
     static let minimumEntryBytes = 24
+    /// Most tensor entries a manifest may hold. Each costs about a kilobyte once unpacked and
+    /// listed (C structs, the Swift entry, the graph's tensor); a vision-language checkpoint has a
+    /// few thousand. The cap keeps any manifest within a few hundred megabytes.
+    static let maxTensorEntries = 1 << 18
 
     private struct Reader {
         let b: UnsafeRawBufferPointer
@@ -59,6 +63,10 @@ enum NativeManifestWire {
             case 2:
                 try entry(bytes, range, index: index, file: file)
                 index += 1
+                if index > maxTensorEntries {
+                    throw NativeFormatError(.manifestInvalid, file: file, offset: NativeFormat.headerSize + range.lowerBound,
+                                            "more than \(maxTensorEntries) tensor entries")
+                }
             case 4:
                 for (field, sub) in fields(bytes, range) where field == 1 || field == 2 {
                     if hasNUL(bytes, sub) {
