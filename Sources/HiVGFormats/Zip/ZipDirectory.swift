@@ -209,7 +209,7 @@ public struct ZipDirectory: Sendable {
         init(path: String?, size: Int) {
             var fd: Int32 = -1
             if let path {
-                fd = open(path, O_RDONLY | O_CLOEXEC)
+                fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)  // a path swapped for a FIFO must not block
                 var st = stat()
                 if fd >= 0 && (fstat(fd, &st) != 0 || Int(st.st_size) != size) { close(fd); fd = -1 }
             }
