@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <stdio.h>
 #include <unistd.h>
 
 long hivg_copy_file_range(int fd_in, int64_t *offset, int fd_out, size_t len) {
@@ -37,6 +38,29 @@ int hivg_advise_hugepages(void *p, size_t len) {
 #else
     (void)p; (void)len;
     errno = EINVAL;
+    return -1;
+#endif
+}
+
+int hivg_open_unnamed(const char *dir) {
+#if defined(__linux__) && defined(O_TMPFILE)
+    if (access("/proc/self/fd", X_OK) != 0) return -1;
+    return open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+#else
+    (void)dir;
+    errno = EOPNOTSUPP;
+    return -1;
+#endif
+}
+
+int hivg_link_unnamed(int fd, const char *target) {
+#if defined(__linux__)
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    return linkat(AT_FDCWD, proc, AT_FDCWD, target, AT_SYMLINK_FOLLOW);
+#else
+    (void)fd; (void)target;
+    errno = ENOSYS;
     return -1;
 #endif
 }

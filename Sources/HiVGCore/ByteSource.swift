@@ -15,28 +15,45 @@ public protocol ByteSource: AnyObject, Sendable {
 }
 
 /// A read-only memory map of a whole file. Unmapped when the last reference goes.
+///
+/// Only regular files are mapped: a FIFO, a device or a socket is refused without blocking (the
+/// open is non-blocking and its type is checked on the open descriptor, so nothing can swap it in
+/// between). The mapping is noted with `Faults`, so that if another process truncates the file
+/// while we read it, the SIGBUS that follows is reported as that, naming the file.
 public final class MappedFile: @unchecked Sendable {
     public let path: String
     public let count: Int
     /// nil for an empty file.
     public let base: UnsafeRawPointer?
+    private var faultSlot: Int32 = -1
 
     public init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         if fd < 0 { throw CoreError.io(path: path, detail: String(cString: strerror(errno))) }
         defer { close(fd) }
         var st = stat()
         if fstat(fd, &st) != 0 { throw CoreError.io(path: path, detail: String(cString: strerror(errno))) }
-        if (st.st_mode & S_IFMT) == S_IFDIR { throw CoreError.io(path: path, detail: "is a directory") }
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFDIR: throw CoreError.io(path: path, detail: "is a directory, not a file")
+        case S_IFIFO: throw CoreError.io(path: path, detail: "is a FIFO (named pipe), not a regular file")
+        case S_IFCHR, S_IFBLK: throw CoreError.io(path: path, detail: "is a device, not a regular file")
+        case S_IFSOCK: throw CoreError.io(path: path, detail: "is a socket, not a regular file")
+        default: throw CoreError.io(path: path, detail: "is not a regular file")
+        }
         count = Int(st.st_size)
         if count == 0 { base = nil; return }
         let p = mmap(nil, count, PROT_READ, MAP_PRIVATE, fd, 0)
         if p == MAP_FAILED || p == nil { throw CoreError.io(path: path, detail: "mmap failed: \(String(cString: strerror(errno)))") }
         base = UnsafeRawPointer(p!)
+        faultSlot = Faults.noteMapping(base: base!, count: count, path: path)
     }
 
-    deinit { if let base { munmap(UnsafeMutableRawPointer(mutating: base), count) } }
+    deinit {
+        Faults.forgetMapping(faultSlot)
+        if let base { munmap(UnsafeMutableRawPointer(mutating: base), count) }
+    }
 
     /// The whole file as a buffer.
     public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }

@@ -12,6 +12,8 @@ public enum CoreError: Error, CustomStringConvertible, Sendable {
     case unsupportedConversion(tensor: String, from: DType, to: String)
     /// A file could not be opened or mapped.
     case io(path: String, detail: String)
+    /// A value that the conversion asked for cannot represent (an F64 beyond F32's range).
+    case valueOutOfRange(tensor: String, detail: String)
 
     public var kind: String {
         switch self {
@@ -21,6 +23,7 @@ public enum CoreError: Error, CustomStringConvertible, Sendable {
         case .storageUnavailable: return "storage-unavailable"
         case .unsupportedConversion: return "unsupported-conversion"
         case .io: return "io"
+        case .valueOutOfRange: return "value-out-of-range"
         }
     }
 
@@ -29,7 +32,7 @@ public enum CoreError: Error, CustomStringConvertible, Sendable {
         switch self {
         case let .viewOutOfBounds(_, needed, available): return "view needs \(needed) bytes of its storage, which holds \(available)"
         case let .shapeOverflow(_, shape): return "shape \(shape) overflows"
-        case let .invalidGeometry(_, detail): return detail
+        case let .invalidGeometry(_, detail), let .valueOutOfRange(_, detail): return detail
         case let .unsupportedConversion(_, from, to): return "cannot convert \(from.rawValue) to \(to)"
         default: return description
         }
@@ -41,7 +44,7 @@ public enum CoreError: Error, CustomStringConvertible, Sendable {
             return "tensor `\(t)`: view needs \(needed) bytes of its storage, which holds \(available)"
         case let .shapeOverflow(t, shape):
             return "tensor `\(t)`: shape \(shape) overflows"
-        case let .invalidGeometry(t, detail):
+        case let .invalidGeometry(t, detail), let .valueOutOfRange(t, detail):
             return "tensor `\(t)`: \(detail)"
         case let .storageUnavailable(source, detail):
             return "\(source): \(detail)"

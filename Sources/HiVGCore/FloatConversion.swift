@@ -84,6 +84,7 @@ public enum FloatConversion {
         let n = raw.count / dtype.size
         if dtype == .c64 || dtype == .c128 { throw CoreError.unsupportedConversion(tensor: tensor, from: dtype, to: "F32") }
         if n == 0 { return [] }
+        if dtype == .f64 { try checkF32Range(raw, count: n, tensor: tensor) }
         // Every element is written below, so the buffer is not zero-filled first.
         return [Float](unsafeUninitializedCapacity: n) { o, count in
             count = n
@@ -107,6 +108,19 @@ public enum FloatConversion {
             case .i64: each(Int64.self) { Float($0) }
             case .u64: each(UInt64.self) { Float($0) }
             case .c64, .c128: break
+            }
+        }
+    }
+
+    /// A finite F64 beyond F32's range would become ±Inf (and be written as such by an export):
+    /// refused, naming the first such element. Non-finite values stay what they are.
+    private static func checkF32Range(_ raw: UnsafeRawBufferPointer, count n: Int, tensor: String) throws {
+        // Values that round to the largest finite F32 are in range (the conversion rounds to nearest).
+        let limit = Double(Float.greatestFiniteMagnitude) + Double(Float.greatestFiniteMagnitude.ulp) / 2
+        for i in 0 ..< n {
+            let v = raw.loadUnaligned(fromByteOffset: 8 * i, as: Double.self)
+            if v.isFinite && abs(v) >= limit {
+                throw CoreError.valueOutOfRange(tensor: tensor, detail: "F64 element \(i) is \(v), beyond the F32 range (±3.4028235e38)")
             }
         }
     }

@@ -122,6 +122,17 @@ public enum FileKernels {
         Int(hivg_copy_file_range(fd, &offset, out, count))
     }
 
+    /// An unnamed file in `directory` for writing (O_TMPFILE), or nil where there is none.
+    public static func openUnnamed(in directory: String) -> Int32? {
+        let fd = hivg_open_unnamed(directory)
+        return fd >= 0 ? fd : nil
+    }
+
+    /// Names the unnamed file `fd` `target`: 0, or -1 with errno (EEXIST: the target exists).
+    public static func linkUnnamed(_ fd: Int32, to target: String) -> Int32 {
+        hivg_link_unnamed(fd, target)
+    }
+
     /// Starts writeback of a written range without waiting (a hint; fsync still makes it durable).
     @discardableResult
     public static func startWriteback(_ fd: Int32, offset: Int, count: Int) -> Bool {

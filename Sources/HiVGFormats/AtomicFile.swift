@@ -5,15 +5,18 @@ import Darwin
 #endif
 import HiVGCore
 
-/// An output file that appears at its path complete or not at all: bytes go to a temporary file
-/// beside the target (`.<name>.tmp-<pid>`), which `commit` fsyncs and renames over the target.
-/// A failed write, `abort`, or dropping the object without `commit` removes the temporary file.
-/// Not thread-safe; one writer owns it.
+/// An output file that appears at its path complete or not at all. Where the filesystem allows
+/// (Linux `O_TMPFILE`), bytes go to an unnamed file in the target's folder that `commit` fsyncs and
+/// links into place: a run killed in any way (SIGKILL included) leaves nothing behind. Elsewhere
+/// they go to a named temporary beside the target (`.<name>.tmp-<pid>`), renamed over it; such
+/// temporaries of killed runs are removed by the next write to the same target, and SIGINT, SIGTERM
+/// or SIGHUP remove them (`Faults`). A failed write, `abort`, or dropping the object without
+/// `commit` leaves no file. Not thread-safe; one writer owns it.
 public final class AtomicFile {
     /// The final path.
     public let path: String
-    /// Where the bytes go until `commit`.
-    public let temporaryPath: String
+    /// The named temporary file, or nil when the bytes go to an unnamed one.
+    public let temporaryPath: String?
     /// Bytes accepted so far (buffered or written).
     public private(set) var bytesWritten = 0
 
@@ -22,6 +25,10 @@ public final class AtomicFile {
     private var fd: Int32
     private let buffer: UnsafeMutableRawBufferPointer
     private var buffered = 0
+    private let hiddenPath: String
+    private var temporarySlot: Int32 = -1
+    /// The name error messages give the file being written.
+    private var writingPath: String { temporaryPath ?? path }
 
     /// Writes smaller than `directWriteSize` are gathered in a buffer of this size.
     public static let bufferSize = 4 << 20
@@ -35,8 +42,8 @@ public final class AtomicFile {
     /// Bytes in the file (written or copied; not the buffered ones).
     private var fileOffset = 0
 
-    /// Creates (or truncates) the temporary file beside `path`.
-    public init(path: String) throws {
+    /// Creates the file that will become `path` (an unnamed one where possible).
+    public init(path: String, allowUnnamed: Bool = true) throws {
         self.path = path
         let slash = path.lastIndex(of: "/")
         let dir = slash.map { String(path[..<$0]) } ?? ""
@@ -45,15 +52,40 @@ public final class AtomicFile {
             throw FormatError(.io, file: path, "not a file name")
         }
         let prefix = slash == nil ? "" : dir + "/"
-        let temporary = prefix + "." + name + ".tmp-\(getpid())"
-        temporaryPath = temporary
-        fd = try FileSyscall.call("open", path: temporary) {
-            // A stale temporary from a killed run with the same pid is removed (unlink does not follow
-            // links); the new one must not exist and must not be a link.
-            _ = unlink(temporary)
-            return open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        hiddenPath = prefix + "." + name + ".tmp-\(getpid())"
+        AtomicFile.removeStaleTemporaries(folder: slash == nil ? "." : (dir.isEmpty ? "/" : dir), name: name)
+        if allowUnnamed, let unnamed = FileKernels.openUnnamed(in: slash == nil ? "." : (dir.isEmpty ? "/" : dir)) {
+            fd = unnamed
+            temporaryPath = nil
+        } else {
+            let temporary = hiddenPath
+            temporaryPath = temporary
+            fd = try FileSyscall.call("open", path: temporary) {
+                // A stale temporary from a killed run with the same pid is removed (unlink does not follow
+                // links); the new one must not exist and must not be a link.
+                _ = unlink(temporary)
+                return open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+            }
+            temporarySlot = Faults.noteTemporary(temporary)
         }
         buffer = .allocate(byteCount: AtomicFile.bufferSize, alignment: 16)
+    }
+
+    /// Removes `.<name>.tmp-<pid>` files in `folder` whose process is gone: what a killed run of
+    /// ours left (the pattern is ours alone, and a live writer's temporary is kept).
+    static func removeStaleTemporaries(folder: String, name: String) {
+        guard let d = opendir(folder) else { return }
+        defer { closedir(d) }
+        let stem = "." + name + ".tmp-"
+        while let e = readdir(d) {
+            let entry = withUnsafeBytes(of: e.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard entry.hasPrefix(stem) else { continue }
+            let digits = entry.dropFirst(stem.count)
+            guard !digits.isEmpty, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber), let pid = Int32(digits) else { continue }
+            if pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH {
+                unlink(folder + "/" + entry)
+            }
+        }
     }
 
     deinit {
@@ -107,7 +139,7 @@ public final class AtomicFile {
                     if errno == EINTR { continue }
                     // Not supported here (another filesystem, an old kernel): fall back to read + write.
                     if [EXDEV, ENOSYS, EINVAL, EOPNOTSUPP, EBADF].contains(errno) { inKernel = false; continue }
-                    throw FileSyscall.failure("copy_file_range", path: temporaryPath)
+                    throw FileSyscall.failure("copy_file_range", path: writingPath)
                 }
                 let want = min(buffer.count, count - done)
                 let n = pread(source, buffer.baseAddress!, want, off_t(off))
@@ -137,10 +169,10 @@ public final class AtomicFile {
             try flush()
             var done = 0
             while done < bytes.count {
-                let n = try FileSyscall.count("pwrite", path: temporaryPath) {
+                let n = try FileSyscall.count("pwrite", path: writingPath) {
                     bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress! + done, bytes.count - done, off_t(offset + done)) }
                 }
-                if n == 0 { throw FormatError(.io, file: temporaryPath, "pwrite: no progress") }
+                if n == 0 { throw FormatError(.io, file: writingPath, "pwrite: no progress") }
                 done += n
             }
         } catch {
@@ -149,17 +181,23 @@ public final class AtomicFile {
         }
     }
 
-    /// Flushes, fsyncs and renames the temporary file over the target.
+    /// Flushes, fsyncs and puts the file in place: an unnamed file is linked at the target (or,
+    /// when the target exists, at the hidden name and renamed over it, a window of two calls); a
+    /// named one is renamed over the target.
     public func commit() throws {
         try requireOpen()
         do {
             try flush()
-            _ = try FileSyscall.call("fsync", path: temporaryPath) { fsync(fd) }
+            _ = try FileSyscall.call("fsync", path: writingPath) { fsync(fd) }
+            if temporaryPath == nil { try linkIntoPlace() }
             // close is not retried on EINTR: Linux releases the descriptor either way.
             let closing = fd
             fd = -1
-            if close(closing) != 0 && errno != EINTR { throw FileSyscall.failure("close", path: temporaryPath) }
-            _ = try FileSyscall.call("rename", path: path) { rename(temporaryPath, path) }
+            if close(closing) != 0 && errno != EINTR { throw FileSyscall.failure("close", path: writingPath) }
+            if let temporaryPath {
+                _ = try FileSyscall.call("rename", path: path) { rename(temporaryPath, path) }
+                Faults.forgetTemporary(temporarySlot)
+            }
         } catch {
             abort()
             throw error
@@ -168,12 +206,32 @@ public final class AtomicFile {
         syncDirectory()
     }
 
+    private func linkIntoPlace() throws {
+        if FileKernels.linkUnnamed(fd, to: path) == 0 { return }
+        guard errno == EEXIST else { throw FileSyscall.failure("linkat", path: path) }
+        // Replacing: link under the hidden name (noted, so an interrupt removes it; a SIGKILL in
+        // this window leaves it for the next write to remove) and rename it over the target.
+        let hidden = hiddenPath
+        _ = unlink(hidden)
+        let slot = Faults.noteTemporary(hidden)
+        defer { Faults.forgetTemporary(slot) }
+        if FileKernels.linkUnnamed(fd, to: hidden) != 0 { throw FileSyscall.failure("linkat", path: hidden) }
+        if rename(hidden, path) != 0 {
+            let failure = FileSyscall.failure("rename", path: path)
+            unlink(hidden)
+            throw failure
+        }
+    }
+
     /// Drops everything written and removes the temporary file. Safe to call more than once.
     public func abort() {
         guard state == .open else { return }
         state = .aborted
         if fd >= 0 { close(fd); fd = -1 }
-        unlink(temporaryPath)
+        if let temporaryPath {
+            unlink(temporaryPath)
+            Faults.forgetTemporary(temporarySlot)
+        }
     }
 
     private func requireOpen() throws {
@@ -193,10 +251,10 @@ public final class AtomicFile {
     private func writeAll(_ bytes: UnsafeRawBufferPointer) throws {
         var done = 0
         while done < bytes.count {
-            let n = try FileSyscall.count("write", path: temporaryPath) {
+            let n = try FileSyscall.count("write", path: writingPath) {
                 systemWrite(fd, bytes.baseAddress! + done, bytes.count - done)
             }
-            if n == 0 { throw FormatError(.io, file: temporaryPath, "write: no progress") }
+            if n == 0 { throw FormatError(.io, file: writingPath, "write: no progress") }
             done += n
             fileOffset += n
         }

@@ -129,6 +129,7 @@ public enum CheckpointReader {
     }
 
     private static func add(_ t: Tensor, _ name: String, to c: inout Checkpoint, file: String) throws {
+        if name.utf8.contains(0) { throw FormatError(.invalidTensor, file: file, tensor: name, "the tensor name holds a NUL byte") }
         do { try t.validate(name: name) } catch let e as CoreError { throw FormatError.from(e, file: file) }
         do { try c.graph.add(name, t) } catch { throw FormatError(.pickleMalformed, file: file, tensor: name, "name appears twice") }
     }
@@ -173,18 +174,12 @@ public enum CheckpointReader {
     }
 
     static func readShardedBin(_ dir: String, index: String, options: ReadOptions) throws -> Checkpoint {
-        guard let data = FileManager.default.contents(atPath: index),
-              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let map = json["weight_map"] as? [String: String] else {
-            throw FormatError(.unknownFormat, file: index, "not a weight index (needs a `weight_map` object)")
-        }
-        for shard in Set(map.values) where !ShardedSafetensors.isPlainRelative(shard) {
-            throw FormatError(.unknownFormat, file: index, "shard `\(shard)` is not a plain file name inside the folder")
-        }
+        let map = try ShardedSafetensors.binWeightMap(index: index)
         var graph = WeightGraph()
         var files: [String] = []
         for shard in Set(map.values).sorted() {
             let path = (dir as NSString).appendingPathComponent(shard)
+            try ShardedSafetensors.requireInside(folder: dir, shard: path, index: index)
             let part = try read(path, options: options)
             files.append(path)
             for (name, t) in part.graph.entries {

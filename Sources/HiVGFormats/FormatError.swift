@@ -65,10 +65,12 @@ public struct FormatError: Error, CustomStringConvertible, Sendable {
             return FormatError(.viewOutOfBounds, file: file, entry: entry, tensor: t, error.detail)
         case let .shapeOverflow(t, _):
             return FormatError(.shapeOverflow, file: file, entry: entry, tensor: t, error.detail)
-        case let .invalidGeometry(t, _):
+        case let .invalidGeometry(t, _), let .valueOutOfRange(t, _):
             return FormatError(.invalidTensor, file: file, entry: entry, tensor: t, error.detail)
         case let .unsupportedConversion(t, _, _):
             return FormatError(.unsupported, file: file, entry: entry, tensor: t, error.detail)
+        case let .io(path, detail) where path == file:
+            return FormatError(.io, file: file, entry: entry, detail)
         case .storageUnavailable, .io:
             return FormatError(.io, file: file, entry: entry, error.description)
         }

@@ -26,7 +26,7 @@ struct CheckCommand: ParsableCommand {
             report(nil, structural: e)
             throw ExitCode(1)
         } catch let e as FormatError {
-            FileHandle.standardError.write(Data(("hivgkit: error: " + e.description + "\n").utf8))
+            FileHandle.standardError.write(Data(("hivgkit: error: " + TerminalText.escaped(e.description, limit: 4000) + "\n").utf8))
             throw ExitCode(2)
         }
         let progress = Progress(label: "checking", total: opened.tensorBytes, quiet: output.quiet || output.json)
@@ -35,7 +35,7 @@ struct CheckCommand: ParsableCommand {
             v = try opened.verify { bytes, name in progress.advance(by: bytes, item: name) }
         } catch {
             progress.finish()
-            FileHandle.standardError.write(Data(("hivgkit: error: \(error)\n").utf8))
+            FileHandle.standardError.write(Data(("hivgkit: error: " + TerminalText.escaped("\(error)", limit: 4000) + "\n").utf8))
             throw ExitCode(2)
         }
         progress.finish()

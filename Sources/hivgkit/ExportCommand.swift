@@ -125,7 +125,7 @@ struct ExportJob {
             do {
                 failedGate = try body()
             } catch let e as ForwardError {
-                FileHandle.standardError.write(Data(("hivgkit: error: --verify: " + e.description + "\n").utf8))
+                FileHandle.standardError.write(Data(("hivgkit: error: --verify: " + TerminalText.escaped(e.description, limit: 4000) + "\n").utf8))
                 throw ExitCode(1)
             }
         }

@@ -160,7 +160,7 @@ struct ForwardCommand: ParsableCommand {
                 }
                 if let expect { try compare(res, with: expect) }
             } catch let e as ForwardError {
-                FileHandle.standardError.write(Data(("hivgkit: error: " + e.description + "\n").utf8))
+                FileHandle.standardError.write(Data(("hivgkit: error: " + TerminalText.escaped(e.description, limit: 4000) + "\n").utf8))
                 throw ExitCode(1)
             }
         }

@@ -11,6 +11,7 @@ struct HiVGKitCommand: ParsableCommand {
     )
 
     static func main() {
+        Signals.install()
         InspectCommand.runIfPlain(CommandLine.arguments)  // returns unless the call is `inspect FILE`
         Allocator.keepFreedMemory()  // the forward pass's activation buffers stay in the heap (see Allocator)
         main(nil)

@@ -57,6 +57,9 @@ struct InspectCommand: ParsableCommand {
 
 /// The work of `inspect`, on plain values.
 struct InspectRun {
+    /// Module lines in the text summary (a file of a million top-level names would print a million).
+    static let maxModuleLines = 200
+
     var path: String
     var readOptions: ReadOptions
     var json: Bool
@@ -83,7 +86,7 @@ struct InspectRun {
                 progress.finish()
             }
             if json {
-                try printJSON(jsonReport(c, listed, hashes))
+                try JSONText.print(jsonReport(c, listed, hashes))
             } else {
                 print(textReport(c, listed, hashes))
             }
@@ -107,15 +110,19 @@ struct InspectRun {
             "tensor_count": c.graph.count,
             "parameters": c.graph.parameterCount,
             "bytes": c.graph.byteCount,
-            "tensors": listed.map { e -> [String: Any] in
+            "tensors": JSONLazyArray(count: listed.count) { i -> [String: Any] in
+                let e = listed[i]
                 var d: [String: Any] = ["name": e.name, "dtype": e.tensor.dtype.rawValue, "shape": e.tensor.shape, "nbytes": e.tensor.nbytes]
                 if let h = hashes[e.name] { d["sha256"] = h }
                 return d
             },
-            "modules": c.graph.moduleSummary(depth: depth).map {
-                ["prefix": $0.prefix, "tensors": $0.tensors, "parameters": $0.parameters, "bytes": $0.bytes,
-                 "dtypes": $0.dtypes.sorted()] as [String: Any]
-            },
+            "modules": { () -> JSONLazyArray in
+                let modules = c.graph.moduleSummary(depth: depth)
+                return JSONLazyArray(count: modules.count) { i in
+                    let m = modules[i]
+                    return ["prefix": m.prefix, "tensors": m.tensors, "parameters": m.parameters, "bytes": m.bytes, "dtypes": m.dtypes.sorted()]
+                }
+            }(),
             "ignored": c.ignored.map { ["name": $0.name, "type": $0.type] },
             "encoded": c.encoded.filter { e in filter.map { fnmatch($0, e.name, 0) == 0 } ?? true }.map {
                 ["name": $0.name, "encoding": $0.scheme, "shape": $0.shape, "nbytes": $0.source.byteCount] as [String: Any]
@@ -163,11 +170,14 @@ struct InspectRun {
         let modules = c.graph.moduleSummary(depth: depth)
         if !modules.isEmpty {
             lines.append("")
-            let w = min(70, modules.map(\.prefix.count).max() ?? 0)
-            for m in modules {
+            let w = min(70, modules.prefix(InspectRun.maxModuleLines).map(\.prefix.count).max() ?? 0)
+            for m in modules.prefix(InspectRun.maxModuleLines) {
                 lines.append("  " + m.prefix.padding(toLength: w, withPad: " ", startingAt: 0)
                     + "  " + String(m.tensors).leftPad(5) + " tensors  " + humanCount(m.parameters).leftPad(8)
                     + "  " + humanBytes(m.bytes).leftPad(9) + "  " + m.dtypes.sorted().joined(separator: ","))
+            }
+            if modules.count > InspectRun.maxModuleLines {
+                lines.append("  … \(modules.count - InspectRun.maxModuleLines) more modules (--json lists them all)")
             }
         }
         if tensors || filter != nil || hash {
@@ -193,7 +203,9 @@ struct InspectRun {
             lines.append("")
             lines.append("not tensors (ignored): " + c.ignored.map { "\($0.name) (\($0.type))" }.joined(separator: ", "))
         }
-        return lines.joined(separator: "\n")
+        // Names, keys and strings come from the file: each line is printed with its control
+        // characters escaped (a newline in a name cannot forge a line) and cut to a sane length.
+        return lines.map { TerminalText.needsEscaping($0) ? TerminalText.escaped($0) : $0 }.joined(separator: "\n")
     }
 }
 

@@ -15,7 +15,7 @@ func reportingErrors(_ body: () throws -> Void) throws {
     do {
         try body()
     } catch let e as CustomStringConvertible & Error where dataErrors.contains(where: { $0 == type(of: e) }) {
-        FileHandle.standardError.write(Data(("hivgkit: error: " + e.description + "\n").utf8))
+        FileHandle.standardError.write(Data(("hivgkit: error: " + TerminalText.escaped(e.description, limit: 4000) + "\n").utf8))
         throw ExitCode(1)
     }
 }

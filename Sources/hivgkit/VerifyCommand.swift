@@ -106,7 +106,7 @@ struct VerifyCommand: ParsableCommand {
                     print(rep.pass ? "PASS" : "FAIL: outside the gate")
                 }
             } catch let e as ForwardError {
-                FileHandle.standardError.write(Data(("hivgkit: error: " + e.description + "\n").utf8))
+                FileHandle.standardError.write(Data(("hivgkit: error: " + TerminalText.escaped(e.description, limit: 4000) + "\n").utf8))
                 throw ExitCode(1)
             }
         }

@@ -58,44 +58,55 @@ final class TorchWriterTests: XCTestCase {
         pickle.stop()
         let payload = [Float(1.5), -2].withUnsafeBytes { Array($0) }
         func le<T: FixedWidthInteger>(_ v: T, _ a: inout [UInt8]) { withUnsafeBytes(of: v.littleEndian) { a += $0 } }
-        var members: [(String, [UInt8], Int)] = []
-        var offset = 0
-        var blob: [UInt8] = []
-        var local: [UInt8] = []
-        for (name, data) in [("s/data.pkl", pickle.bytes), ("s/data/0", payload)] {
-            if name == "s/data/0" {  // the storage goes past 4 GiB; data.pkl stays at 0 so the file starts like a zip
-                XCTAssertEqual(local.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }, local.count)
-                offset = (1 << 32) + 4096
-                local = []
-            }
+        // data.pkl at 0 (so the file starts like a zip), then a STORED member whose (sparse, zero) data
+        // fills the file up to past 4 GiB, where the storage's local header sits: every byte belongs
+        // to a member, as the reader requires.
+        let storageAt = (1 << 32) + 4096
+        func localHeader(_ name: String, crc: UInt32, size: Int) -> [UInt8] {
+            let big = size >= 0xFFFF_FFFF
             var h: [UInt8] = []
             le(UInt32(0x0403_4B50), &h); le(UInt16(45), &h); le(UInt16(0), &h); le(UInt16(0), &h)
-            le(UInt32(0), &h); le(Checksum.crc32(data.withUnsafeBytes { $0 }), &h)
-            le(UInt32(data.count), &h); le(UInt32(data.count), &h)
-            le(UInt16(name.utf8.count), &h); le(UInt16(0), &h)
+            le(UInt32(0), &h); le(crc, &h)
+            le(UInt32(big ? 0xFFFF_FFFF : UInt32(size)), &h); le(UInt32(big ? 0xFFFF_FFFF : UInt32(size)), &h)
+            le(UInt16(name.utf8.count), &h); le(UInt16(big ? 20 : 0), &h)
             h += Array(name.utf8)
-            members.append((name, data, offset + local.count))
-            local += h + data
+            if big { le(UInt16(1), &h); le(UInt16(16), &h); le(UInt64(size), &h); le(UInt64(size), &h) }
+            return h
         }
-        blob = local
+        let pkl = localHeader("s/data.pkl", crc: Checksum.crc32(pickle.bytes.withUnsafeBytes { $0 }), size: pickle.bytes.count) + pickle.bytes
+        let padName = "s/.data/padding"
+        let padAt = pkl.count
+        let padSize = storageAt - padAt - (30 + padName.utf8.count + 20)
+        let pad = localHeader(padName, crc: 0, size: padSize)  // our reader checks no CRC of STORED data
+        let head = pkl + pad
+        XCTAssertEqual(head.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }, head.count)
+        let blob = localHeader("s/data/0", crc: Checksum.crc32(payload.withUnsafeBytes { $0 }), size: payload.count) + payload
+        let offset = storageAt
+        let members: [(String, UInt32, Int, Int)] = [
+            ("s/data.pkl", Checksum.crc32(pickle.bytes.withUnsafeBytes { $0 }), pickle.bytes.count, 0),
+            (padName, 0, padSize, padAt),
+            ("s/data/0", Checksum.crc32(payload.withUnsafeBytes { $0 }), payload.count, storageAt),
+        ]
         let cdStart = offset + blob.count
         var cd: [UInt8] = []
-        for (name, data, at) in members {
+        for (name, crc, size, at) in members {
+            let big = size >= 0xFFFF_FFFF
             le(UInt32(0x0201_4B50), &cd); le(UInt16(45), &cd); le(UInt16(45), &cd); le(UInt16(0), &cd); le(UInt16(0), &cd)
-            le(UInt32(0), &cd); le(Checksum.crc32(data.withUnsafeBytes { $0 }), &cd)
-            le(UInt32(data.count), &cd); le(UInt32(data.count), &cd)
-            le(UInt16(name.utf8.count), &cd); le(UInt16(12), &cd); le(UInt16(0), &cd); le(UInt16(0), &cd); le(UInt16(0), &cd)
+            le(UInt32(0), &cd); le(crc, &cd)
+            le(UInt32(big ? 0xFFFF_FFFF : UInt32(size)), &cd); le(UInt32(big ? 0xFFFF_FFFF : UInt32(size)), &cd)
+            le(UInt16(name.utf8.count), &cd); le(UInt16(big ? 28 : 12), &cd); le(UInt16(0), &cd); le(UInt16(0), &cd); le(UInt16(0), &cd)
             le(UInt32(0), &cd); le(UInt32(0xFFFF_FFFF), &cd)
             cd += Array(name.utf8)
-            le(UInt16(1), &cd); le(UInt16(8), &cd); le(UInt64(at), &cd)
+            if big { le(UInt16(1), &cd); le(UInt16(24), &cd); le(UInt64(size), &cd); le(UInt64(size), &cd); le(UInt64(at), &cd) }
+            else { le(UInt16(1), &cd); le(UInt16(8), &cd); le(UInt64(at), &cd) }
         }
         var tail: [UInt8] = []
         let z64 = cdStart + cd.count
         le(UInt32(0x0606_4B50), &tail); le(UInt64(44), &tail); le(UInt16(45), &tail); le(UInt16(45), &tail)
-        le(UInt32(0), &tail); le(UInt32(0), &tail); le(UInt64(2), &tail); le(UInt64(2), &tail)
+        le(UInt32(0), &tail); le(UInt32(0), &tail); le(UInt64(3), &tail); le(UInt64(3), &tail)
         le(UInt64(cd.count), &tail); le(UInt64(cdStart), &tail)
         le(UInt32(0x0706_4B50), &tail); le(UInt32(0), &tail); le(UInt64(z64), &tail); le(UInt32(1), &tail)
-        le(UInt32(0x0605_4B50), &tail); le(UInt16(0), &tail); le(UInt16(0), &tail); le(UInt16(2), &tail); le(UInt16(2), &tail)
+        le(UInt32(0x0605_4B50), &tail); le(UInt16(0), &tail); le(UInt16(0), &tail); le(UInt16(3), &tail); le(UInt16(3), &tail)
         le(UInt32(cd.count), &tail); le(UInt32(0xFFFF_FFFF), &tail); le(UInt16(0), &tail)
         let all = blob + cd + tail
         XCTAssertEqual(all.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(offset)) }, all.count)

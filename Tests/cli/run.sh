@@ -233,5 +233,6 @@ source Tests/cli/preprocess.sh
 source Tests/cli/tokenize.sh
 source Tests/cli/onnx.sh
 
+bash Tests/cli/hardening.sh "$BIN" && ok || bad "issue 20 hardening checks (Tests/cli/hardening.sh)"
 echo "cli: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -13,5 +13,12 @@ int hivg_start_writeback(int fd, int64_t offset, int64_t len);
 /// madvise(MADV_HUGEPAGE) on the whole 4 KB pages inside [p, p + len): 0, or -1 with errno (a hint;
 /// EINVAL where transparent huge pages are not built in).
 int hivg_advise_hugepages(void *p, size_t len);
+/// An unnamed regular file in `dir` (O_TMPFILE, mode 0644 less the umask) for writing: its fd, or -1
+/// with errno where the filesystem or kernel has none, or /proc/self/fd (needed to name it later) is
+/// not there. A process killed before hivg_link_unnamed leaves nothing behind.
+int hivg_open_unnamed(const char *dir);
+/// Gives the unnamed file `fd` the name `target` (linkat through /proc/self/fd): 0, or -1 with errno
+/// (EEXIST when `target` exists: link to a fresh name and rename over it instead).
+int hivg_link_unnamed(int fd, const char *target);
 
 #endif

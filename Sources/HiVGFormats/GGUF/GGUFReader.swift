@@ -187,6 +187,7 @@ public enum GGUFReader {
                 throw FormatError(.invalidTensor, file: file, offset: at, tensor: name,
                                   "tensor name is \(n) bytes; GGUF names are 1–\(GGUF.maxNameBytes) bytes (< 64)")
             }
+            if name.utf8.contains(0) { throw FormatError(.invalidTensor, file: file, offset: at, tensor: name, "the tensor name holds a NUL byte") }
             if !names.insert(name).inserted { throw FormatError(.invalidTensor, file: file, offset: at, tensor: name, "tensor appears twice") }
             let nDims = try c.u32("dimension count of `\(name)`")
             if nDims > UInt32(GGUF.maxDims) {

@@ -62,7 +62,10 @@ public enum GGUFValueType: UInt32, CaseIterable, Sendable {
 /// One metadata value. Arrays carry their element type (an empty array still has one) and hold
 /// values of exactly that type; arrays of arrays are allowed, as the format allows them.
 /// Equality compares floats by bit pattern, so a NaN equals itself after a round trip.
-public indirect enum GGUFValue: Sendable, Equatable, CustomStringConvertible {
+/// Only strings and arrays are boxed: every value is then 16 bytes, so a file's array of 16 M
+/// one-byte elements takes 256 MB, not the 720 MB of a box per element (and at most 16 bytes of
+/// memory per byte of the file: the budget of issue 20).
+public enum GGUFValue: Sendable, Equatable, CustomStringConvertible {
     case uint8(UInt8)
     case int8(Int8)
     case uint16(UInt16)
@@ -71,8 +74,8 @@ public indirect enum GGUFValue: Sendable, Equatable, CustomStringConvertible {
     case int32(Int32)
     case float32(Float)
     case bool(Bool)
-    case string(String)
-    case array(GGUFValueType, [GGUFValue])
+    indirect case string(String)
+    indirect case array(GGUFValueType, [GGUFValue])
     case uint64(UInt64)
     case int64(Int64)
     case float64(Double)

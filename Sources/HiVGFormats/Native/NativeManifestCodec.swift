@@ -169,6 +169,7 @@ enum NativeManifestCodec {
     /// `Int.max`); the reader's layout checks judge them. Throws `manifestInvalid` for bytes that are
     /// not a `Manifest`, strings that are not UTF-8, an unknown dtype or checksum algorithm.
     static func decode(_ bytes: UnsafeRawBufferPointer, file: String) throws -> NativeManifest {
+        try NativeManifestWire.precheck(bytes, file: file)
         var zero: UInt8 = 0  // protobuf-c wants a pointer even for no bytes
         let unpacked = withUnsafePointer(to: &zero) { empty in
             hivgw__manifest__unpack(nil, bytes.count, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? empty)

@@ -12,8 +12,9 @@ import HiVGCore
 ///            the file ends at D + data_size
 ///
 /// All integers little-endian. Opening validates the whole structure (every check has its own
-/// `NativeFormatError.Kind`) but reads no tensor bytes; `NativeFile.verify` checks the CRC-32C of
-/// every tensor and the padding.
+/// `NativeFormatError.Kind`) but reads no tensor bytes; each tensor's CRC-32C is checked when its
+/// bytes are first read (`NativeCheckedSource`), and `NativeFile.verify` checks every tensor and the
+/// padding at once.
 public enum NativeFormat {
     /// `\x89` catches 7-bit transfers, `\r\n` catches line-ending conversion in either direction.
     public static let magic: [UInt8] = [0x89, 0x48, 0x49, 0x56, 0x47, 0x57, 0x0D, 0x0A]
@@ -66,11 +67,13 @@ public enum NativeFormat {
             let source: any ByteSource = mapped.map { MappedRegion(file: $0, offset: start, count: t.length, origin: origin) }
                 ?? OwnedBytes(Array(bytes[start ..< start + t.length]), origin: origin)
             payloads.append(source)
+            // Every entry has a checksum (validated); users of the graph get bytes checked against it.
+            let checked = NativeCheckedSource(source, crc32c: t.crc32c ?? 0, tensor: t.name, file: file, fileOffset: start)
             if let q = t.quantization {
-                quantized.append(NativeQuantizedTensor(entry: t, quantization: q, source: source))
+                quantized.append(NativeQuantizedTensor(entry: t, quantization: q, source: checked))
             } else {
                 // Names are unique (checked), so add cannot fail.
-                try? graph.add(t.name, Tensor(dtype: t.dtype, shape: t.shape, storage: Storage(key: t.name, dtype: t.dtype, source: source)))
+                try? graph.add(t.name, Tensor(dtype: t.dtype, shape: t.shape, storage: Storage(key: t.name, dtype: t.dtype, source: checked)))
             }
         }
         // Without a map the bytes are not kept: check the padding now, while they are at hand.

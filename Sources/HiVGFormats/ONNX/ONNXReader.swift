@@ -56,11 +56,14 @@ public final class ONNXModelFile {
         return [0x12, 0x1A, 0x22, 0x28, 0x32, 0x3A, 0x42, 0x72].contains(b[2])
     }
 
-    /// Whether the file at `path` looks like an ONNX model (reads its first bytes only).
+    /// Whether the file at `path` looks like an ONNX model (reads its first bytes only; a FIFO, device
+    /// or folder is not one, and is never opened in a way that could block).
     public static func looksLikeONNX(path: String) -> Bool {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { return false }
         defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return false }
         var head = [UInt8](repeating: 0, count: 16)
         let n = head.withUnsafeMutableBytes { read(fd, $0.baseAddress, 16) }
         guard n > 0 else { return false }

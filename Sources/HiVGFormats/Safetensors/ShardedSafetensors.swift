@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import HiVGCore
 
 /// A model split over several safetensors files plus `model.safetensors.index.json`
@@ -27,6 +30,7 @@ public enum ShardedSafetensors {
         var total = 0
         for shard in shards {
             let shardPath = dir + shard
+            try requireInside(folder: dir.isEmpty ? "." : dir, shard: shardPath, index: path)
             let (part, meta) = try SafetensorsReader.read(path: shardPath)
             shardMetadata.merge(meta) { first, _ in first }
             for name in byShard[shard]! where !part.contains(name) {
@@ -125,6 +129,27 @@ public enum ShardedSafetensors {
         }
         guard sawWeightMap else { throw bad("no weight_map") }
         return index
+    }
+
+    /// A shard reached through a symbolic link must still lie inside the index's folder: a link
+    /// leading elsewhere would make the folder read a file its owner never put there.
+    static func requireInside(folder: String, shard: String, index: String) throws {
+        guard let realFolder = realPath(folder), let realShard = realPath(shard) else { return }  // missing: the reader names it
+        if !realShard.hasPrefix(realFolder == "/" ? "/" : realFolder + "/") {
+            throw FormatError(.unknownFormat, file: index, "shard `\(shard)` leads outside the folder (to \(realShard))")
+        }
+    }
+
+    private static func realPath(_ path: String) -> String? {
+        guard let p = realpath(path, nil) else { return nil }
+        defer { free(p) }
+        return String(cString: p)
+    }
+
+    /// The `weight_map` of a `pytorch_model.bin.index.json`, read by the strict parser (a key listed
+    /// twice is refused, as in the safetensors index).
+    static func binWeightMap(index path: String) throws -> [String: String] {
+        try parseIndex(path: path).weightMap
     }
 
     /// A shard name may not escape the index's folder.

@@ -34,7 +34,7 @@ final class SourceRanges {
     private func file(_ m: MappedFile, base: UnsafeRawPointer) -> Int32 {
         let id = ObjectIdentifier(m)
         if let fd = opened[id] { return fd }
-        var fd = open(m.path, O_RDONLY | O_CLOEXEC)
+        var fd = open(m.path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)  // checked below to be the mapped file; never blocks on a FIFO
         var st = stat()
         if fd >= 0 {
             let mapped = mapping(at: UInt(bitPattern: base))

@@ -83,6 +83,25 @@ struct StrictJSON {
         return value
     }
 
+    /// Parses a document whose root must be an object, handing each of its members to `body` as
+    /// soon as it is read; the members are not kept, so a header of a million entries never exists
+    /// as one tree. Returns false (having called nothing) when the root is not an object.
+    static func forEachMember(_ bytes: UnsafeRawBufferPointer, maxDepth: Int = 64, _ body: (JSONMember) throws -> Void) throws -> Bool {
+        if let bad = firstInvalidUTF8(bytes) {
+            throw JSONFailure(kind: .syntax, offset: bad, path: [], key: nil, message: "header is not valid UTF-8")
+        }
+        var parser = StrictJSON(bytes, maxDepth: maxDepth)
+        parser.skipWhitespace()
+        guard parser.current == UInt8(ascii: "{") else {
+            _ = try parse(bytes, maxDepth: maxDepth)  // the same syntax errors as `parse`
+            return false
+        }
+        try parser.parseMembers(depth: 1, body)
+        parser.skipWhitespace()
+        if parser.pos != bytes.count { throw parser.fail("unexpected characters after the JSON value") }
+        return true
+    }
+
     /// JSON string literal for `s`, escaped as serde_json does (so our headers match the reference's).
     static func quote(_ s: String) -> String {
         var out = [UInt8]()
@@ -149,18 +168,35 @@ struct StrictJSON {
     }
 
     private mutating func parseObject(depth: Int) throws -> JSONValue {
+        var members: [JSONMember] = []
+        try parseMembers(depth: depth) { members.append($0) }
+        return .object(members)
+    }
+
+    /// The members of the object at `pos`, each given to `body` when read.
+    private mutating func parseMembers(depth: Int, _ body: (JSONMember) throws -> Void) throws {
         if depth > maxDepth { throw fail("nesting deeper than \(maxDepth)") }
         pos += 1
-        var members: [JSONMember] = []
+        // Duplicate keys: a linear scan while the object is small (a tensor entry has three keys, and
+        // a hashed set per entry was most of a million-entry header's parse), a set beyond.
+        var few: [String] = []
         var seen = Set<String>()
         skipWhitespace()
-        if current == UInt8(ascii: "}") { pos += 1; return .object(members) }
+        if current == UInt8(ascii: "}") { pos += 1; return }
         while true {
             skipWhitespace()
             let keyOffset = pos
             guard current == UInt8(ascii: "\"") else { throw fail("expected a string key") }
             let key = try parseString()
-            if !seen.insert(key).inserted {
+            let repeated: Bool
+            if few.count < 16 {
+                repeated = few.contains(key)
+                few.append(key)
+                if few.count == 16 { seen = Set(few) }
+            } else {
+                repeated = !seen.insert(key).inserted
+            }
+            if repeated {
                 throw JSONFailure(kind: .duplicate, offset: keyOffset, path: path, key: key,
                                   message: "key `\(key)` appears twice")
             }
@@ -170,11 +206,11 @@ struct StrictJSON {
             path.append(key)
             let value = try parseValue(depth: depth)
             path.removeLast()
-            members.append(JSONMember(key: key, value: value, offset: keyOffset))
+            try body(JSONMember(key: key, value: value, offset: keyOffset))
             skipWhitespace()
             if current == UInt8(ascii: ",") { pos += 1; continue }
             try expect(UInt8(ascii: "}"), "`,` or `}`")
-            return .object(members)
+            return
         }
     }
 

@@ -48,17 +48,48 @@ public struct ZipDirectory: Sendable {
             p -= 1
         }
         guard eocd >= 0 else { throw bad("no end-of-central-directory record (truncated or not a zip)") }
+        // Readers choose among several end records differently (the last one, the first consistent
+        // one), so an archive holding two is two archives: refused unless the other one lies inside
+        // member data (checked once the members are known). Nothing may follow the comment.
+        let commentLength = u16(eocd + 20)
+        guard eocd + 22 + commentLength == n else {
+            throw bad("\(n - eocd - 22) bytes follow the end record, whose comment is \(commentLength) bytes: data after the archive", eocd)
+        }
+        var q = eocd + 22
+        while q + 4 <= n {
+            if u32(q) == 0x0605_4B50 { throw bad("the archive comment holds an end-of-central-directory signature: ambiguous archive", q) }
+            q += 1
+        }
+        var otherEnds: [Int] = []
+        p = eocd - 1
+        while p >= floor {
+            if u32(p) == 0x0605_4B50 { otherEnds.append(p) }
+            p -= 1
+        }
         var count = u16(eocd + 10)
         var cdSize = u32(eocd + 12)
         var cdOffset = u32(eocd + 16)
+        var zip64Record: Int?
         if eocd >= 20 && u32(eocd - 20) == 0x0706_4B50 {
             let z = try u64(eocd - 20 + 8)
             guard z >= 0, z <= n - 56, u32(z) == 0x0606_4B50 else { throw bad("ZIP64 end record out of place", eocd - 20) }
+            // Its size field counts the bytes after itself; the locator must follow it directly.
+            guard let recordSize = try? u64(z + 4), recordSize >= 44, recordSize <= eocd - 20 - z - 12,
+                  z + 12 + recordSize == eocd - 20 else {
+                throw bad("bytes between the ZIP64 end record and its locator", z)
+            }
+            zip64Record = z
             count = try u64(z + 32)
             cdSize = try u64(z + 40)
             cdOffset = try u64(z + 48)
         }
         guard cdOffset <= n, cdSize <= n - cdOffset else { throw bad("central directory lies outside the file", eocd) }
+        // The end records follow the directory directly (ZIP64 record + locator, or the end record).
+        let recordsStart = zip64Record ?? eocd
+        guard cdOffset + cdSize == recordsStart else {
+            throw bad("the central directory ends at \(cdOffset + cdSize), the end records start at \(recordsStart): "
+                      + "bytes between them belong to no record", cdOffset + cdSize)
+        }
         guard count <= cdSize / 46 else { throw bad("central directory claims \(count) entries in \(cdSize) bytes", eocd) }
         var members: [ZipMember] = []
         members.reserveCapacity(count)
@@ -67,6 +98,7 @@ public struct ZipDirectory: Sendable {
         var o = cdOffset
         let end = cdOffset + cdSize
         let headers = LocalHeaders(path: path, size: n)
+        var descriptors: [Bool] = []
         for i in 0 ..< count {
             guard o + 46 <= end, u32(o) == 0x0201_4B50 else { throw bad("bad central directory entry \(i)", o) }
             let method = UInt16(u16(o + 10))
@@ -105,6 +137,7 @@ public struct ZipDirectory: Sendable {
                 throw FormatError(.zip, file: file, entry: name, offset: local, "local header names another member")
             }
             let dataOffset = local + 30 + localNameLen + h16(28)
+            let hasDescriptor = h16(6) & 0x0008 != 0
             guard dataOffset <= n, csize <= n - dataOffset else {
                 throw FormatError(.zip, file: file, entry: name, offset: dataOffset, "member data runs past the end of the file (truncated archive?)")
             }
@@ -118,15 +151,52 @@ public struct ZipDirectory: Sendable {
             byName[name] = members.count
             members.append(ZipMember(name: name, index: i, method: method, compressedSize: csize, uncompressedSize: usize,
                                      crc32: crc, dataOffset: dataOffset, headerOffset: local))
+            descriptors.append(hasDescriptor)
             o += 46 + nameLen + extraLen + commentLen
         }
-        // Members must not share bytes: sorted by position, each ends before the next local header.
-        let byOffset = members.sorted { $0.dataOffset < $1.dataOffset }
-        for (a, b2) in zip(byOffset, byOffset.dropFirst()) where a.dataOffset + a.compressedSize > b2.headerOffset {
-            throw FormatError(.zip, file: file, entry: b2.name, offset: b2.dataOffset, "member overlaps `\(a.name)`")
-        }
+        try ZipDirectory.checkTiling(members, descriptors: descriptors, directoryStart: cdOffset, otherEnds: otherEnds, file: file,
+                                     u32: { u32($0) })
         self.members = members
         self.byName = byName
+    }
+
+    /// Members must not share bytes, and every byte before the directory belongs to a member (its
+    /// local header, data, and data descriptor when its flags announce one): bytes that belong to
+    /// nothing are where a second archive hides. An end-record signature elsewhere than inside member
+    /// data is a second archive too.
+    private static func checkTiling(_ members: [ZipMember], descriptors: [Bool], directoryStart: Int, otherEnds: [Int], file: String,
+                                    u32: (Int) -> Int) throws {
+        for q in otherEnds where !members.contains(where: { q >= $0.dataOffset && q < $0.dataOffset + $0.compressedSize }) {
+            throw FormatError(.zip, file: file, offset: q,
+                              "a second end-of-central-directory record: ambiguous archive (readers would disagree on its members)")
+        }
+        let order = members.indices.sorted { members[$0].headerOffset < members[$1].headerOffset }
+        var covered = 0
+        for (k, i) in order.enumerated() {
+            let m = members[i]
+            if m.headerOffset < covered {
+                throw FormatError(.zip, file: file, entry: m.name, offset: m.headerOffset, "member overlaps `\(members[order[k - 1]].name)`")
+            }
+            if m.headerOffset > covered {
+                throw FormatError(.zip, file: file, entry: m.name, offset: covered,
+                                  "\(m.headerOffset - covered) bytes before this member belong to no member")
+            }
+            covered = m.dataOffset + m.compressedSize
+            let next = k + 1 < order.count ? members[order[k + 1]].headerOffset : directoryStart
+            if descriptors[i] && next > covered {
+                // A data descriptor: crc and 32- or 64-bit sizes (12 or 20 bytes), optionally signed.
+                let signed = covered + 4 <= next && u32(covered) == 0x0807_4B50
+                let gap = next - covered
+                if (signed && (gap == 16 || gap == 24)) || (!signed && (gap == 12 || gap == 20)) { covered = next }
+            }
+        }
+        if covered > directoryStart, let last = order.last {
+            throw FormatError(.zip, file: file, entry: members[last].name, offset: directoryStart, "member data overlaps the central directory")
+        }
+        if covered < directoryStart {
+            throw FormatError(.zip, file: file, offset: covered,
+                              "\(directoryStart - covered) bytes before the central directory belong to no member")
+        }
     }
 
     /// Reads local headers from the file with `pread` (nil: read them from the mapping).
@@ -139,7 +209,7 @@ public struct ZipDirectory: Sendable {
         init(path: String?, size: Int) {
             var fd: Int32 = -1
             if let path {
-                fd = open(path, O_RDONLY | O_CLOEXEC)
+                fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)  // a path swapped for a FIFO must not block
                 var st = stat()
                 if fd >= 0 && (fstat(fd, &st) != 0 || Int(st.st_size) != size) { close(fd); fd = -1 }
             }
