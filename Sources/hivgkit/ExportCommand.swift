@@ -11,12 +11,13 @@ import HiVGSurgery
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Write a model as .hivgw, GGUF or safetensors (LoRA merged on the way), plain or with a quantization scheme.",
+        abstract: "Write a model as .hivgw, GGUF, safetensors or an ONNX graph (LoRA merged on the way), plain or with a quantization scheme.",
         discussion: """
         Without --scheme every floating-point tensor is written plain as --dtype (f32 by default); with --scheme \
         the quantization policy of `hivgkit quantize` decides per tensor (see its help, and --plan). The format \
-        comes from --format or the output's extension (.gguf, .safetensors, anything else .hivgw). GGUF holds \
-        the ggml-native schemes (not int8), safetensors plain tensors only (--scheme f16 or bf16, or --dtype). \
+        comes from --format or the output's extension (.gguf, .safetensors, .onnx, anything else .hivgw). GGUF holds \
+        the ggml-native schemes (not int8), safetensors plain tensors only (--scheme f16 or bf16, or --dtype); \
+        .onnx the whole model as an opset-17 graph (f32, --scheme f16 or int8; see docs/onnx.md). \
         Every output carries the model config and the provenance (sources with SHA-256, stages merged, \
         quantization settings, verification figures with --verify, tool version): `hivgkit` reads it back \
         without head flags. Tensors stream one at a time.
