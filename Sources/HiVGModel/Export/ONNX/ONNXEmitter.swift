@@ -53,10 +53,16 @@ final class ONNXEmitter {
 
     /// `[batch] + tail` as an int64 vector: the target of an Expand that gives a constant one row per sample.
     func batchShape(_ tail: [Int], name: String) -> ONNXValue {
-        if batchVector == nil, let src = batchSource {
-            batchVector = g.slice(g.shape(src, name: "/batch/Shape"), starts: [0], ends: [1], axes: [0], name: "/batch/Slice")
+        let batch: ONNXValue
+        if let b = batchVector {
+            batch = b
+        } else {
+            // `model(provenance:)` declares the inputs (and sets batchSource) before emitting any layer.
+            guard let src = batchSource else { preconditionFailure("ONNXEmitter: a layer was emitted before the graph inputs") }
+            batch = g.slice(g.shape(src, name: "/batch/Shape"), starts: [0], ends: [1], axes: [0], name: "/batch/Slice")
+            batchVector = batch
         }
-        return g.concat([batchVector!, g.constant(int64s: tail)], axis: 0, name: name)
+        return g.concat([batch, g.constant(int64s: tail)], axis: 0, name: name)
     }
 
     /// A (1, rest…) constant repeated for every sample: (B, rest…).
