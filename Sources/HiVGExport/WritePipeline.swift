@@ -23,6 +23,8 @@ public struct WriteRequest: Sendable {
     /// GGUF `general.name`.
     public var name: String?
     public var sidecar: String?
+    /// ONNX only (`--int32-ids`, `--tower`, `--batch-quirk`, `--external-data`).
+    public var onnx = ONNXExportOptions()
     /// Spelling of the encoding in the provenance (`f32`, `q8_0`, `source`).
     public var encodingName: String { scheme?.rawValue ?? dtype?.rawValue.lowercased() ?? "source" }
 
@@ -80,7 +82,8 @@ public enum WritePipeline {
         let t0 = clock.now
         let result = try Exporter.write(merged, plan: plan, config: model.config, provenance: provenance, hasher: hasher,
                                         format: request.format, layout: request.layout, to: path, threads: request.threads,
-                                        measureErrors: true, name: request.name, sidecar: request.sidecar, progress: progress)
+                                        measureErrors: true, name: request.name, sidecar: request.sidecar, onnx: request.onnx,
+                                        progress: progress)
         let d = clock.now - t0
         return WriteOutcome(plan: plan, result: result, verification: verification,
                             seconds: Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
