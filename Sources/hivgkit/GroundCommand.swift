@@ -43,7 +43,7 @@ struct GroundCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Run only shard I of N of the batch file.", valueName: "I/N"))
     var shard: String?
 
-    @Option(help: ArgumentHelp("Write the photo with the box drawn on it (PNG).", valueName: "OUT.png"))
+    @Option(help: ArgumentHelp("Write the photo with the box drawn on it (PNG; no label: no font is bundled).", valueName: "OUT.png"))
     var draw: String?
 
     @Flag(name: .customLong("exif-transpose"), help: "Apply the EXIF Orientation tag first (HiVG's own pipeline does not).")
