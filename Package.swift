@@ -9,6 +9,7 @@ import PackageDescription
 //   surgery  HiVGSurgery   merge, quantize, diff, rank analysis: pure functions over the graph
 //   pipeline HiVGPipeline  photo → letterboxed tensors (libjpeg-turbo, libpng, Pillow's resample), box → photo;
 //                          the CLIP tokenizer as HiVG calls it
+//   ground   HiVGGround    photo + expression → box (model loaded once), batch runner, shards, eval scoring
 //   forward  HiVGForward   the forward pass as layer types bound to the model description; verify
 //   export   HiVGExport    the one write pipeline: merge → plan → verify → write (format registry in HiVGModel/Export)
 //   cli      hivgkit       one thin subcommand per verb
@@ -20,7 +21,7 @@ import PackageDescription
 let package = Package(
     name: "HiVGKit",
     products: [
-        .library(name: "HiVGKit", targets: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward", "HiVGExport", "HiVGPipeline"]),
+        .library(name: "HiVGKit", targets: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward", "HiVGExport", "HiVGPipeline", "HiVGGround"]),
         .executable(name: "hivgkit", targets: ["hivgkit"]),
     ],
     dependencies: [
@@ -51,11 +52,13 @@ let package = Package(
         // static release binary.
         .target(name: "CHiVGTokenizerData", exclude: ["data"]),
         .target(name: "HiVGPipeline", dependencies: ["HiVGCore", "CJPEG", "CPNG", "CHiVGTokenizerData"], path: "Sources/HiVGPipeline"),
+        // Photo + expression → box with HiVG's eval semantics; batch runner, shards, eval scoring.
+        .target(name: "HiVGGround", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGForward", "HiVGPipeline"]),
         .executableTarget(name: "hivgkit", dependencies: [
-            "HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward", "HiVGExport", "HiVGPipeline",
+            "HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward", "HiVGExport", "HiVGPipeline", "HiVGGround",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "hivgkit-bench", dependencies: ["HiVGCore", "HiVGFormats"]),
-        .testTarget(name: "HiVGKitTests", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward", "HiVGExport", "HiVGPipeline"]),
+        .testTarget(name: "HiVGKitTests", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward", "HiVGExport", "HiVGPipeline", "HiVGGround"]),
     ]
 )

@@ -165,3 +165,87 @@ void hivg_png_destroy(hivg_png *p) {
     png_destroy_read_struct(&p->png, &p->info, NULL);
     free(p);
 }
+
+// ---- Encoding (8-bit RGB, no ancillary chunks: the same pixels always give the same bytes) ----
+
+struct hivg_png_out {
+    uint8_t *data;
+    size_t size;
+    size_t capacity;
+    int no_memory;
+    char message[256];
+};
+
+static void on_write_error(png_structp png, png_const_charp text) {
+    struct hivg_png_out *o = png_get_error_ptr(png);
+    snprintf(o->message, sizeof o->message, "%s", text ? text : "libpng error");
+    png_longjmp(png, 1);
+}
+
+static void write_bytes(png_structp png, png_bytep in, size_t count) {
+    struct hivg_png_out *o = png_get_io_ptr(png);
+    if (count > o->capacity - o->size) {
+        size_t want = o->capacity ? o->capacity : 65536;
+        while (want - o->size < count) {
+            if (want > SIZE_MAX / 2) {
+                o->no_memory = 1;
+                png_error(png, "out of memory");
+            }
+            want *= 2;
+        }
+        uint8_t *grown = realloc(o->data, want);
+        if (!grown) {
+            o->no_memory = 1;
+            png_error(png, "out of memory");
+        }
+        o->data = grown;
+        o->capacity = want;
+    }
+    memcpy(o->data + o->size, in, count);
+    o->size += count;
+}
+
+static void flush_bytes(png_structp png) { (void)png; }
+
+int hivg_png_encode_rgb(const uint8_t *pixels, uint32_t width, uint32_t height, uint8_t **out, size_t *out_size,
+                        char *message, size_t message_size) {
+    *out = NULL;
+    *out_size = 0;
+    // On the heap: its fields change between setjmp and a longjmp, so it must not live in a register.
+    struct hivg_png_out *o = calloc(1, sizeof(struct hivg_png_out));
+    if (!o) {
+        snprintf(message, message_size, "out of memory");
+        return HIVG_PNG_NO_MEMORY;
+    }
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, o, on_write_error, on_warning);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!info) {
+        png_destroy_write_struct(&png, NULL);
+        free(o);
+        snprintf(message, message_size, "out of memory");
+        return HIVG_PNG_NO_MEMORY;
+    }
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_write_struct(&png, &info);
+        int status = o->no_memory ? HIVG_PNG_NO_MEMORY : HIVG_PNG_ERROR;
+        snprintf(message, message_size, "%s", o->message);
+        free(o->data);
+        free(o);
+        return status;
+    }
+    png_set_write_fn(png, o, write_bytes, flush_bytes);
+    png_set_IHDR(png, info, width, height, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
+                 PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    for (uint32_t y = 0; y < height; y++) {
+        png_write_row(png, pixels + (size_t)y * width * 3);
+    }
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    *out = o->data;
+    *out_size = o->size;
+    free(o);
+    return HIVG_PNG_OK;
+}
+
+void hivg_png_free(uint8_t *data) { free(data); }

@@ -44,4 +44,11 @@ const char *hivg_png_message(const hivg_png *p);
 /// Frees the decoder (NULL allowed).
 void hivg_png_destroy(hivg_png *p);
 
+/// Encodes `height` rows of `width` 8-bit RGB pixels (interleaved, rows top to bottom) as a PNG file in
+/// memory: `*out` (free it with hivg_png_free) holds `*out_size` bytes. On error, `message` says why.
+int hivg_png_encode_rgb(const uint8_t *pixels, uint32_t width, uint32_t height, uint8_t **out, size_t *out_size,
+                        char *message, size_t message_size);
+/// Frees an encoder's output.
+void hivg_png_free(uint8_t *data);
+
 #endif

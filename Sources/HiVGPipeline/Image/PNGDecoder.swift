@@ -58,3 +58,30 @@ enum PNGDecoder {
         }
     }
 }
+
+/// 8-bit RGB to PNG through libpng (in this file: the one Swift file over CPNG). No ancillary chunks
+/// (no time, no gamma), so the same pixels always give the same bytes.
+public enum PNGEncoder {
+    /// The PNG file of `image`; `name` is what errors call the output.
+    public static func encode(_ image: RGBImage, name: String = "image") throws -> [UInt8] {
+        guard image.width > 0, image.height > 0, image.width <= Int(UInt32.max), image.height <= Int(UInt32.max) else {
+            throw ImageError.dimensions(file: name, width: image.width, height: image.height, limit: Int(UInt32.max))
+        }
+        var out: UnsafeMutablePointer<UInt8>?
+        var size = 0
+        var message = [CChar](repeating: 0, count: 256)
+        let status = image.pixels.withUnsafeBufferPointer { px in
+            message.withUnsafeMutableBufferPointer { m in
+                hivg_png_encode_rgb(px.baseAddress, UInt32(image.width), UInt32(image.height), &out, &size, m.baseAddress, m.count)
+            }
+        }
+        defer { hivg_png_free(out) }
+        switch status {
+        case HIVG_PNG_OK:
+            guard let out else { throw ImageError.outOfMemory(file: name) }
+            return Array(UnsafeBufferPointer(start: out, count: size))
+        case HIVG_PNG_NO_MEMORY: throw ImageError.outOfMemory(file: name)
+        default: throw ImageError.corrupt(file: name, detail: "PNG encoder: " + String(cString: message))
+        }
+    }
+}
