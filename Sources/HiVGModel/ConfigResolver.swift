@@ -18,10 +18,13 @@ enum ConfigResolver {
         let file = c.path
         var prov: [String: String] = [:]
         let carriedText = weights.metadata[metadataKey] ?? c.root?.asDict?[metadataKey]?.asString
-        let carried: ModelConfig? = carriedText.flatMap { try? JSONDecoder().decode(ModelConfig.self, from: Data($0.utf8)) }
-            ?? overrides.fallback
         let args = namespace(c)
         let hf = (overrides.configJSON ?? c.configJSON).flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        // An hf-hivg folder's config.json carries our config too (for weights re-saved without metadata).
+        let folderConfig = (hf?[HFHiVGOutput.configMember]).flatMap { try? JSONSerialization.data(withJSONObject: $0) }
+        let carried: ModelConfig? = carriedText.flatMap { try? JSONDecoder().decode(ModelConfig.self, from: Data($0.utf8)) }
+            ?? folderConfig.flatMap { try? JSONDecoder().decode(ModelConfig.self, from: $0) }
+            ?? overrides.fallback
         let hfText = hf?["text_config"] as? [String: Any], hfVision = hf?["vision_config"] as? [String: Any]
 
         func shape(_ n: String) -> [Int]? { weights[n]?.shape }

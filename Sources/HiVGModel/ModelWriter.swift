@@ -74,33 +74,29 @@ public enum ModelWriter {
         return out
     }
 
-    /// Hugging Face `CLIPModel` folder: config.json + model.safetensors with the backbone only
-    /// (no bridge, no head), names without `clip.`.
-    static func writeHFCLIP(_ graph: WeightGraph, config c: ModelConfig, metadata: [String: String], to dir: String) throws {
+    /// The tensors of a Hugging Face `CLIPModel`: the backbone only (no bridge, no head), names
+    /// without `clip.`, the position_ids buffers transformers ≤ 4.30 loads strictly.
+    static func hfCLIPGraph(_ graph: WeightGraph, config c: ModelConfig, file: String) throws -> WeightGraph {
         var clip = WeightGraph()
         for (name, t) in graph.entries where name.hasPrefix("clip.") && !name.contains(".cross_") {
             try clip.add(String(name.dropFirst(5)), t)
         }
         for needed in ["text_projection.weight", "visual_projection.weight", "logit_scale", "vision_model.post_layernorm.weight"]
         where !clip.contains(needed) {
-            throw ModelError.missingTensor(file: dir, tensor: "clip." + needed, detail: "a Hugging Face CLIPModel needs it")
+            throw ModelError.missingTensor(file: file, tensor: "clip." + needed, detail: "a Hugging Face CLIPModel needs it")
         }
         try clip.add("text_model.embeddings.position_ids", positionIDs(c.maxPositions))
         try clip.add("vision_model.embeddings.position_ids", positionIDs((c.imageSize / c.patchSize) * (c.imageSize / c.patchSize) + 1))
-        do {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        } catch {
-            throw FormatError(.io, file: dir, "cannot create the folder: \(error.localizedDescription)")
+        return clip
+    }
+
+    /// What an hf-clip folder leaves out of `names` (canonical): bridge tensors (`cross_*` inside the
+    /// vision layers) and head tensors (everything outside `clip.`).
+    public static func hfCLIPLeftOut(_ names: [String]) -> (bridge: Int, head: Int) {
+        var bridge = 0, head = 0
+        for n in names {
+            if !n.hasPrefix("clip.") { head += 1 } else if n.contains(".cross_") { bridge += 1 }
         }
-        // The weights' dtype: the one most floating-point tensors have.
-        var counts: [DType: Int] = [:]
-        for (_, t) in clip.entries where t.dtype.isFloatingPoint { counts[t.dtype, default: 0] += 1 }
-        let dtype = counts.max { $0.value < $1.value || ($0.value == $1.value && $0.key.rawValue > $1.key.rawValue) }?.key ?? .f32
-        let hf = HFCLIPConfig(try ModelDescription(c), weightsDType: dtype)
-        let text = try JSONValueEncoder().encode(hf).rendered(pretty: true) + "\n"
-        let cfg = try AtomicFile(path: (dir as NSString).appendingPathComponent("config.json"))
-        try cfg.write(Array(text.utf8))
-        try cfg.commit()
-        try SafetensorsWriter.write(clip, metadata: metadata, to: (dir as NSString).appendingPathComponent("model.safetensors"))
+        return (bridge, head)
     }
 }

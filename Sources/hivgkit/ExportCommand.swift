@@ -39,6 +39,9 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "Tensor layout (pth: canonical or hivg-stage0).")
     var layout: OutputLayout = .canonical
 
+    @Flag(help: "Write into an output folder (hf-clip, hf-hivg) that already holds files.")
+    var force = false
+
     @OptionGroup var quant: QuantOptionGroup
     @OptionGroup var read: ReadOptionGroup
     @OptionGroup var model: ModelOptionGroup
@@ -55,6 +58,7 @@ struct ExportCommand: ParsableCommand {
         var request = WriteRequest(format: try resolvedFormat(format, output: output, scheme: scheme, layout: layout, plan: quant.plan),
                                    layout: layout, scheme: scheme, dtype: (dtype ?? .f32).dtype)
         quant.apply(to: &request)
+        request.folder.force = force
         try ExportJob(verb: "export", source: source, output: output, request: request, quant: quant, read: read, model: model, out: out,
                       hashCache: hashCache).run()
     }

@@ -32,6 +32,14 @@ struct MergeCommand: ParsableCommand {
     @Option(help: "Output dtype for floating-point tensors (default: as the source).")
     var dtype: PlainDType?
 
+    @Flag(help: "Write into an output folder (hf-clip, hf-hivg) that already holds files.")
+    var force = false
+
+    @Option(name: .customLong("max-shard-bytes"), help: ArgumentHelp(
+        "Hugging Face folders: split model.safetensors into shards with an index above this many bytes (default 5000000000).",
+        valueName: "BYTES"))
+    var maxShardBytes: Int?
+
     @Option(name: .customLong("emit-stages"), help: ArgumentHelp("Also write every stage's merge here (safetensors).", valueName: "DIR"))
     var emitStages: String?
 
@@ -48,6 +56,7 @@ struct MergeCommand: ParsableCommand {
 
     func validate() throws {
         _ = try resolvedFormat(format, output: output, scheme: nil, layout: layout, plan: false)
+        if let maxShardBytes, maxShardBytes <= 0 { throw ValidationError("--max-shard-bytes must be positive") }
     }
 
     func run() throws {
@@ -89,6 +98,8 @@ struct MergeCommand: ParsableCommand {
             let last = models[models.count - 1]
             var request = WriteRequest(format: fmt, layout: layout, dtype: dtype?.dtype)
             request.verify = verify
+            request.folder.force = force
+            if let maxShardBytes { request.folder.maxShardBytes = maxShardBytes }
             let outcome = try WritePipeline.run(last, request, to: output, stagesMerged: models.count, sources: sources(models.count - 1),
                                                 tool: tool, useHashCache: !hashCache.noHashCache)
             if let v = outcome.verification {
@@ -121,17 +132,29 @@ struct MergeCommand: ParsableCommand {
     }
 
     /// Every source tensor is used or named: what was not carried into the output, and why.
-    private func accounting(_ m: LoadedModel) -> [String] {
+    private func accounting(_ m: LoadedModel, _ fmt: OutputFormat) -> [String] {
         var lines: [String] = []
-        if !m.dropped.isEmpty {
-            let reasons = Dictionary(grouping: m.dropped, by: \.reason).map { "\($0.value.count) \($0.key)" }.sorted()
-            lines.append("not carried over: " + reasons.joined(separator: ", ") + " (" + m.dropped.map(\.source).joined(separator: ", ") + ")")
+        // hf-clip folders and HiVG's own layout carry position_ids buffers (rebuilt), so those are not "dropped".
+        let rebuilt = fmt == .hfCLIP || layout == .hivgStage0
+        let dropped = m.dropped.filter { !(rebuilt && $0.reason == "position_ids buffer") }
+        if !dropped.isEmpty {
+            let reasons = Dictionary(grouping: dropped, by: \.reason).map { "\($0.value.count) \($0.key)" }.sorted()
+            lines.append("not carried over: " + reasons.joined(separator: ", ") + " (" + dropped.map(\.source).joined(separator: ", ") + ")")
+        }
+        if fmt == .hfCLIP {
+            let left = ModelWriter.hfCLIPLeftOut(m.weights.entries.map(\.0))
+            if left.bridge + left.head > 0 {
+                lines.append("left out of the CLIPModel folder: \(plural(left.bridge, "bridge tensor")), \(plural(left.head, "head tensor"))"
+                             + " (--format hf-hivg keeps the whole model)")
+            }
         }
         let nw = notWeights(m)
         if !nw.isEmpty { lines.append("not weights (ignored): " + nw.joined(separator: ", ")) }
         if !m.unrecognized.isEmpty { lines.append("kept, not part of the architecture: " + m.unrecognized.joined(separator: ", ")) }
         return lines
     }
+
+    private func plural(_ n: Int, _ what: String) -> String { "\(n) \(what)\(n == 1 ? "" : "s")" }
 
     private func ms(_ d: Duration) -> String {
         String(format: "%.1f", Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15)
@@ -145,6 +168,9 @@ struct MergeCommand: ParsableCommand {
                 "stages": models.map { ["file": $0.source.path, "lora_pairs": $0.lora.count, "hi_lora_stage": $0.config.hiLoraStage as Any] as [String: Any] },
                 "increments": s.increments.map { ["stage": $0.stage, "name": $0.linear, "norm": $0.norm, "total_norm": $0.total] as [String: Any] },
                 "frozen_checked": s.frozenChecked,
+                "left_out": fmt == .hfCLIP
+                    ? ["bridge": ModelWriter.hfCLIPLeftOut(last.weights.entries.map(\.0)).bridge,
+                       "head": ModelWriter.hfCLIPLeftOut(last.weights.entries.map(\.0)).head] : [String: Int](),
                 "not_carried": last.dropped.map { ["source": $0.source, "reason": $0.reason] },
                 "not_weights": notWeights(last), "unrecognized_kept": last.unrecognized,
                 "frozen_differences": s.frozenDifferences.map {
@@ -154,7 +180,7 @@ struct MergeCommand: ParsableCommand {
             return
         }
         print("merged \(last.lora.count) LoRA'd linears of \(last.source.path) → \(output) (\(fmt.rawValue), \(layout.rawValue))")
-        for line in accounting(last) { print("  " + line) }
+        for line in accounting(last, fmt) { print("  " + line) }
         if models.count > 1 {
             print("")
             print("stage increments ‖ΔW_k‖_F (sum over linears; changed linears of \(last.lora.count)):")

@@ -10,6 +10,7 @@ public enum OutputFormat: String, CaseIterable, Sendable {
     case safetensors
     case pth
     case hfCLIP = "hf-clip"
+    case hfHiVG = "hf-hivg"
     case hivgw
     case gguf
 
@@ -19,6 +20,7 @@ public enum OutputFormat: String, CaseIterable, Sendable {
         case .safetensors: return SafetensorsOutput.self
         case .pth: return TorchOutput.self
         case .hfCLIP: return HFCLIPOutput.self
+        case .hfHiVG: return HFHiVGOutput.self
         case .hivgw: return NativeOutput.self
         case .gguf: return GGUFOutput.self
         }
@@ -92,6 +94,8 @@ public struct WriteJob {
     public var configJSON: String
     public var layout: OutputLayout
     public var path: String
+    /// Tokenizer vocabulary, shard size and `--force` of the Hugging Face folder formats.
+    public var folder = HFFolderInputs()
     public var threads: Int
     public var name: String?
     var log: Exporter.ErrorLog?

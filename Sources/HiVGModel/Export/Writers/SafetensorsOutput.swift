@@ -43,18 +43,32 @@ public enum TorchOutput: OutputWriter {
     }
 }
 
-/// A Hugging Face `CLIPModel` folder: `config.json` and `model.safetensors` with the backbone only.
+/// A Hugging Face `CLIPModel` folder: `config.json`, `model.safetensors` with the backbone only,
+/// `preprocessor_config.json`, the tokenizer files (when the vocabulary is given) and a model card.
 public enum HFCLIPOutput: OutputWriter {
     public static let extensions: [String] = []
-    public static let summary = "a Hugging Face CLIPModel folder (config.json + model.safetensors, the CLIP backbone only)"
+    public static let summary = "a Hugging Face CLIPModel folder (the CLIP backbone only; config, processor, tokenizer, card)"
 
     public static func problem(with scheme: QuantScheme) -> String? {
         "an hf-clip folder holds plain tensors only (use --dtype)"
     }
 
     public static func write(_ job: WriteJob) throws -> WriterResult {
+        let dir = job.path
+        try HFFolder.prepare(dir, force: job.folder.force)
         let p = try job.finalProvenance()
-        try ModelWriter.writeHFCLIP(try job.plainGraph(), config: job.config, metadata: job.ourMetadata(p), to: job.path)
+        let clip = try ModelWriter.hfCLIPGraph(try job.plainGraph(), config: job.config, file: dir)
+        let d = try ModelDescription(job.config)
+        let dtype = HFFolder.dominantDType(clip)
+        try HFFolder.writeJSON(try JSONValueEncoder().encode(HFCLIPConfig(d, weightsDType: dtype)), named: "config.json", in: dir)
+        try HFFolder.writeWeights(clip, metadata: job.ourMetadata(p), to: dir, maxShardBytes: job.folder.maxShardBytes)
+        try HFFolder.writeJSON(HFFolder.preprocessorConfig(d), named: "preprocessor_config.json", in: dir)
+        if let v = job.folder.tokenizer { try HFFolder.writeTokenizer(v, maxLength: job.config.maxPositions, in: dir) }
+        let left = ModelWriter.hfCLIPLeftOut(job.plan.entries.map(\.name))
+        let card = HFModelCard(kind: .clip, description: d, provenance: p, dtype: dtype,
+                               leftOut: [("bridge", left.bridge), ("head", left.head)].filter { $0.1 > 0 },
+                               tokenizerSHA256: job.folder.tokenizer?.sha256, weightFiles: ["model.safetensors"])
+        try HFFolder.writeText(card.text, named: "README.md", in: dir)
         return WriterResult(names: job.plan.entries.map(\.name), provenance: p)
     }
 }
