@@ -138,7 +138,7 @@ struct MergeCommand: ParsableCommand {
         let rebuilt = fmt == .hfCLIP || layout == .hivgStage0
         let dropped = m.dropped.filter { !(rebuilt && $0.reason == "position_ids buffer") }
         if !dropped.isEmpty {
-            let reasons = Dictionary(grouping: dropped, by: \.reason).map { "\($0.value.count) \($0.key)" }.sorted()
+            let reasons = Dictionary(grouping: dropped, by: \.reason).map { "\($0.value.count) \($0.key)\($0.value.count == 1 ? "" : "s")" }.sorted()
             lines.append("not carried over: " + reasons.joined(separator: ", ") + " (" + dropped.map(\.source).joined(separator: ", ") + ")")
         }
         if fmt == .hfCLIP {

@@ -232,6 +232,7 @@ else bad "output tensor digests differ from Tests/cli/output-digests.txt (script
 source Tests/cli/preprocess.sh
 source Tests/cli/tokenize.sh
 source Tests/cli/onnx.sh
+source Tests/cli/interop.sh
 
 bash Tests/cli/hardening.sh "$BIN" && ok || bad "issue 20 hardening checks (Tests/cli/hardening.sh)"
 echo "cli: $pass passed, $fail failed"

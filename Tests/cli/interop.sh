@@ -1,0 +1,79 @@
+# Outputs other tools load (issue 17), sourced by run.sh: uses its BIN, H, HEADS, T, expect, contains, ok, bad.
+# Hugging Face folders: processor, tokenizer and card files; hf-clip names what it leaves out; a
+# non-empty folder is refused without --force; hf-hivg holds the whole model and reads back with no flags.
+I=$T/interop
+mkdir -p $I
+expect 0 "$BIN" merge $HEADS $H/stage3.pth -o $I/hfclip --format hf-clip
+# The tiny ViT-B fixture has RefCOCO's layout: 4 adapt layers × 17 bridge tensors, 103 head tensors.
+contains "$out" "left out of the CLIPModel folder: 68 bridge tensors, 103 head tensors"
+if grep -q "not carried over: .*position_ids" <<<"$out"; then bad "hf-clip says position_ids are not carried over (it writes them)"; else ok; fi
+for f in config.json model.safetensors preprocessor_config.json vocab.json merges.txt tokenizer_config.json special_tokens_map.json README.md; do
+  [ -f $I/hfclip/$f ] && ok || bad "hf-clip folder lacks $f"
+done
+python3 - $I/hfclip $H/stage3.pth <<'PY' && ok || bad "hf-clip folder files"
+import hashlib, json, os, sys
+d, src = sys.argv[1], sys.argv[2]
+pp = json.load(open(os.path.join(d, "preprocessor_config.json")))
+# HiVG normalizes with ImageNet's mean/std, not CLIP's.
+assert pp["image_mean"] == [0.485, 0.456, 0.406] and pp["image_std"] == [0.229, 0.224, 0.225], pp
+assert pp["image_processor_type"] == "CLIPImageProcessor" and pp["crop_size"] == {"height": 64, "width": 64}, pp
+vocab = json.load(open(os.path.join(d, "vocab.json")))
+assert len(vocab) == 49408 and vocab["<|startoftext|>"] == 49406 and vocab["<|endoftext|>"] == 49407 and vocab["!"] == 0
+merges = open(os.path.join(d, "merges.txt"), encoding="utf-8").read().split("\n")
+assert merges[0].startswith("#version") and len([m for m in merges[1:] if m]) == 48894, len(merges)
+assert all(len(m.split(" ")) == 2 for m in merges[1:] if m)
+tc = json.load(open(os.path.join(d, "tokenizer_config.json")))
+assert tc["tokenizer_class"] == "CLIPTokenizer" and tc["model_max_length"] == 77 and tc["pad_token"] == "!", tc
+cfg = json.load(open(os.path.join(d, "config.json")))
+assert cfg["dtype"] == cfg["torch_dtype"] == "float32" and isinstance(cfg["initializer_factor"], float), cfg
+card = open(os.path.join(d, "README.md"), encoding="utf-8").read()
+sha = hashlib.sha256(open(src, "rb").read()).hexdigest()
+assert sha in card and "68 bridge tensors, 103 head tensors" in card and "CLIPModel.from_pretrained" in card, card[:400]
+assert "ViT-B/16" in card and "unc" in card and "stage 3" in card
+PY
+# A non-empty folder is refused, --force writes into it.
+expect 1 "$BIN" merge $HEADS $H/stage3.pth -o $I/hfclip --format hf-clip --quiet
+contains "$err" "output folder is not empty"
+contains "$err" "--force"
+expect 0 "$BIN" merge $HEADS $H/stage3.pth -o $I/hfclip --format hf-clip --quiet --force
+expect 1 "$BIN" merge $HEADS $H/stage3.pth -o $I/no/such/dir --format hf-clip --quiet
+contains "$err" "the folder it goes in does not exist"
+if grep -q "Error Domain\|NSCocoa" <<<"$err"; then bad "raw Foundation error in the message"; else ok; fi
+expect 0 "$BIN" merge $HEADS $H/stage3.pth -o $I/hfclip-bf16 --format hf-clip --dtype bf16 --quiet
+python3 -c "import json,sys; c=json.load(open(sys.argv[1])); assert c['dtype'] == c['torch_dtype'] == 'bfloat16', c" \
+  $I/hfclip-bf16/config.json && ok || bad "hf-clip bf16 config dtype"
+
+# hf-hivg: the whole model, verified on the way (figures in the card), read back with no flags.
+expect 0 "$BIN" merge $HEADS $H/stage3.pth -o $I/hfhivg --format hf-hivg --verify --quiet
+contains "$out" "\"pass\":true"
+python3 - $I/hfhivg <<'PY' && ok || bad "hf-hivg folder files"
+import json, os, sys
+d = sys.argv[1]
+cfg = json.load(open(os.path.join(d, "config.json")))
+assert cfg["model_type"] == "hivg" and cfg["architectures"] == ["HiVG"], cfg
+assert cfg["text_config"]["num_attention_heads"] == 2 and cfg["vision_config"]["num_attention_heads"] == 2
+assert cfg["hivgkit_config"]["head"]["heads"] == 2 and cfg["hivgkit_config"]["adapt_layers"] == [0, 3, 7, 11]
+for f in ("preprocessor_config.json", "vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json"):
+    assert os.path.exists(os.path.join(d, f)), f
+card = open(os.path.join(d, "README.md"), encoding="utf-8").read()
+assert "verify_worst_nmse" in card and "hivgkit forward" in card, card
+PY
+expect 0 "$BIN" inspect --json $I/hfhivg
+python3 -c "import json,sys; d=json.loads(sys.argv[1]); assert len(d['tensors']) == 569, len(d['tensors'])" "$out" && ok \
+  || bad "hf-hivg holds every canonical tensor"
+expect 0 "$BIN" forward $I/hfhivg --inputs $H/goldens/stage3.safetensors -o $I/f.safetensors --expect $H/goldens/stage3.safetensors --quiet
+expect 0 "$BIN" verify $HEADS $H/stage3.pth $I/hfhivg --samples 2
+contains "$out" "PASS"
+# Sharded above --max-shard-bytes, with the index; --force over it leaves no stale shard or index behind.
+expect 0 "$BIN" merge $HEADS $H/stage3.pth -o $I/hfhivg-sharded --format hf-hivg --max-shard-bytes 1000000 --quiet
+[ -f $I/hfhivg-sharded/model.safetensors.index.json ] && ls $I/hfhivg-sharded | grep -q "^model-00001-of-" && ok \
+  || bad "hf-hivg with --max-shard-bytes 1000000 is not sharded: $(ls $I/hfhivg-sharded)"
+expect 0 "$BIN" verify $HEADS $H/stage3.pth $I/hfhivg-sharded --samples 2
+contains "$out" "PASS"
+expect 0 "$BIN" merge $HEADS $H/stage3.pth -o $I/hfhivg-sharded --format hf-hivg --force --quiet
+ls $I/hfhivg-sharded | grep -q -- "-of-\|index" && bad "stale shards left: $(ls $I/hfhivg-sharded)" || ok
+expect 0 "$BIN" lora $I/hfhivg-sharded
+contains "$out" "hi_lora_stage 3"
+expect 0 "$BIN" export $HEADS $H/stage3.pth -o $I/exported --format hf-hivg --dtype f16 --quiet
+expect 1 "$BIN" export $HEADS $H/stage3.pth -o $I/exported --format hf-hivg --quiet
+contains "$err" "output folder is not empty"
