@@ -12,9 +12,12 @@ struct MergeCommand: ParsableCommand {
         commandName: "merge",
         abstract: "Merge Hi LoRA into the CLIP backbone: W + s·B·A, stage by stage over the checkpoints of one run.",
         discussion: """
-        With several checkpoints (stage order: debiased CLIP, warm-up, stage 1, 2, 3) the output is the merge
-        of the last one; the run reports each stage's increment per LoRA'd linear and audits that the
-        frozen CLIP weights are equal across stages. --emit-stages writes every stage's merge.
+        With several checkpoints (stage order: debiased CLIP, warm-up, stage 1, 2, 3) the output is the merge \
+        of the last one; the run reports each stage's increment per LoRA'd linear and audits that the \
+        frozen CLIP weights are equal across stages (a change exits 1 and writes nothing, unless \
+        --allow-frozen-changes). Stages are identified by the hi_lora_stage of each checkpoint's args (else \
+        by position, said so); a series whose stages go backwards or whose model or dataset changes is \
+        refused. --emit-stages writes every stage's merge as stage{k}-{dataset}.safetensors.
         """)
 
     @Argument(help: "Checkpoints of one training run, in stage order (or one checkpoint).")
@@ -32,8 +35,11 @@ struct MergeCommand: ParsableCommand {
     @Option(help: "Output dtype for floating-point tensors (default: as the source).")
     var dtype: PlainDType?
 
-    @Flag(help: "Write into an output folder (hf-clip, hf-hivg) that already holds files.")
+    @Flag(help: "Write into an output folder (hf-clip, hf-hivg) that already holds files, and over existing --emit-stages files.")
     var force = false
+
+    @Flag(name: .customLong("allow-frozen-changes"), help: "Write the merge even when frozen CLIP weights differ between stages.")
+    var allowFrozenChanges = false
 
     @Option(name: .customLong("max-shard-bytes"), help: ArgumentHelp(
         "Hugging Face folders: split model.safetensors into shards with an index above this many bytes (default 5000000000).",
@@ -81,15 +87,29 @@ struct MergeCommand: ParsableCommand {
                 FileHandle.standardError.write(Data("timing: merge arithmetic \(m.lora.count) linears \(ms(t1 - t0)) ms\n".utf8))
             }
             // Increments and the frozen audit are about a series; one checkpoint has neither.
+            let members = try StageMember.identify(models)
             let series = models.count > 1 ? try StageSeries.analyse(models) : StageSeries()
+            if !series.frozenDifferences.isEmpty && !allowFrozenChanges {
+                let d = series.frozenDifferences[0]
+                FileHandle.standardError.write(Data(("hivgkit: error: \(series.frozenDifferences.count) frozen CLIP weight"
+                    + "\(series.frozenDifferences.count == 1 ? "" : "s") changed between stages (first: \(d.tensor), "
+                    + "\(members[d.fromStage].label) → \(members[d.toStage].label), max |Δ| \(String(format: "%.3e", d.maxAbsDiff))): "
+                    + "not one training run; nothing written (--allow-frozen-changes writes anyway)\n").utf8))
+                throw ExitCode(1)
+            }
             let fmt = try resolvedFormat(format, output: output, scheme: nil, layout: layout, plan: false)
             let tool = "hivgkit \(HiVGKitVersion.string)"
             func sources(_ upTo: Int) -> [String] { models[0 ... upTo].flatMap { $0.source.files } }
             if let dir = emitStages {
-                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+                do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+                    throw FormatError(.io, file: dir, "cannot create the --emit-stages folder")
+                }
+                let paths = members.map { (dir as NSString).appendingPathComponent($0.fileStem + ".safetensors") }
+                if !force, let existing = paths.first(where: { FileManager.default.fileExists(atPath: $0) }) {
+                    throw FormatError(.io, file: existing, "--emit-stages would overwrite this file (give --force)")
+                }
                 for (k, m) in models.enumerated() {
-                    let stem = ((m.source.path as NSString).lastPathComponent as NSString).deletingPathExtension
-                    let path = (dir as NSString).appendingPathComponent(stem + ".safetensors")
+                    let path = paths[k]
                     _ = try WritePipeline.run(m, WriteRequest(format: .safetensors, dtype: dtype?.dtype), to: path, stagesMerged: k + 1,
                                               sources: sources(k), tool: tool, useHashCache: !hashCache.noHashCache)
                     progress.advance(item: path)
@@ -118,7 +138,7 @@ struct MergeCommand: ParsableCommand {
             if timings {
                 FileHandle.standardError.write(Data("timing: load \(ms(loaded - started)) ms, total \(ms(clock.now - started)) ms\n".utf8))
             }
-            try report(models, series, fmt)
+            try report(models, members, series, fmt)
         }
     }
 
@@ -160,12 +180,16 @@ struct MergeCommand: ParsableCommand {
         String(format: "%.1f", Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15)
     }
 
-    private func report(_ models: [LoadedModel], _ s: StageSeries, _ fmt: OutputFormat) throws {
+    private func report(_ models: [LoadedModel], _ members: [StageMember], _ s: StageSeries, _ fmt: OutputFormat) throws {
         let last = models[models.count - 1]
         if out.json {
             try printJSON([
                 "output": output, "format": fmt.rawValue, "layout": layout.rawValue, "linears_merged": last.lora.count,
-                "stages": models.map { ["file": $0.source.path, "lora_pairs": $0.lora.count, "hi_lora_stage": $0.config.hiLoraStage as Any] as [String: Any] },
+                "stages": zip(models, members).map { m, member in
+                    ["file": m.source.path, "lora_pairs": m.lora.count, "hi_lora_stage": m.config.hiLoraStage as Any,
+                     "stage": member.stage as Any, "stage_from": member.origin.rawValue, "label": member.label,
+                     "emitted_as": member.fileStem + ".safetensors"] as [String: Any]
+                },
                 "increments": s.increments.map { ["stage": $0.stage, "name": $0.linear, "norm": $0.norm, "total_norm": $0.total] as [String: Any] },
                 "frozen_checked": s.frozenChecked,
                 "left_out": fmt == .hfCLIP
@@ -183,12 +207,17 @@ struct MergeCommand: ParsableCommand {
         for line in accounting(last, fmt) { print("  " + line) }
         if models.count > 1 {
             print("")
+            let byPosition = zip(models, members).filter { $0.1.origin == .position }.map { ($0.0.source.path as NSString).lastPathComponent }
+            if !byPosition.isEmpty {
+                print("stages taken from the order given (no hi_lora_stage in their args): " + byPosition.joined(separator: ", "))
+            }
             print("stage increments ‖ΔW_k‖_F (sum over linears; changed linears of \(last.lora.count)):")
             for k in 0 ..< models.count {
                 let inc = s.increments.filter { $0.stage == k }
                 let changed = inc.filter { $0.norm > 1e-7 * max($0.total, 1e-30) }.count
                 let sum = inc.reduce(0.0) { $0 + $1.norm }
-                print("  \(k)  \((models[k].source.path as NSString).lastPathComponent.padding(toLength: 40, withPad: " ", startingAt: 0)) \(String(format: "%10.4f", sum))  \(changed) changed")
+                let label = members[k].label.padding(toLength: 22, withPad: " ", startingAt: 0)
+                print("  \(label) \(String(format: "%10.4f", sum))  \(changed) changed   \((models[k].source.path as NSString).lastPathComponent)")
             }
             print("")
             if s.frozenDifferences.isEmpty {
@@ -196,7 +225,7 @@ struct MergeCommand: ParsableCommand {
             } else {
                 print("frozen CLIP weights that changed between stages (\(s.frozenDifferences.count)):")
                 for d in s.frozenDifferences.prefix(50) {
-                    print("  \(d.tensor)  stage \(d.fromStage)→\(d.toStage)  max |Δ| \(String(format: "%.3e", d.maxAbsDiff))")
+                    print("  \(d.tensor)  \(members[d.fromStage].label) → \(members[d.toStage].label)  max |Δ| \(String(format: "%.3e", d.maxAbsDiff))")
                 }
             }
         }

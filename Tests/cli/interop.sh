@@ -77,3 +77,33 @@ contains "$out" "hi_lora_stage 3"
 expect 0 "$BIN" export $HEADS $H/stage3.pth -o $I/exported --format hf-hivg --dtype f16 --quiet
 expect 1 "$BIN" export $HEADS $H/stage3.pth -o $I/exported --format hf-hivg --quiet
 contains "$err" "output folder is not empty"
+
+# Stage series that are one run: stages by hi_lora_stage (file names stage{k}-{dataset}), refused when
+# they go backwards or the model/dataset changes; a failed frozen audit exits 1 and writes nothing.
+SER=($H/debiased_clip.pth $H/stage0_warmup.pth $H/stage1.pth $H/stage2.pth $H/stage3.pth)
+expect 0 "$BIN" merge $HEADS "${SER[@]}" -o $I/series.safetensors --emit-stages $I/stages
+contains "$out" "base CLIP"
+contains "$out" "stage 3 "
+[ "$(ls $I/stages | tr '\n' ' ')" = "base-clip.safetensors stage0-unc.safetensors stage1-unc.safetensors stage2-unc.safetensors stage3-unc.safetensors " ] \
+  && ok || bad "--emit-stages names: $(ls $I/stages)"
+expect 1 "$BIN" merge $HEADS "${SER[@]}" -o $I/series.safetensors --emit-stages $I/stages --quiet
+contains "$err" "would overwrite"
+expect 0 "$BIN" merge $HEADS "${SER[@]}" -o $I/series.safetensors --emit-stages $I/stages --quiet --force
+expect 0 "$BIN" merge --json $HEADS "${SER[@]}" -o $I/series.safetensors
+python3 -c "
+import json, sys
+s = json.loads(sys.argv[1])['stages']
+assert [x['stage'] for x in s] == [None, 0, 1, 2, 3] and [x['stage_from'] for x in s] == ['base CLIP'] + ['args'] * 4, s
+" "$out" && ok || bad "merge --json stages"
+expect 1 "$BIN" merge $HEADS $H/stage2.pth $H/stage1.pth -o $I/x.safetensors
+contains "$err" "is stage 1, after"
+expect 1 "$BIN" merge $HEADS $H/stage2.pth $H/gref_stage3.pth -o $I/x.safetensors
+contains "$err" "trained on unc"
+expect 1 "$BIN" merge $HEADS $H/stage2.pth $H/large_stage3.pth -o $I/x.safetensors
+contains "$err" "is ViT-B/16"
+# A merged stage-2 file holds merged (not frozen) backbone weights: the audit finds 96 changed.
+expect 0 "$BIN" merge $HEADS $H/stage2.pth -o $I/m2.safetensors --quiet
+expect 1 "$BIN" merge $HEADS $I/m2.safetensors $H/stage3.pth -o $I/frozen.safetensors
+contains "$err" "96 frozen CLIP weights changed between stages"
+[ -e $I/frozen.safetensors ] && bad "a failed frozen audit wrote the output" || ok
+expect 0 "$BIN" merge $HEADS $I/m2.safetensors $H/stage3.pth -o $I/frozen.safetensors --allow-frozen-changes --quiet

@@ -66,7 +66,7 @@ expect 1 "$BIN" lora $H/stage3.pth
 contains "$err" "head count"
 expect 0 "$BIN" merge $HEADS $H/debiased_clip.pth $H/stage0_warmup.pth $H/stage1.pth $H/stage2.pth $H/stage3.pth -o $T/s3.safetensors --emit-stages $T/stages
 contains "$out" "all identical across stages"
-[ -f $T/stages/stage1.safetensors ] && ok || bad "--emit-stages wrote no stage1.safetensors"
+[ -f $T/stages/stage1-unc.safetensors ] && ok || bad "--emit-stages wrote no stage1-unc.safetensors"
 expect 0 "$BIN" inspect --json $T/s3.safetensors
 python3 - "$out" <<'PY' && ok || bad "merged safetensors metadata"
 import json, sys
