@@ -25,7 +25,7 @@ public struct WriteRequest: Sendable {
     public var name: String?
     public var sidecar: String?
     /// Hugging Face folders: shard size and --force (the tokenizer vocabulary is filled in by `run`).
-    public var folder = HFFolderInputs()
+    public var folder = OutputExtras()
     /// Spelling of the encoding in the provenance (`f32`, `q8_0`, `source`).
     public var encodingName: String { scheme?.rawValue ?? dtype?.rawValue.lowercased() ?? "source" }
 
@@ -80,6 +80,7 @@ public enum WritePipeline {
             verification: verification?.figures ?? [:], tool: tool, dtype: request.encodingName,
             layout: request.format == .gguf ? "gguf" : request.layout.rawValue)
         var folder = request.folder
+        if request.layout == .hivg, folder.trainingArgs == nil { folder.trainingArgs = ModelWriter.trainingArgs(of: model.source) }
         if request.format == .hfCLIP || request.format == .hfHiVG, folder.tokenizer == nil {
             folder.tokenizer = try tokenizerVocabulary()
         }

@@ -36,7 +36,7 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "Plain dtype of floating-point tensors without --scheme (default f32).")
     var dtype: PlainDType?
 
-    @Option(help: "Tensor layout (pth: canonical or hivg-stage0).")
+    @Option(help: "Tensor layout (pth: canonical, hivg-stage0, or hivg: HiVG's own layout at the checkpoint's stage).")
     var layout: OutputLayout = .canonical
 
     @Flag(help: "Write into an output folder (hf-clip, hf-hivg) that already holds files.")

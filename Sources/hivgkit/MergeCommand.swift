@@ -29,7 +29,7 @@ struct MergeCommand: ParsableCommand {
     @Option(help: "Output format (default: from the output's extension; a path without one is an hf-clip folder).")
     var format: OutputFormat?
 
-    @Option(help: "Tensor layout: canonical, or hivg-stage0 (with --format pth: loads strictly into HiVG's own code).")
+    @Option(help: "Tensor layout: canonical, hivg-stage0 or hivg (with --format pth: loads strictly into HiVG's own code, at stage 0 or at the checkpoint's own stage; hivg stores args as a plain dict).")
     var layout: OutputLayout = .canonical
 
     @Option(help: "Output dtype for floating-point tensors (default: as the source).")
@@ -155,7 +155,7 @@ struct MergeCommand: ParsableCommand {
     private func accounting(_ m: LoadedModel, _ fmt: OutputFormat) -> [String] {
         var lines: [String] = []
         // hf-clip folders and HiVG's own layout carry position_ids buffers (rebuilt), so those are not "dropped".
-        let rebuilt = fmt == .hfCLIP || layout == .hivgStage0
+        let rebuilt = fmt == .hfCLIP || layout == .hivgStage0 || layout == .hivg
         let dropped = m.dropped.filter { !(rebuilt && $0.reason == "position_ids buffer") }
         if !dropped.isEmpty {
             let reasons = Dictionary(grouping: dropped, by: \.reason).map { "\($0.value.count) \($0.key)\($0.value.count == 1 ? "" : "s")" }.sorted()

@@ -107,3 +107,16 @@ expect 1 "$BIN" merge $HEADS $I/m2.safetensors $H/stage3.pth -o $I/frozen.safete
 contains "$err" "96 frozen CLIP weights changed between stages"
 [ -e $I/frozen.safetensors ] && bad "a failed frozen audit wrote the output" || ok
 expect 0 "$BIN" merge $HEADS $I/m2.safetensors $H/stage3.pth -o $I/frozen.safetensors --allow-frozen-changes --quiet
+
+# --format pth --layout hivg: HiVG's layout at the checkpoint's own stage (stage 3: 4 wrappers), args
+# as a plain dict; our commands read it back and it verifies against the source.
+expect 0 "$BIN" merge $HEADS $H/stage3.pth -o $I/hivg.pth --format pth --layout hivg --quiet
+expect 0 "$BIN" lora $I/hivg.pth
+contains "$out" "112 LoRA'd linears, wrapper depth 4, hi_lora_stage 3"
+expect 0 "$BIN" inspect $I/hivg.pth
+if grep -q "argparse.Namespace" <<<"$out"; then bad "--layout hivg stored args as a Namespace"; else ok; fi
+expect 0 "$BIN" verify $HEADS $H/stage3.pth $I/hivg.pth --samples 2
+contains "$out" "PASS"
+expect 0 "$BIN" merge $HEADS $H/stage1.pth -o $I/hivg1.pth --format pth --layout hivg --quiet
+expect 0 "$BIN" lora $I/hivg1.pth
+contains "$out" "wrapper depth 2, hi_lora_stage 1"

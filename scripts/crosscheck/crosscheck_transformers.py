@@ -15,6 +15,9 @@ On the tiny stage-3 fixture (Fixtures/hivg/stage3.pth, 2 heads per tower):
   4. merge --format hf-hivg: AutoProcessor loads that folder too; config.json parses as JSON with our
      config beside the CLIP sub-configs.
   5. merge --format hf-clip --dtype bf16: config.json's dtype loads as torch.bfloat16.
+  6. merge --format pth --layout hivg of stage1 and stage3: torch.load(weights_only=True) opens it
+     (args a plain dict), and its `model` has exactly the names and shapes of HiVG's own checkpoint
+     at that stage (what load_state_dict(strict=True) into HiVG's model at that stage needs).
 
 Prints PASS / FAIL lines and `crosscheck-transformers: N passed, M failed`; exits 1 when anything failed.
 """
@@ -126,6 +129,24 @@ def main():
             (rep.ok if dt == torch.bfloat16 else lambda t, w: rep.fail(t, w, f"loaded as {dt}"))(tag, "hf-clip bf16 loads as bfloat16")
         except Exception as e:  # noqa: BLE001
             rep.fail(tag, "hf-clip bf16 loads", f"{type(e).__name__}: {e}")
+
+        # 6. HiVG's layout at the checkpoint's own stage
+        for stage in ("stage1", "stage3"):
+            path = os.path.join(tmp, f"{stage}-hivg.pth")
+            run(bin_, "merge", *HEADS, os.path.join(HIVG, f"{stage}.pth"), "-o", path, "--format", "pth", "--layout", "hivg", "--quiet")
+            what = f"--layout hivg of {stage}: weights_only load, HiVG's names and shapes"
+            try:
+                ours = torch.load(path, weights_only=True)
+                theirs = torch.load(os.path.join(HIVG, f"{stage}.pth"), weights_only=False)["model"]
+                problems = [f"missing {k}" for k in sorted(set(theirs) - set(ours["model"]))][:5]
+                problems += [f"unexpected {k}" for k in sorted(set(ours["model"]) - set(theirs))][:5]
+                problems += [f"{k}: {tuple(ours['model'][k].shape)} vs {tuple(v.shape)}" for k, v in theirs.items()
+                             if k in ours["model"] and ours["model"][k].shape != v.shape][:5]
+                if not isinstance(ours.get("args"), dict) or ours["args"].get("hi_lora_stage") != int(stage[-1]):
+                    problems.append(f"args: {type(ours.get('args')).__name__}")
+                rep.fail(tag, what, problems) if problems else rep.ok(tag, what, f"{len(theirs)} tensors")
+            except Exception as e:  # noqa: BLE001
+                rep.fail(tag, what, f"{type(e).__name__}: {e}")
 
     print(f"crosscheck-transformers: {rep.passed} passed, {rep.failed} failed", flush=True)
     sys.exit(1 if rep.failed else 0)

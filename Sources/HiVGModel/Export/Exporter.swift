@@ -44,7 +44,7 @@ public enum Exporter {
     public static func write(_ graph: WeightGraph, plan: ExportPlan, config: ModelConfig, provenance: Provenance,
                              hasher: SourceHasher?, format: OutputFormat, layout: OutputLayout = .canonical, to path: String,
                              threads: Int = 1, measureErrors: Bool = true, name: String? = nil, sidecar: String? = nil,
-                             folder: HFFolderInputs = HFFolderInputs(), progress: ((String, Int) -> Void)? = nil) throws -> ExportResult {
+                             folder: OutputExtras = OutputExtras(), progress: ((String, Int) -> Void)? = nil) throws -> ExportResult {
         guard format.layouts.contains(layout) else {
             throw FormatError(.unsupported, file: path, "\(format.rawValue) is not written in the \(layout.rawValue) layout")
         }

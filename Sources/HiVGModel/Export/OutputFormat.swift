@@ -53,6 +53,9 @@ public enum OutputLayout: String, CaseIterable, Sendable {
     case canonical
     /// What HiVG's own code builds at `--hi_lora_stage 0`: one PEFT 0.3 wrapper, zero LoRA, position_ids.
     case hivgStage0 = "hivg-stage0"
+    /// What HiVG's own code builds at the checkpoint's own stage k: k + 1 PEFT 0.3 wrappers, zero LoRA,
+    /// position_ids, `args` as a plain dict (opens with `torch.load(weights_only=True)`).
+    case hivg
 }
 
 /// One output format's writer: facts and the write. Adding a format is one conforming type and one
@@ -95,7 +98,7 @@ public struct WriteJob {
     public var layout: OutputLayout
     public var path: String
     /// Tokenizer vocabulary, shard size and `--force` of the Hugging Face folder formats.
-    public var folder = HFFolderInputs()
+    public var folder = OutputExtras()
     public var threads: Int
     public var name: String?
     var log: Exporter.ErrorLog?

@@ -19,9 +19,12 @@ public struct HFTokenizerVocabulary: Sendable {
     }
 }
 
-/// What a Hugging Face folder needs beyond the tensors: the tokenizer vocabulary, the shard size,
-/// and whether a non-empty folder may be written into.
-public struct HFFolderInputs: Sendable {
+/// What outputs need beyond the tensors and config: for Hugging Face folders the tokenizer vocabulary,
+/// the shard size and whether a non-empty folder may be written into; for `.pth` in HiVG's layout the
+/// training `args` (the source's Namespace as a plain dict).
+public struct OutputExtras: Sendable {
+    /// The source checkpoint's `args` as plain values (nil: made from the config).
+    public var trainingArgs: [(String, JSONValue)]?
     public var tokenizer: HFTokenizerVocabulary?
     /// Above this many bytes of tensor data `model.safetensors` is split into shards with an index
     /// (transformers' `save_pretrained` default, 5 GB).

@@ -26,8 +26,8 @@ public enum SafetensorsOutput: OutputWriter {
 /// PyTorch `.pth` (zip, `{'model': state_dict}`), canonical names or HiVG's stage-0 layout; plain tensors.
 public enum TorchOutput: OutputWriter {
     public static let extensions = ["pth", "pt", "bin"]
-    public static let layouts: [OutputLayout] = [.canonical, .hivgStage0]
-    public static let summary = "a PyTorch checkpoint {'model': state_dict}: canonical names or HiVG's stage-0 layout"
+    public static let layouts: [OutputLayout] = [.canonical, .hivgStage0, .hivg]
+    public static let summary = "a PyTorch checkpoint {'model': state_dict}: canonical names or HiVG's layout (at stage 0 or its own stage)"
 
     public static func problem(with scheme: QuantScheme) -> String? {
         "a .pth holds plain tensors only (use --dtype, or .hivgw / .gguf for \(scheme.rawValue))"
@@ -37,8 +37,18 @@ public enum TorchOutput: OutputWriter {
         let p = try job.finalProvenance()
         let extras = job.ourMetadata(p).filter { $0.key.hasPrefix("hivgkit.") }
         var graph = try job.plainGraph()
-        if job.layout == .hivgStage0 { graph = try ModelWriter.stage0Layout(graph, config: job.config) }
-        try TorchWriter.write(graph, to: job.path, wrapKey: "model", extras: extras)
+        switch job.layout {
+        case .canonical:
+            try TorchWriter.write(graph, to: job.path, wrapKey: "model", extras: extras)
+        case .hivgStage0:
+            graph = try ModelWriter.hivgLayout(graph, config: job.config, wrappers: 1)
+            try TorchWriter.write(graph, to: job.path, wrapKey: "model", extras: extras)
+        case .hivg:
+            // HiVG wraps the CLIP model in one more PeftModel per stage (stage k: k + 1 wrappers).
+            graph = try ModelWriter.hivgLayout(graph, config: job.config, wrappers: (job.config.hiLoraStage ?? 0) + 1)
+            let args = job.folder.trainingArgs ?? ModelWriter.trainingArgs(job.config)
+            try TorchWriter.write(graph, to: job.path, wrapKey: "model", extras: extras, values: [("args", .object(args))])
+        }
         return WriterResult(names: job.plan.entries.map(\.name), provenance: p)
     }
 }
