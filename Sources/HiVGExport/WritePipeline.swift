@@ -81,7 +81,7 @@ public enum WritePipeline {
             layout: request.format == .gguf ? "gguf" : request.layout.rawValue)
         var folder = request.folder
         if request.layout == .hivg, folder.trainingArgs == nil { folder.trainingArgs = ModelWriter.trainingArgs(of: model.source) }
-        if request.format == .hfCLIP || request.format == .hfHiVG, folder.tokenizer == nil {
+        if request.format == .hfCLIP || request.format == .hfHiVG || request.format == .gguf, folder.tokenizer == nil {
             folder.tokenizer = try tokenizerVocabulary()
         }
         let clock = ContinuousClock()

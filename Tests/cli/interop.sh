@@ -120,3 +120,45 @@ contains "$out" "PASS"
 expect 0 "$BIN" merge $HEADS $H/stage1.pth -o $I/hivg1.pth --format pth --layout hivg --quiet
 expect 0 "$BIN" lora $I/hivg1.pth
 contains "$out" "wrapper depth 2, hi_lora_stage 1"
+
+# GGUF: check verifies structure, alignment and sizes (exit 0 when sound, 1 with the finding named);
+# the CLIP BPE vocabulary is in the file (tokenizer.ggml.*).
+expect 0 "$BIN" export $HEADS $H/stage3.pth -o $I/e.gguf --quiet
+expect 0 "$BIN" check $I/e.gguf
+contains "$out" "ok: GGUF v3, 569 tensors (F32 569)"
+expect 0 "$BIN" quantize $HEADS $H/stage3.pth --scheme q4_k -o $I/q.gguf --quiet
+expect 0 "$BIN" check --json $I/q.gguf
+python3 -c "import json,sys; d=json.loads(sys.argv[1]); assert d['ok'] and d['format'] == 'gguf' and d['findings'] == [], d" "$out" && ok \
+  || bad "check --json of a q4_k GGUF"
+python3 - $I/e.gguf $I/tail.gguf <<'PY' && ok || bad "GGUF tokenizer KV / damaged copy"
+import struct, sys
+src, tail = sys.argv[1:]
+data = bytearray(open(src, "rb").read())
+open(tail, "wb").write(data + b"\x01" * 7)
+# The tokenizer's tokens are in the file, in id order.
+pos = 24
+def take(fmt):
+    global pos
+    v = struct.unpack_from("<" + fmt, data, pos)[0]; pos += struct.calcsize("<" + fmt); return v
+def string():
+    global pos
+    n = take("Q"); s = bytes(data[pos:pos + n]).decode(); pos += n; return s
+sizes = {0: "B", 1: "b", 2: "H", 3: "h", 4: "I", 5: "i", 6: "f", 7: "?", 10: "Q", 11: "q", 12: "d"}
+def value(t):
+    if t == 8: return string()
+    if t == 9:
+        et = take("I"); return [value(et) for _ in range(take("Q"))]
+    return take(sizes[t])
+n_tensors, n_kv = struct.unpack_from("<QQ", data, 8)
+kv = {}
+for _ in range(n_kv):
+    k = string(); kv[k] = value(take("I"))
+toks = kv["tokenizer.ggml.tokens"]
+assert len(toks) == 49408 and toks[49406] == "<|startoftext|>" and toks[256] == "!</w>", len(toks)
+assert len(kv["tokenizer.ggml.merges"]) == 48894 and kv["tokenizer.ggml.model"] == "gpt2"
+PY
+expect 1 "$BIN" check $I/tail.gguf
+contains "$out" "7 bytes after the last tensor's padding"
+head -c 100 $I/e.gguf > $I/trunc.gguf
+expect 1 "$BIN" check $I/trunc.gguf
+contains "$err" "damaged"

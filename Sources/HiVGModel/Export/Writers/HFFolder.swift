@@ -19,6 +19,22 @@ public struct HFTokenizerVocabulary: Sendable {
     }
 }
 
+extension HFTokenizerVocabulary {
+    /// The vocabulary as GGUF KV pairs under llama.cpp's `tokenizer.ggml.*` keys: byte-level BPE
+    /// (`gpt2`), tokens in id order, merges as "left right", CLIP's start/end ids and HiVG's pad id 0.
+    public var ggufKV: [GGUFKeyValue] {
+        [
+            GGUFKeyValue("tokenizer.ggml.model", .string("gpt2")),
+            GGUFKeyValue("tokenizer.ggml.tokens", .array(.string, encoder.map { .string($0.token) })),
+            GGUFKeyValue("tokenizer.ggml.merges", .array(.string, merges.map { .string($0.0 + " " + $0.1) })),
+            GGUFKeyValue("tokenizer.ggml.bos_token_id", .uint32(49406)),
+            GGUFKeyValue("tokenizer.ggml.eos_token_id", .uint32(49407)),
+            GGUFKeyValue("tokenizer.ggml.padding_token_id", .uint32(0)),
+            GGUFKeyValue("hivgkit.tokenizer.sha256", .string(sha256)),
+        ]
+    }
+}
+
 /// What outputs need beyond the tensors and config: for Hugging Face folders the tokenizer vocabulary,
 /// the shard size and whether a non-empty folder may be written into; for `.pth` in HiVG's layout the
 /// training `args` (the source's Namespace as a plain dict).
