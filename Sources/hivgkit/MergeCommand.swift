@@ -72,8 +72,13 @@ struct MergeCommand: ParsableCommand {
             let clock = ContinuousClock()
             let started = clock.now
             var models: [LoadedModel] = []
+            // The merge arithmetic needs no head count: plain weight files may leave unknown ones unknown
+            // (recorded so, never trusted when read back). Formats that state heads, and --verify, need them.
+            var overrides = try model.overrides()
+            let plainFile = resolvedFormatForHeads == .safetensors || (resolvedFormatForHeads == .pth && layout == .canonical)
+            overrides.headsMayBeUnknown = plainFile && !verify
             for p in paths {
-                models.append(try ModelLoader.load(p, read: read.readOptions, overrides: try model.overrides(), base: model.base))
+                models.append(try ModelLoader.load(p, read: read.readOptions, overrides: overrides, base: model.base))
                 progress.advance(item: p)
             }
             let loaded = clock.now
@@ -173,6 +178,8 @@ struct MergeCommand: ParsableCommand {
         if !m.unrecognized.isEmpty { lines.append("kept, not part of the architecture: " + m.unrecognized.joined(separator: ", ")) }
         return lines
     }
+
+    private var resolvedFormatForHeads: OutputFormat? { try? resolvedFormat(format, output: output, scheme: nil, layout: layout, plan: false) }
 
     private func plural(_ n: Int, _ what: String) -> String { "\(n) \(what)\(n == 1 ? "" : "s")" }
 

@@ -162,3 +162,21 @@ contains "$out" "7 bytes after the last tensor's padding"
 head -c 100 $I/e.gguf > $I/trunc.gguf
 expect 1 "$BIN" check $I/trunc.gguf
 contains "$err" "damaged"
+
+# lora, ranks, diff and merge to safetensors never ask for head counts they do not use; what runs the
+# model (forward, --verify) or states heads (GGUF) still does, and a head count recorded as unknown is
+# never trusted when read back.
+expect 0 "$BIN" lora $H/stage3.pth
+expect 1 "$BIN" diff $H/stage2.pth $H/stage3.pth   # exit 1: they differ, as diff(1)
+contains "$out" "261 differ"
+expect 0 "$BIN" ranks $H/stage3.pth
+expect 0 "$BIN" merge $H/stage3.pth -o $I/noheads.safetensors --quiet
+expect 0 "$BIN" merge $H/stage3.pth -o $I/noheads.pth --format pth --quiet
+expect 1 "$BIN" forward $I/noheads.safetensors --inputs $H/goldens/stage3.safetensors -o $I/x.safetensors
+contains "$err" "head count"
+expect 0 "$BIN" forward $HEADS $I/noheads.safetensors --inputs $H/goldens/stage3.safetensors -o $I/x.safetensors \
+  --expect $H/goldens/stage3.safetensors --quiet
+expect 1 "$BIN" merge $H/stage3.pth -o $I/noheads.gguf
+contains "$err" "head count"
+expect 1 "$BIN" merge $H/stage3.pth -o $I/noheads-v.safetensors --verify
+contains "$err" "head count"
