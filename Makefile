@@ -5,8 +5,14 @@ SWIFT ?= swift
 PYTHON ?= python3
 VENV := .venv
 BIN := .build/release/hivgkit
+# Optimisation lives here, not in Package.swift (unsafe flags would keep the library from being a
+# versioned dependency): the C kernels at -O3 in every build (their GEMM tiles compile spill-free at -O3;
+# scripts/check-gemm-codegen.py checks what is built), and the Swift code at -O in the debug builds the
+# tests use (they run merges, SVDs and forward passes, 10–50× slower unoptimized).
+C_OPT := -Xcc -O3
+DEBUG_OPT := -Xswiftc -O $(C_OPT)
 
-.PHONY: all deps build release demo test crosscheck bench fuzz clean
+.PHONY: all deps build release demo test crosscheck bench fuzz clean example cli-test
 
 # OpenBLAS is loaded with dlopen at the first BLAS call (Sources/HiVGCore/LinearAlgebra.swift), so the
 # binaries need only its headers: this pkg-config file gives COpenBLAS the system's include path and
@@ -36,12 +42,12 @@ $(PCDIR)/openblas.pc: | deps
 	printf 'Name: openblas\nDescription: OpenBLAS headers (hivgkit loads the library at run time)\nVersion: %s\nCflags: %s\nLibs:\n' "$$v" "$$cf" > $@
 
 build: deps $(PCDIR)/openblas.pc
-	$(SWIFT) build
+	$(SWIFT) build $(DEBUG_OPT)
 
 # The release binary links the Swift runtime statically: start-up is several times faster (no
 # dynamic symbol binding of libswiftCore/Foundation), which is most of a short command's time.
 release: deps $(PCDIR)/openblas.pc
-	$(SWIFT) build -c release --product hivgkit --static-swift-stdlib
+	$(SWIFT) build -c release --product hivgkit --static-swift-stdlib $(C_OPT)
 
 # A git-ignored virtualenv with the light Python packages the checks use (numpy, safetensors, gguf).
 $(VENV)/.ok: Fixtures/requirements-ci.txt
@@ -50,14 +56,22 @@ $(VENV)/.ok: Fixtures/requirements-ci.txt
 	touch $@
 
 test: deps $(PCDIR)/openblas.pc
-	$(SWIFT) build --build-tests
+	$(SWIFT) build --build-tests $(DEBUG_OPT)
 	XDG_CACHE_HOME=$(TEST_CACHE) $(SWIFT) test --skip-build --disable-swift-testing
 	$(MAKE) --no-print-directory cli-test
+	$(MAKE) --no-print-directory example
 
 # End-to-end checks of the built binary: outputs and exit codes.
 cli-test: deps $(PCDIR)/openblas.pc
-	$(SWIFT) build --product hivgkit
+	$(SWIFT) build --product hivgkit $(DEBUG_OPT)
 	XDG_CACHE_HOME=$(TEST_CACHE) bash Tests/cli/run.sh .build/debug/hivgkit
+
+# A separate SwiftPM package that depends on the library by path (Examples/MergeFixture): builds with no
+# flags of ours (what a consumer gets) and merges the stage-3 fixture through the write pipeline.
+example: deps $(PCDIR)/openblas.pc
+	cd Examples/MergeFixture && $(SWIFT) build
+	@t=$$(mktemp -d) && trap 'rm -rf "$$t"' EXIT && \
+	Examples/MergeFixture/.build/debug/MergeFixture Fixtures/hivg/stage3.pth "$$t/merged.safetensors" 2 2 2
 
 demo: release
 	bash scripts/demo.sh $(BIN)

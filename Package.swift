@@ -12,9 +12,10 @@ import PackageDescription
 //   forward  HiVGForward   the forward pass as layer types bound to the model description; verify
 //   export   HiVGExport    the one write pipeline: merge → plan → verify → write (format registry in HiVGModel/Export)
 //   cli      hivgkit       one thin subcommand per verb
-// The numeric layers are optimized in debug builds too: tests (and the CLI tests' debug binary) run
-// merges, SVDs and forward passes, which are 10–50× slower unoptimized.
-let optimized: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+// No unsafe flags: the library can be used by another SwiftPM package as a versioned dependency. The
+// Makefile builds the C kernels at -O3 (their GEMM tiles compile spill-free there; make test checks the
+// object code) and the Swift targets with -O in test builds (tests run merges, SVDs and forward passes,
+// 10–50× slower unoptimized). A plain SwiftPM consumer gets SwiftPM's release defaults (docs/benchmarks.md).
 
 let package = Package(
     name: "HiVGKit",
@@ -31,18 +32,17 @@ let package = Package(
         // Headers only: HiVGCore/LinearAlgebra.swift loads OpenBLAS with dlopen (the Makefile's pkg-config
         // file leaves -lopenblas off the link line).
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
-        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
-        .target(name: "HiVGCore", dependencies: ["CKernels", "COpenBLAS"], swiftSettings: optimized),
+        .target(name: "CKernels"),
+        .target(name: "HiVGCore", dependencies: ["CKernels", "COpenBLAS"]),
         .target(name: "CHiVGManifest", dependencies: ["CProtobufC"]),
         // ONNX's published onnx.proto (proto/, pinned) compiled by protoc-c; read and written by HiVGFormats/ONNX.
         .target(name: "CONNXProto", dependencies: ["CProtobufC"]),
-        .target(name: "HiVGFormats", dependencies: ["HiVGCore", "CZip", "CHiVGManifest", "CONNXProto"], swiftSettings: optimized),
-        .target(name: "HiVGModel", dependencies: ["HiVGCore", "HiVGFormats"], swiftSettings: optimized),
-        .target(name: "HiVGSurgery", dependencies: ["HiVGCore", "HiVGModel"], swiftSettings: optimized),
-        .target(name: "HiVGForward", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery"], swiftSettings: optimized),
+        .target(name: "HiVGFormats", dependencies: ["HiVGCore", "CZip", "CHiVGManifest", "CONNXProto"]),
+        .target(name: "HiVGModel", dependencies: ["HiVGCore", "HiVGFormats"]),
+        .target(name: "HiVGSurgery", dependencies: ["HiVGCore", "HiVGModel"]),
+        .target(name: "HiVGForward", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery"]),
         // HiVGPipeline: the bundled CLIP vocabulary becomes the tokenizer files of Hugging Face folders.
-        .target(name: "HiVGExport", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward", "HiVGPipeline"],
-                swiftSettings: optimized),
+        .target(name: "HiVGExport", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward", "HiVGPipeline"]),
         .systemLibrary(name: "CLibJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
         .systemLibrary(name: "CLibPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .target(name: "CJPEG", dependencies: ["CLibJPEG"]),
@@ -51,8 +51,7 @@ let package = Package(
         // #embed: no resource bundle to locate at run time, the same bytes in debug, tests and the
         // static release binary.
         .target(name: "CHiVGTokenizerData", exclude: ["data"]),
-        .target(name: "HiVGPipeline", dependencies: ["HiVGCore", "CJPEG", "CPNG", "CHiVGTokenizerData"], path: "Sources/HiVGPipeline",
-                swiftSettings: optimized),
+        .target(name: "HiVGPipeline", dependencies: ["HiVGCore", "CJPEG", "CPNG", "CHiVGTokenizerData"], path: "Sources/HiVGPipeline"),
         .executableTarget(name: "hivgkit", dependencies: [
             "HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward", "HiVGExport", "HiVGPipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

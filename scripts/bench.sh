@@ -52,7 +52,7 @@ PY=$PWD/$VENV/bin/python   # the venv's interpreter itself (no version-manager s
 
 # The in-process benchmark tool (same package, release).
 say "building hivgkit-bench"
-swift build -c release --product hivgkit-bench >/dev/null
+swift build -c release --product hivgkit-bench -Xcc -O3 >/dev/null
 BENCH=$(realpath .build/release/hivgkit-bench)
 
 # The real-size checkpoint.

@@ -79,6 +79,7 @@ fi
 if [ -z "${CROSSCHECK_ONNX_PYTHON:-}" ] && [ -f .venv-onnx/.ok ]; then CROSSCHECK_ONNX_PYTHON=$PWD/.venv-onnx/bin/python; fi
 export CROSSCHECK_ONNX_PYTHON=${CROSSCHECK_ONNX_PYTHON:-}
 part crosscheck-onnx scripts/crosscheck/crosscheck_onnx.py
+part crosscheck-onnx-hivg scripts/crosscheck/crosscheck_onnx_hivg.py
 # The `hivgkit ranks` HTML report and SVG heat map in headless Chromium (scripts/crosscheck/ranks_render.py;
 # SKIPs without chromium; screenshots kept in .build/crosscheck-ranks/).
 part ranks-render scripts/crosscheck/ranks_render.py

@@ -16,9 +16,6 @@ public enum FloatConversion {
     // MARK: float16
 
     @inline(__always)
-    public static func f16Bits(_ x: Float) -> UInt16 { Float16(x).bitPattern }
-
-    @inline(__always)
     public static func float(f16 bits: UInt16) -> Float { Float(Float16(bitPattern: bits)) }
 
     // MARK: float8

@@ -26,6 +26,8 @@ public struct WriteRequest: Sendable {
     public var sidecar: String?
     /// Hugging Face folders: shard size and --force (the tokenizer vocabulary is filled in by `run`).
     public var folder = OutputExtras()
+    /// ONNX only (`--int32-ids`, `--tower`, `--batch-quirk`, `--external-data`).
+    public var onnx = ONNXExportOptions()
     /// Spelling of the encoding in the provenance (`f32`, `q8_0`, `source`).
     public var encodingName: String { scheme?.rawValue ?? dtype?.rawValue.lowercased() ?? "source" }
 
@@ -88,7 +90,8 @@ public enum WritePipeline {
         let t0 = clock.now
         let result = try Exporter.write(merged, plan: plan, config: model.config, provenance: provenance, hasher: hasher,
                                         format: request.format, layout: request.layout, to: path, threads: request.threads,
-                                        measureErrors: true, name: request.name, sidecar: request.sidecar, folder: folder,
+                                        measureErrors: true, name: request.name, sidecar: request.sidecar, onnx: request.onnx,
+                                        folder: folder,
                                         progress: progress)
         let d = clock.now - t0
         return WriteOutcome(plan: plan, result: result, verification: verification,

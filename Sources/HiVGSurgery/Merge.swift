@@ -21,22 +21,6 @@ public enum SurgeryError: Error, CustomStringConvertible, Sendable {
 /// W + s·B·A for every LoRA'd linear, accumulated in F32 (f16/bf16 sources upcast first) and
 /// rounded once to the output dtype.
 public enum Merge {
-    /// s·B·A as a row-major out × in F32 matrix (sgemm; the inner dimension is r).
-    public static func delta(_ p: LoRAPair) throws -> [Float] {
-        let a = try p.a.floats(name: p.linear + ".lora_A"), b = try p.b.floats(name: p.linear + ".lora_B")
-        let out = p.b.shape[0], inn = p.a.shape[1], r = p.rank
-        var d = [Float](repeating: 0, count: out * inn)
-        a.withUnsafeBufferPointer { ap in
-            b.withUnsafeBufferPointer { bp in
-                d.withUnsafeMutableBufferPointer { dp in
-                    LinearAlgebra.sgemm(m: out, n: inn, k: r, alpha: Float(p.scaling), a: bp.baseAddress!, lda: r,
-                                        b: ap.baseAddress!, ldb: inn, c: dp.baseAddress!, ldc: inn)
-                }
-            }
-        }
-        return d
-    }
-
     /// Threads the merge arithmetic of one linear is split over (by rows): the CPUs, at most 8.
     public static var defaultThreads: Int { min(max(ProcessInfo.processInfo.activeProcessorCount, 1), 8) }
 

@@ -26,8 +26,7 @@ func option(_ args: [String], _ name: String, _ def: Int) -> Int {
 }
 
 func emit(_ obj: [String: Any]) {
-    let data = try! JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
-    print(String(decoding: data, as: UTF8.self))
+    print(JSONValue(any: obj).rendered())
 }
 
 func median(_ xs: [Double]) -> Double {

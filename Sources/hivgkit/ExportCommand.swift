@@ -5,17 +5,19 @@ import HiVGExport
 import HiVGForward
 import HiVGFormats
 import HiVGModel
+import HiVGPipeline
 import HiVGSurgery
 
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Write a model as .hivgw, GGUF or safetensors (LoRA merged on the way), plain or with a quantization scheme.",
+        abstract: "Write a model as .hivgw, GGUF, safetensors or an ONNX graph (LoRA merged on the way), plain or with a quantization scheme.",
         discussion: """
         Without --scheme every floating-point tensor is written plain as --dtype (f32 by default); with --scheme \
         the quantization policy of `hivgkit quantize` decides per tensor (see its help, and --plan). The format \
-        comes from --format or the output's extension (.gguf, .safetensors, anything else .hivgw). GGUF holds \
-        the ggml-native schemes (not int8), safetensors plain tensors only (--scheme f16 or bf16, or --dtype). \
+        comes from --format or the output's extension (.gguf, .safetensors, .onnx, anything else .hivgw). GGUF holds \
+        the ggml-native schemes (not int8), safetensors plain tensors only (--scheme f16 or bf16, or --dtype); \
+        .onnx the whole model as an opset-17 graph (f32, --scheme f16 or int8; see docs/onnx.md). \
         Every output carries the model config and the provenance (sources with SHA-256, stages merged, \
         quantization settings, verification figures with --verify, tool version): `hivgkit` reads it back \
         without head flags. Tensors stream one at a time.
@@ -42,6 +44,7 @@ struct ExportCommand: ParsableCommand {
     @Flag(help: "Write into an output folder (hf-clip, hf-hivg) that already holds files.")
     var force = false
 
+    @OptionGroup var onnx: ONNXOptionGroup
     @OptionGroup var quant: QuantOptionGroup
     @OptionGroup var read: ReadOptionGroup
     @OptionGroup var model: ModelOptionGroup
@@ -51,7 +54,8 @@ struct ExportCommand: ParsableCommand {
     func validate() throws {
         if scheme != nil && dtype != nil { throw ValidationError("give --scheme or --dtype, not both (kept tensors stay F32 under a scheme)") }
         if scheme == nil && (!quant.keep.isEmpty || !quant.only.isEmpty) { throw ValidationError("--keep and --only need a --scheme") }
-        _ = try resolvedFormat(format, output: output, scheme: scheme, layout: layout, plan: quant.plan)
+        let f = try resolvedFormat(format, output: output, scheme: scheme, layout: layout, plan: quant.plan)
+        try onnx.validate(format: f, dtype: dtype)
     }
 
     func run() throws {
@@ -59,10 +63,40 @@ struct ExportCommand: ParsableCommand {
                                    layout: layout, scheme: scheme, dtype: (dtype ?? .f32).dtype)
         quant.apply(to: &request)
         request.folder.force = force
+        if request.format == .onnx { request.onnx = try onnx.options() }
         try ExportJob(verb: "export", source: source, output: output, request: request, quant: quant, read: read, model: model, out: out,
                       hashCache: hashCache).run()
     }
 }
+
+/// `export --format onnx`'s options (refused for other formats).
+struct ONNXOptionGroup: ParsableArguments {
+    @Flag(name: .customLong("int32-ids"), help: "ONNX: input_ids as int32 (default int64).")
+    var int32Ids = false
+
+    @Option(help: "ONNX, plain CLIP: one tower alone (image or text; default both).")
+    var tower: ONNXExportOptions.Tower?
+
+    @Flag(name: .customLong("batch-quirk"), help: "ONNX: reproduce the original bridge's cross-batch reshape instead of exact per-sample semantics.")
+    var batchQuirk = false
+
+    @Flag(name: .customLong("external-data"), help: "ONNX: weights in <model>.onnx.data (default: only past protobuf's 2 GiB limit).")
+    var externalData = false
+
+    func validate(format: OutputFormat, dtype: PlainDType?) throws {
+        let given = int32Ids || tower != nil || batchQuirk || externalData
+        if format != .onnx && given { throw ValidationError("--int32-ids, --tower, --batch-quirk and --external-data are for --format onnx") }
+        if format == .onnx, let dtype, dtype != .f32 { throw ValidationError("an ONNX graph is f32 unless --scheme f16 or int8 (not --dtype)") }
+    }
+
+    /// The writer's options; the recipe names the bundled tokenizer's vocabulary hash.
+    func options() throws -> ONNXExportOptions {
+        ONNXExportOptions(int32Ids: int32Ids, tower: tower ?? .both, batchQuirk: batchQuirk,
+                          externalData: externalData ? .always : .automatic, vocabularySHA256: try CLIPTokenizer.bundled().vocabularySHA256)
+    }
+}
+
+extension ONNXExportOptions.Tower: ExpressibleByArgument {}
 
 /// Options `quantize` and `export` share.
 struct QuantOptionGroup: ParsableArguments {

@@ -1,10 +1,11 @@
 import Foundation
+import HiVGCore
 
 /// A JSON writer for the large, plain parts of a report (a million tensor records): Foundation's
 /// `JSONSerialization` bridges every value to an `NS` object and sorts keys by ICU collation, which
 /// takes tens of seconds and gigabytes for such a listing. Values here are Swift `String`, `Int`,
 /// `Bool`, `Double`, `NSNull`, arrays and string-keyed dictionaries (keys sorted by their UTF-8
-/// bytes); anything else is handed to `JSONSerialization`. Output is UTF-8, non-ASCII kept, control
+/// bytes); anything else is rendered by `JSONValue` (the one writer, keeping floats floats). Output is UTF-8, non-ASCII kept, control
 /// characters escaped.
 struct JSONText {
     private(set) var bytes: [UInt8] = []
@@ -65,7 +66,7 @@ struct JSONText {
         else if t == Double.self {
             let d = v as! Double
             guard d.isFinite else { throw EncodingError.invalidValue(d, .init(codingPath: [], debugDescription: "non-finite number")) }
-            bytes.append(contentsOf: "\(d)".utf8)
+            bytes.append(contentsOf: JSONValue.double(d).rendered().utf8)
         }
         else if t == [String: Any].self { try object(v as! [String: Any], indent: indent) }
         else if t == [[String: Any]].self { try array((v as! [[String: Any]]).lazy.map { $0 as Any }, indent: indent) }
@@ -78,9 +79,8 @@ struct JSONText {
             try array((0 ..< lazy.count).lazy.map { lazy.element($0) as Any }, indent: indent)
         }
         else {
-            // Foundation values (NSNumber from a parsed config, …): its own spelling.
-            let data = try JSONSerialization.data(withJSONObject: v, options: [.fragmentsAllowed, .sortedKeys, .withoutEscapingSlashes])
-            bytes.append(contentsOf: data)
+            // Anything else (optionals, other number types, nested values): the one JSON writer.
+            bytes.append(contentsOf: JSONValue(any: v).rendered().utf8)
         }
     }
 

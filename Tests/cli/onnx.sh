@@ -35,3 +35,4 @@ contains "$err" "not a plain relative path"
 expect 1 "$BIN" merge "$OT/ops.onnx" -o "$OT/x.safetensors"
 contains "$err" "an ONNX model, not a checkpoint"
 rm -rf "$OT"
+source Tests/cli/onnx_export.sh

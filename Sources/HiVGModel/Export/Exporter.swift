@@ -44,7 +44,8 @@ public enum Exporter {
     public static func write(_ graph: WeightGraph, plan: ExportPlan, config: ModelConfig, provenance: Provenance,
                              hasher: SourceHasher?, format: OutputFormat, layout: OutputLayout = .canonical, to path: String,
                              threads: Int = 1, measureErrors: Bool = true, name: String? = nil, sidecar: String? = nil,
-                             folder: OutputExtras = OutputExtras(), progress: ((String, Int) -> Void)? = nil) throws -> ExportResult {
+                             onnx: ONNXExportOptions = ONNXExportOptions(), folder: OutputExtras = OutputExtras(),
+                             progress: ((String, Int) -> Void)? = nil) throws -> ExportResult {
         guard format.layouts.contains(layout) else {
             throw FormatError(.unsupported, file: path, "\(format.rawValue) is not written in the \(layout.rawValue) layout")
         }
@@ -67,7 +68,7 @@ public enum Exporter {
                                return p
                            },
                            metadata: meta, configJSON: try JSONValueEncoder.render(config), layout: layout, path: path,
-                           threads: max(1, threads), name: name, log: log, progress: progress)
+                           threads: max(1, threads), name: name, log: log, progress: progress, onnx: onnx)
         job.folder = folder
         let written = try format.writer.write(job)
 

@@ -13,6 +13,7 @@ public enum OutputFormat: String, CaseIterable, Sendable {
     case hfHiVG = "hf-hivg"
     case hivgw
     case gguf
+    case onnx
 
     /// The type that writes this format.
     public var writer: any OutputWriter.Type {
@@ -23,6 +24,7 @@ public enum OutputFormat: String, CaseIterable, Sendable {
         case .hfHiVG: return HFHiVGOutput.self
         case .hivgw: return NativeOutput.self
         case .gguf: return GGUFOutput.self
+        case .onnx: return ONNXOutput.self
         }
     }
 
@@ -103,6 +105,8 @@ public struct WriteJob {
     public var name: String?
     var log: Exporter.ErrorLog?
     public var progress: ((String, Int) -> Void)?
+    /// ONNX only: ids, tower, batch semantics, external data, vocabulary hash.
+    public var onnx = ONNXExportOptions()
 
     /// A plan entry's tensor as written plain (converted as planned).
     func plain(_ e: ExportPlan.Entry) throws -> Tensor {
