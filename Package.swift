@@ -42,7 +42,8 @@ let package = Package(
         .target(name: "HiVGModel", dependencies: ["HiVGCore", "HiVGFormats"]),
         .target(name: "HiVGSurgery", dependencies: ["HiVGCore", "HiVGModel"]),
         .target(name: "HiVGForward", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery"]),
-        .target(name: "HiVGExport", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward"]),
+        // HiVGPipeline: the bundled CLIP vocabulary becomes the tokenizer files of Hugging Face folders.
+        .target(name: "HiVGExport", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward", "HiVGPipeline"]),
         .systemLibrary(name: "CLibJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
         .systemLibrary(name: "CLibPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .target(name: "CJPEG", dependencies: ["CLibJPEG"]),

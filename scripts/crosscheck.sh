@@ -83,5 +83,7 @@ part crosscheck-onnx-hivg scripts/crosscheck/crosscheck_onnx_hivg.py
 # The `hivgkit ranks` HTML report and SVG heat map in headless Chromium (scripts/crosscheck/ranks_render.py;
 # SKIPs without chromium; screenshots kept in .build/crosscheck-ranks/).
 part ranks-render scripts/crosscheck/ranks_render.py
+# Our hf-clip / hf-hivg folders in a current transformers and in HiVG's pinned 4.30 (two venvs; see the script).
+PART_PY=bash part crosscheck-transformers scripts/crosscheck/crosscheck_transformers.sh
 echo "crosscheck: $PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ] && exit "$STATUS" || exit 1

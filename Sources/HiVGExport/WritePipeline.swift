@@ -3,6 +3,7 @@ import HiVGCore
 import HiVGFormats
 import HiVGForward
 import HiVGModel
+import HiVGPipeline
 import HiVGSurgery
 
 /// What to write: format and layout, the encoding (a scheme, or a plain dtype — a plain dtype is a
@@ -23,6 +24,8 @@ public struct WriteRequest: Sendable {
     /// GGUF `general.name`.
     public var name: String?
     public var sidecar: String?
+    /// Hugging Face folders: shard size and --force (the tokenizer vocabulary is filled in by `run`).
+    public var folder = OutputExtras()
     /// ONNX only (`--int32-ids`, `--tower`, `--batch-quirk`, `--external-data`).
     public var onnx = ONNXExportOptions()
     /// Spelling of the encoding in the provenance (`f32`, `q8_0`, `source`).
@@ -78,15 +81,27 @@ public enum WritePipeline {
             quantization: request.scheme.map { Provenance.Quantization(scheme: $0.rawValue, settings: plan.settings) },
             verification: verification?.figures ?? [:], tool: tool, dtype: request.encodingName,
             layout: request.format == .gguf ? "gguf" : request.layout.rawValue)
+        var folder = request.folder
+        if request.layout == .hivg, folder.trainingArgs == nil { folder.trainingArgs = ModelWriter.trainingArgs(of: model.source) }
+        if request.format == .hfCLIP || request.format == .hfHiVG || request.format == .gguf, folder.tokenizer == nil {
+            folder.tokenizer = try tokenizerVocabulary()
+        }
         let clock = ContinuousClock()
         let t0 = clock.now
         let result = try Exporter.write(merged, plan: plan, config: model.config, provenance: provenance, hasher: hasher,
                                         format: request.format, layout: request.layout, to: path, threads: request.threads,
                                         measureErrors: true, name: request.name, sidecar: request.sidecar, onnx: request.onnx,
+                                        folder: folder,
                                         progress: progress)
         let d = clock.now - t0
         return WriteOutcome(plan: plan, result: result, verification: verification,
                             seconds: Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
+    }
+
+    /// The bundled CLIP BPE vocabulary as Hugging Face tokenizer files spell it.
+    public static func tokenizerVocabulary() throws -> HFTokenizerVocabulary {
+        let t = try CLIPTokenizer.bundled()
+        return HFTokenizerVocabulary(encoder: t.vocabulary.encoder, merges: t.vocabulary.merges, sha256: t.vocabularySHA256)
     }
 
     /// Stages merged into `model` when it is itself an earlier output: its provenance says how many.

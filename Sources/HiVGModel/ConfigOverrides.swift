@@ -10,5 +10,9 @@ public struct ConfigOverrides: Sendable {
     public var configJSON: String?
     /// A config carried by another model (what a comparison gives the second model).
     public var fallback: ModelConfig?
+    /// The command never runs the model (lora, ranks, diff, merge to safetensors): a head count no
+    /// source gives is recorded as unknown (provenance "unknown", placeholder 1) instead of refused.
+    /// A config carried with unknown heads is never trusted for them when read back.
+    public var headsMayBeUnknown = false
     public init() {}
 }

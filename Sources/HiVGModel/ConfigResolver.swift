@@ -18,10 +18,13 @@ enum ConfigResolver {
         let file = c.path
         var prov: [String: String] = [:]
         let carriedText = weights.metadata[metadataKey] ?? c.root?.asDict?[metadataKey]?.asString
-        let carried: ModelConfig? = carriedText.flatMap { try? JSONDecoder().decode(ModelConfig.self, from: Data($0.utf8)) }
-            ?? overrides.fallback
         let args = namespace(c)
         let hf = (overrides.configJSON ?? c.configJSON).flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        // An hf-hivg folder's config.json carries our config too (for weights re-saved without metadata).
+        let folderConfig = (hf?[HFHiVGOutput.configMember]).flatMap { try? JSONSerialization.data(withJSONObject: $0) }
+        let carried: ModelConfig? = carriedText.flatMap { try? JSONDecoder().decode(ModelConfig.self, from: Data($0.utf8)) }
+            ?? folderConfig.flatMap { try? JSONDecoder().decode(ModelConfig.self, from: $0) }
+            ?? overrides.fallback
         let hfText = hf?["text_config"] as? [String: Any], hfVision = hf?["vision_config"] as? [String: Any]
 
         func shape(_ n: String) -> [Int]? { weights[n]?.shape }
@@ -54,8 +57,9 @@ enum ConfigResolver {
         func heads(_ flag: Int?, _ hfConfig: [String: Any]?, _ carriedHeads: Int?, width: Int, tower: CLIPReleases.Tower, key: String) throws -> Int {
             if let flag { prov[key] = "flag"; return flag }
             if let h = hfConfig?["num_attention_heads"] as? Int { prov[key] = "config.json"; return h }
-            if let carriedHeads { prov[key] = "carried config"; return carriedHeads }
+            if let carriedHeads, carried?.provenance[key] != ModelConfig.unknownHeads { prov[key] = "carried config"; return carriedHeads }
             if let r = CLIPReleases.heads(tower, width: width) { prov[key] = "released CLIP \(tower.rawValue) width \(width) (\(r.models))"; return r.heads }
+            if overrides.headsMayBeUnknown { prov[key] = ModelConfig.unknownHeads; return 1 }
             throw ModelError.missingConfig(file: file, what: "the \(tower.rawValue) tower's head count (width \(width) is not a released CLIP \(tower.rawValue) width)",
                                            hint: "give --config CLIP_CONFIG.json or --\(key.replacingOccurrences(of: "_", with: "-"))")
         }
@@ -121,8 +125,11 @@ enum ConfigResolver {
             var vlHeads: Int
             if let h = overrides.vlHeads { vlHeads = h; prov["vl_heads"] = "flag" }
             else if let h = arg("vl_nheads")?.asInt { vlHeads = h; prov["vl_heads"] = "args" }
-            else if let h = carried?.head?.heads { vlHeads = h; prov["vl_heads"] = "carried config" }
+            else if let h = carried?.head?.heads, carried?.provenance["vl_heads"] != ModelConfig.unknownHeads {
+                vlHeads = h; prov["vl_heads"] = "carried config"
+            }
             else if hidden == 512 || hidden == 768 { vlHeads = 8; prov["vl_heads"] = "released default 8" }
+            else if overrides.headsMayBeUnknown { vlHeads = 1; prov["vl_heads"] = ModelConfig.unknownHeads }
             else {
                 throw ModelError.missingConfig(file: file, what: "the VL transformer head count (hidden width \(hidden))",
                                                hint: "the checkpoint has no `args` Namespace; give --vl-heads")

@@ -65,6 +65,14 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         case bridgeTextLayers = "bridge_text_layers", adaptiveWeights = "adaptive_weights"
     }
 
+    /// Provenance of a head count no source gave (only with `ConfigOverrides.headsMayBeUnknown`).
+    public static let unknownHeads = "unknown"
+
+    /// False when a head count is a placeholder: such a config cannot run the model.
+    public var headsKnown: Bool {
+        !["text_heads", "vision_heads", "vl_heads"].contains { provenance[$0] == Self.unknownHeads }
+    }
+
     /// Extract layers of the released HiVG configurations.
     public static func extractLayers(model: String) -> [Int]? {
         switch model {

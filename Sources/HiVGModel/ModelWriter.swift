@@ -47,14 +47,15 @@ public enum ModelWriter {
         Tensor(dtype: .i64, shape: [1, n], bytes: (0 ..< n).map { Int64($0) }.withUnsafeBytes { Array($0) }, origin: "position_ids")
     }
 
-    /// HiVG's stage-0 module layout: `clip.base_model.model.` + path, PEFT 0.3 names, LoRA factors
-    /// present and zero (the merge already holds them), position_ids buffers.
-    static func stage0Layout(_ graph: WeightGraph, config c: ModelConfig) throws -> WeightGraph {
+    /// HiVG's module layout with `wrappers` PEFT 0.3 wrappers: `clip.` + `base_model.model.` × wrappers
+    /// + path, LoRA factors present and zero (the merge already holds them), position_ids buffers.
+    static func hivgLayout(_ graph: WeightGraph, config c: ModelConfig, wrappers: Int) throws -> WeightGraph {
+        let prefix = "clip." + String(repeating: "base_model.model.", count: max(1, wrappers))
         let r = c.lora.rank ?? 32
         var out = WeightGraph()
         let lora = Set(try ModelDescription(c).loraTargets.map(\.module.description))
         func wrapped(_ name: String) -> String {
-            name.hasPrefix("clip.") ? "clip.base_model.model." + name.dropFirst(5) : name
+            name.hasPrefix("clip.") ? prefix + name.dropFirst(5) : name
         }
         for (name, t) in graph.entries {
             try out.add(wrapped(name), t)
@@ -65,42 +66,79 @@ public enum ModelWriter {
                 try out.add(wrapped(linear) + ".lora_B.default.weight", Tensor(dtype: .f32, shape: [t.shape[0], r], bytes: zerosB))
             }
             if name == "clip.text_model.embeddings.position_embedding.weight" {
-                try out.add("clip.base_model.model.text_model.embeddings.position_ids", positionIDs(t.shape[0]))
+                try out.add(prefix + "text_model.embeddings.position_ids", positionIDs(t.shape[0]))
             }
             if name == "clip.vision_model.embeddings.position_embedding.weight" {
-                try out.add("clip.base_model.model.vision_model.embeddings.position_ids", positionIDs(t.shape[0]))
+                try out.add(prefix + "vision_model.embeddings.position_ids", positionIDs(t.shape[0]))
             }
         }
         return out
     }
 
-    /// Hugging Face `CLIPModel` folder: config.json + model.safetensors with the backbone only
-    /// (no bridge, no head), names without `clip.`.
-    static func writeHFCLIP(_ graph: WeightGraph, config c: ModelConfig, metadata: [String: String], to dir: String) throws {
+    /// The source checkpoint's `args` Namespace as plain values (attributes in order; values that are
+    /// not plain Python data are left out, as `weights_only=True` could not open them), or nil when it
+    /// has none.
+    public static func trainingArgs(of source: Checkpoint) -> [(String, JSONValue)]? {
+        guard let ns = ConfigResolver.namespace(source) else { return nil }
+        var state: PyDict?
+        if case let .dict(d)? = ns.state { state = d }
+        if case let .tuple(t)? = ns.state, case let .dict(d)? = t.first { state = d }
+        guard let state else { return nil }
+        return state.entries.compactMap { k, v in k.asString.flatMap { key in plain(v).map { (key, $0) } } }
+    }
+
+    private static func plain(_ v: PickleValue, depth: Int = 0) -> JSONValue? {
+        guard depth < 8 else { return nil }
+        switch v {
+        case .none: return JSONValue.null
+        case let .bool(b): return .bool(b)
+        case let .int(i): return .int(Int(i))
+        case let .float(d): return .double(d)
+        case let .string(s): return .string(s)
+        case let .tuple(items): return items.allSatisfy({ plain($0, depth: depth + 1) != nil }) ? .array(items.compactMap { plain($0, depth: depth + 1) }) : nil
+        case let .list(l): return l.items.allSatisfy({ plain($0, depth: depth + 1) != nil }) ? .array(l.items.compactMap { plain($0, depth: depth + 1) }) : nil
+        default: return nil
+        }
+    }
+
+    /// HiVG's argparse names for what the config knows, for a checkpoint whose source had no `args`.
+    static func trainingArgs(_ c: ModelConfig) -> [(String, JSONValue)] {
+        var a: [(String, JSONValue)] = []
+        if let m = c.model { a.append(("model", .string(m))) }
+        if let d = c.dataset { a.append(("dataset", .string(d))) }
+        a.append(("hi_lora_stage", .int(c.hiLoraStage ?? 0)))
+        a.append(("mixup_pretrain", .bool(c.mixup)))
+        a.append(("enable_adaptive_weights", .bool(c.adaptiveWeights)))
+        if let h = c.head {
+            a += [("vl_hidden_dim", .int(h.hidden)), ("vl_nheads", .int(h.heads)), ("vl_dim_feedforward", .int(h.feedforward)),
+                  ("vl_enc_layers", .int(h.layers))]
+        }
+        return a
+    }
+
+    /// The tensors of a Hugging Face `CLIPModel`: the backbone only (no bridge, no head), names
+    /// without `clip.`, the position_ids buffers transformers ≤ 4.30 loads strictly.
+    static func hfCLIPGraph(_ graph: WeightGraph, config c: ModelConfig, file: String) throws -> WeightGraph {
         var clip = WeightGraph()
         for (name, t) in graph.entries where name.hasPrefix("clip.") && !name.contains(".cross_") {
             try clip.add(String(name.dropFirst(5)), t)
         }
         for needed in ["text_projection.weight", "visual_projection.weight", "logit_scale", "vision_model.post_layernorm.weight"]
         where !clip.contains(needed) {
-            throw ModelError.missingTensor(file: dir, tensor: "clip." + needed, detail: "a Hugging Face CLIPModel needs it")
+            throw ModelError.missingTensor(file: file, tensor: "clip." + needed, detail: "a Hugging Face CLIPModel needs it")
         }
         try clip.add("text_model.embeddings.position_ids", positionIDs(c.maxPositions))
         try clip.add("vision_model.embeddings.position_ids", positionIDs((c.imageSize / c.patchSize) * (c.imageSize / c.patchSize) + 1))
-        do {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        } catch {
-            throw FormatError(.io, file: dir, "cannot create the folder: \(error.localizedDescription)")
+        return clip
+    }
+
+    /// What an hf-clip folder leaves out of `names` (canonical): bridge tensors (`cross_*` inside the
+    /// vision layers) and head tensors (everything outside `clip.`).
+    public static func hfCLIPLeftOut(_ names: [String]) -> (bridge: Int, head: Int) {
+        var bridge = 0, head = 0
+        for n in names {
+            if !n.hasPrefix("clip.") { head += 1 } else if n.contains(".cross_") { bridge += 1 }
         }
-        // The weights' dtype: the one most floating-point tensors have.
-        var counts: [DType: Int] = [:]
-        for (_, t) in clip.entries where t.dtype.isFloatingPoint { counts[t.dtype, default: 0] += 1 }
-        let dtype = counts.max { $0.value < $1.value || ($0.value == $1.value && $0.key.rawValue > $1.key.rawValue) }?.key ?? .f32
-        let hf = HFCLIPConfig(try ModelDescription(c), weightsDType: dtype)
-        let text = try JSONValueEncoder().encode(hf).rendered(pretty: true) + "\n"
-        let cfg = try AtomicFile(path: (dir as NSString).appendingPathComponent("config.json"))
-        try cfg.write(Array(text.utf8))
-        try cfg.commit()
-        try SafetensorsWriter.write(clip, metadata: metadata, to: (dir as NSString).appendingPathComponent("model.safetensors"))
+        return (bridge, head)
     }
 }

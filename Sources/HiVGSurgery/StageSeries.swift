@@ -62,3 +62,81 @@ public struct StageSeries: Sendable {
         return s
     }
 }
+
+/// Which stage each checkpoint of a series is, and the checks that they are one training run.
+public struct StageMember: Sendable, Equatable {
+    /// How the stage number was found.
+    public enum Origin: String, Sendable {
+        /// `hi_lora_stage` of the checkpoint's `args`.
+        case args
+        /// The debiased CLIP the run starts from (a plain CLIP model with no stage).
+        case baseCLIP = "base CLIP"
+        /// No `args`: the checkpoint's position in the series.
+        case position
+    }
+
+    /// Position in the series (0-based).
+    public var index: Int
+    /// The Hi LoRA stage (nil for the base CLIP).
+    public var stage: Int?
+    public var origin: Origin
+    public var dataset: String?
+    /// `stage3` (+ `-unc` when the dataset is known), or `base-clip`: the name `--emit-stages` writes.
+    public var fileStem: String
+    /// `stage 3`, `base CLIP`, `stage 2 (by position)`: what tables print.
+    public var label: String
+
+    /// The members of a series in the given order, refused when the stage numbers do not go forward or
+    /// the model or dataset changes between checkpoints (the reason names both files).
+    public static func identify(_ models: [LoadedModel]) throws -> [StageMember] {
+        var out: [StageMember] = []
+        for (i, m) in models.enumerated() {
+            let c = m.config
+            let member: StageMember
+            if let s = c.hiLoraStage {
+                member = StageMember(index: i, stage: s, origin: .args, dataset: c.dataset, fileStem: stem(s, c.dataset), label: "stage \(s)")
+            } else if c.architecture == "clip" && i == 0 {
+                member = StageMember(index: i, stage: nil, origin: .baseCLIP, dataset: nil, fileStem: "base-clip", label: "base CLIP")
+            } else {
+                member = StageMember(index: i, stage: i, origin: .position, dataset: c.dataset, fileStem: stem(i, c.dataset),
+                                     label: "stage \(i) (by position)")
+            }
+            out.append(member)
+        }
+        for i in 1 ..< max(1, models.count) {
+            let (a, b) = (models[i - 1], models[i])
+            let fa = a.source.path, fb = b.source.path
+            if let sa = out[i - 1].stage, let sb = out[i].stage, out[i - 1].origin == .args, out[i].origin == .args, sb <= sa {
+                throw SurgeryError.mismatch("not one training run in stage order: \(fb) is stage \(sb), after \(fa) at stage \(sa) "
+                                            + "(give the checkpoints in stage order, each stage once)")
+            }
+            if let ma = a.config.model, let mb = b.config.model, ma != mb {
+                throw SurgeryError.mismatch("not one training run: \(fa) is \(ma), \(fb) is \(mb)")
+            }
+            if let da = a.config.dataset, let db = b.config.dataset, da != db {
+                throw SurgeryError.mismatch("not one training run: \(fa) was trained on \(da), \(fb) on \(db)")
+            }
+            let (ta, tb) = (a.config, b.config)
+            if ta.text.width != tb.text.width || ta.vision.width != tb.vision.width || ta.vision.layers != tb.vision.layers
+                || ta.text.layers != tb.text.layers {
+                throw SurgeryError.mismatch("not one training run: \(fa) and \(fb) have different CLIP towers "
+                                            + "(text \(ta.text.width)×\(ta.text.layers) vs \(tb.text.width)×\(tb.text.layers), "
+                                            + "vision \(ta.vision.width)×\(ta.vision.layers) vs \(tb.vision.width)×\(tb.vision.layers))")
+            }
+        }
+        var seen: [String: String] = [:]
+        for (m, model) in zip(out, models) {
+            if let other = seen[m.fileStem] {
+                throw SurgeryError.mismatch("two checkpoints would both be written as \(m.fileStem): \(other) and \(model.source.path)")
+            }
+            seen[m.fileStem] = model.source.path
+        }
+        return out
+    }
+
+    private static func stem(_ stage: Int, _ dataset: String?) -> String {
+        // Dataset names are HiVG's (`unc`, `unc+`, `gref_umd`, …): keep them readable, no path separators.
+        let safe = dataset.map { String($0.map { $0 == "/" || $0 == "\\" ? "_" : $0 }) }
+        return "stage\(stage)" + (safe.map { "-" + $0 } ?? "")
+    }
+}

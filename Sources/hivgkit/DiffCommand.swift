@@ -36,6 +36,7 @@ struct DiffCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             var overrides = try model.overrides()
+            overrides.headsMayBeUnknown = true  // a tensor comparison needs no head count
             let ma = try ModelLoader.load(a, read: read.readOptions, overrides: overrides)
             overrides.fallback = ma.config  // B takes A's config when it carries none
             let mb = try ModelLoader.load(b, read: read.readOptions, overrides: overrides)

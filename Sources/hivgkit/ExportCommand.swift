@@ -38,8 +38,11 @@ struct ExportCommand: ParsableCommand {
     @Option(help: "Plain dtype of floating-point tensors without --scheme (default f32).")
     var dtype: PlainDType?
 
-    @Option(help: "Tensor layout (pth: canonical or hivg-stage0).")
+    @Option(help: "Tensor layout (pth: canonical, hivg-stage0, or hivg: HiVG's own layout at the checkpoint's stage).")
     var layout: OutputLayout = .canonical
+
+    @Flag(help: "Write into an output folder (hf-clip, hf-hivg) that already holds files.")
+    var force = false
 
     @OptionGroup var onnx: ONNXOptionGroup
     @OptionGroup var quant: QuantOptionGroup
@@ -59,6 +62,7 @@ struct ExportCommand: ParsableCommand {
         var request = WriteRequest(format: try resolvedFormat(format, output: output, scheme: scheme, layout: layout, plan: quant.plan),
                                    layout: layout, scheme: scheme, dtype: (dtype ?? .f32).dtype)
         quant.apply(to: &request)
+        request.folder.force = force
         if request.format == .onnx { request.onnx = try onnx.options() }
         try ExportJob(verb: "export", source: source, output: output, request: request, quant: quant, read: read, model: model, out: out,
                       hashCache: hashCache).run()

@@ -22,7 +22,9 @@ struct LoraCommand: ParsableCommand {
             var records: [[String: Any]] = []
             var text: [String] = []
             for (stage, path) in paths.enumerated() {
-                let m = try ModelLoader.load(path, read: read.readOptions, overrides: try model.overrides(), base: model.base)
+                var overrides = try model.overrides()
+                overrides.headsMayBeUnknown = true  // LoRA pairs and scalings need no head count
+                let m = try ModelLoader.load(path, read: read.readOptions, overrides: overrides, base: model.base)
                 let stats = try LoRAStats.compute(m)
                 text.append("\(path): \(m.lora.count) LoRA'd linears, wrapper depth \(m.wrapperDepth)"
                     + (m.baseLayerNaming ? ", PEFT >= 0.7 names" : "") + (m.config.hiLoraStage.map { ", hi_lora_stage \($0)" } ?? ""))

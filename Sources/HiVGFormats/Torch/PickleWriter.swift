@@ -42,6 +42,26 @@ struct PickleWriter {
         }
     }
 
+    /// A plain Python value (None, bool, int, float, str, list, dict): what `weights_only=True` accepts
+    /// without any global.
+    mutating func value(_ v: HiVGCore.JSONValue) {
+        switch v {
+        case .null: op(.none)
+        case let .bool(b): bool(b)
+        case let .int(i): int(i)
+        case let .double(d):
+            op(.binFloat)
+            withUnsafeBytes(of: d.bitPattern.bigEndian) { bytes += $0 }
+        case let .string(s): string(s)
+        case let .array(items):
+            op(.emptyList)
+            if !items.isEmpty { op(.mark); items.forEach { value($0) }; op(.appends) }
+        case let .object(members):
+            op(.emptyDict)
+            if !members.isEmpty { op(.mark); for (k, x) in members { string(k); value(x) }; op(.setItems) }
+        }
+    }
+
     mutating func emptyOrderedDict() {
         global("collections", "OrderedDict"); op(.emptyTuple); op(.reduce)
     }

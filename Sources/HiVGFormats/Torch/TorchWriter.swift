@@ -14,8 +14,9 @@ public enum TorchWriter {
     ///   - wrapKey: the state dict goes under this key of a top-level dict (`model` for HiVG); nil writes it bare.
     ///   - archiveName: the zip's top folder (torch uses the file's stem).
     ///   - extras: string entries stored beside the state dict (needs `wrapKey`), e.g. our config.
+    ///   - values: plain Python values stored beside the state dict (needs `wrapKey`), e.g. `args` as a dict.
     public static func write(_ graph: WeightGraph, to path: String, wrapKey: String? = "model", archiveName: String? = nil,
-                             extras: [String: String] = [:]) throws {
+                             extras: [String: String] = [:], values: [(String, HiVGCore.JSONValue)] = []) throws {
         for (n, t) in graph.entries where storageClass[t.dtype] == nil {
             throw FormatError(.unsupported, file: path, tensor: n, "\(t.dtype.rawValue) has no typed torch storage class")
         }
@@ -33,6 +34,7 @@ public enum TorchWriter {
         if wrapKey != nil {
             p.op(.setItem)
             for key in extras.keys.sorted() { p.string(key); p.string(extras[key]!); p.op(.setItem) }
+            for (key, v) in values { p.string(key); p.value(v); p.op(.setItem) }
         }
         p.stop()
 

@@ -38,12 +38,14 @@ public enum Exporter {
     ///   - measureErrors: compute each lossy tensor's `QuantError` on the way (a dequantization per tensor).
     ///   - sidecar: also write our decoded F32 values under the output's tensor names as safetensors
     ///     (with the GGUF KV list as `gguf.kv` metadata for GGUF), for `scripts/crosscheck/gguf_check.py`.
+    ///   - folder: what the Hugging Face folder formats need beyond the tensors (tokenizer, shard size, --force).
     ///   - progress: called after each tensor with its name and output bytes.
     @discardableResult
     public static func write(_ graph: WeightGraph, plan: ExportPlan, config: ModelConfig, provenance: Provenance,
                              hasher: SourceHasher?, format: OutputFormat, layout: OutputLayout = .canonical, to path: String,
                              threads: Int = 1, measureErrors: Bool = true, name: String? = nil, sidecar: String? = nil,
-                             onnx: ONNXExportOptions = ONNXExportOptions(), progress: ((String, Int) -> Void)? = nil) throws -> ExportResult {
+                             onnx: ONNXExportOptions = ONNXExportOptions(), folder: OutputExtras = OutputExtras(),
+                             progress: ((String, Int) -> Void)? = nil) throws -> ExportResult {
         guard format.layouts.contains(layout) else {
             throw FormatError(.unsupported, file: path, "\(format.rawValue) is not written in the \(layout.rawValue) layout")
         }
@@ -59,7 +61,7 @@ public enum Exporter {
         meta[ModelWriter.configKey] = nil
         meta[ModelWriter.provenanceKey] = nil
         if let upstream = graph.metadata[ModelWriter.provenanceKey] { meta[upstreamProvenanceKey] = upstream }
-        let job = WriteJob(graph: graph, plan: plan, config: config, provenance: placeholder,
+        var job = WriteJob(graph: graph, plan: plan, config: config, provenance: placeholder,
                            finalProvenance: {
                                var p = placeholder
                                if let hasher { p.sources = try hasher.wait() }
@@ -67,6 +69,7 @@ public enum Exporter {
                            },
                            metadata: meta, configJSON: try JSONValueEncoder.render(config), layout: layout, path: path,
                            threads: max(1, threads), name: name, log: log, progress: progress, onnx: onnx)
+        job.folder = folder
         let written = try format.writer.write(job)
 
         if let sidecar {

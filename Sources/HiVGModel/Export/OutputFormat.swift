@@ -10,6 +10,7 @@ public enum OutputFormat: String, CaseIterable, Sendable {
     case safetensors
     case pth
     case hfCLIP = "hf-clip"
+    case hfHiVG = "hf-hivg"
     case hivgw
     case gguf
     case onnx
@@ -20,6 +21,7 @@ public enum OutputFormat: String, CaseIterable, Sendable {
         case .safetensors: return SafetensorsOutput.self
         case .pth: return TorchOutput.self
         case .hfCLIP: return HFCLIPOutput.self
+        case .hfHiVG: return HFHiVGOutput.self
         case .hivgw: return NativeOutput.self
         case .gguf: return GGUFOutput.self
         case .onnx: return ONNXOutput.self
@@ -53,6 +55,9 @@ public enum OutputLayout: String, CaseIterable, Sendable {
     case canonical
     /// What HiVG's own code builds at `--hi_lora_stage 0`: one PEFT 0.3 wrapper, zero LoRA, position_ids.
     case hivgStage0 = "hivg-stage0"
+    /// What HiVG's own code builds at the checkpoint's own stage k: k + 1 PEFT 0.3 wrappers, zero LoRA,
+    /// position_ids, `args` as a plain dict (opens with `torch.load(weights_only=True)`).
+    case hivg
 }
 
 /// One output format's writer: facts and the write. Adding a format is one conforming type and one
@@ -94,6 +99,8 @@ public struct WriteJob {
     public var configJSON: String
     public var layout: OutputLayout
     public var path: String
+    /// Tokenizer vocabulary, shard size and `--force` of the Hugging Face folder formats.
+    public var folder = OutputExtras()
     public var threads: Int
     public var name: String?
     var log: Exporter.ErrorLog?

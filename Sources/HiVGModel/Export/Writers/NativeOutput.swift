@@ -40,8 +40,10 @@ public enum GGUFOutput: OutputWriter {
 
     public static func write(_ job: WriteJob) throws -> WriterResult {
         let written = try job.finalProvenance()
-        let kv = try Exporter.kv(config: job.config, provenance: written, plan: job.plan, metadata: job.metadata, name: job.name,
+        var kv = try Exporter.kv(config: job.config, provenance: written, plan: job.plan, metadata: job.metadata, name: job.name,
                                      file: job.path)
+        // The CLIP BPE vocabulary, so the file is self-contained (`tokenizer.ggml.*`, as llama.cpp spells it).
+        if let v = job.folder.tokenizer { kv += v.ggufKV }
         var names: [String] = []
         var payloads: [GGUFTensorPayload] = []
         for e in job.plan.entries {
