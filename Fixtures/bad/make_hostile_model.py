@@ -141,10 +141,28 @@ def config_text(change=None):
     return json.dumps(c, separators=(",", ":"), sort_keys=True)
 
 
+def write_fuzz_seeds(d, inputs, factors, adapter_cfg):
+    """fuzz-model seeds: the micro model and its inputs in one file; the `--config` and
+    adapter_config.json the harness passes on ride in the metadata (`fuzz.config`, `fuzz.adapter`)."""
+    os.makedirs(d, exist_ok=True)
+    model = micro_model()
+    model.update(inputs)
+    write_safetensors(os.path.join(d, "micro_inputs.safetensors"), model, {"hivgkit.config": config_text()})
+    cfg = json.dumps({"text_config": {"num_attention_heads": 2, "hidden_act": "gelu", "layer_norm_eps": 1e-5},
+                      "vision_config": {"num_attention_heads": 4}})
+    write_safetensors(os.path.join(d, "micro_config.safetensors"), model, {"hivgkit.config": config_text(), "fuzz.config": cfg})
+    lora = dict(model)
+    lora.update(factors)
+    write_safetensors(os.path.join(d, "micro_adapter.safetensors"), lora,
+                      {"hivgkit.config": config_text(), "fuzz.adapter": json.dumps(dict(adapter_cfg, use_rslora=True))})
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.path.join(HERE, "hostile_model"))
-    out = ap.parse_args().out
+    ap.add_argument("--fuzz-seeds", metavar="DIR", help="also write the fuzz-model seeds (Fuzz/corpus/model)")
+    a = ap.parse_args()
+    out, seeds = a.out, a.fuzz_seeds
     if os.path.isdir(out):
         shutil.rmtree(out)
     os.makedirs(out)
@@ -268,7 +286,9 @@ def main():
         write_safetensors(os.path.join(d, "adapter_model.safetensors"), f)
         p = os.path.join(d, "adapter_config.json")
         if folder:
-            os.makedirs(p)
+            os.makedirs(p)  # not empty, so that git keeps it
+            with open(os.path.join(p, "README"), "w") as fh:
+                fh.write("A folder where adapter_config.json belongs: must be refused, naming it.\n")
         else:
             with open(p, "w") as fh:
                 fh.write(cfg_text if cfg_text is not None else json.dumps(cfg or adapter_cfg, sort_keys=True))
@@ -289,6 +309,9 @@ def main():
                   "message": "nan_weight.safetensors: tensor `clip.text_model.encoder.layers.0.self_attn.q_proj.weight`: value nan at index [1, 1]"})
     cases.append({"path": "adapter", "command": "merge", "args": ["--base", "nan_weight.safetensors"],
                   "message": "q_proj.weight`: value nan at index [1, 1]"})
+
+    if seeds:
+        write_fuzz_seeds(seeds, inputs, factors, adapter_cfg)
 
     with open(os.path.join(out, "hostile_model.json"), "w") as f:
         json.dump({"cases": cases}, f, indent=1, sort_keys=True)

@@ -150,8 +150,12 @@ public struct AdapterConfig: Sendable {
 
     /// Reads `adapter_config.json` at `path`.
     public init(contentsOf path: String) throws {
-        let j = try ConfigJSON(contentsOf: path)
-        file = path
+        try self.init(try ConfigJSON(contentsOf: path))
+    }
+
+    /// The settings of a parsed `adapter_config.json`.
+    public init(_ j: ConfigJSON) throws {
+        file = j.file
         alpha = try j.double("lora_alpha")
         rank = try j.int("r")
         rslora = try j.bool("use_rslora") ?? false
