@@ -303,8 +303,10 @@ def main():
             message="adapter_config.json: `use_rslora` = \"true\": must be true or false")
     adapter("adapter_config_folder", folder=True, message="adapter_config.json: is a folder, not a JSON file")
     adapter("adapter_rank_mismatch", cfg=dict(adapter_cfg, r=8), message="adapter_config.json: `r` = 8, but")
-    adapter("adapter_nan_factor", nan=True, message="q_proj.lora_B`: value nan at index [1, 1]")
-    adapter("adapter_nan_factor_merge", nan=True, command="merge", message="q_proj.lora_B`: value nan at index [1, 1]")
+    nan_b = "q_proj.lora_B.weight): value nan at index [1, 1]"
+    adapter("adapter_nan_factor", nan=True, message="adapter_nan_factor/adapter_model.safetensors:base_model.model.text_model.encoder.layers.0.self_attn." + nan_b)
+    adapter("adapter_nan_factor_merge", nan=True, command="merge", message=nan_b)
+    cases.append({"path": "adapter_nan_factor", "command": "ranks", "args": ["--base", "micro.safetensors"], "message": nan_b})
     cases.append({"path": "adapter", "command": "lora", "args": ["--base", "nan_weight.safetensors"],
                   "message": "nan_weight.safetensors: tensor `clip.text_model.encoder.layers.0.self_attn.q_proj.weight`: value nan at index [1, 1]"})
     cases.append({"path": "adapter", "command": "merge", "args": ["--base", "nan_weight.safetensors"],

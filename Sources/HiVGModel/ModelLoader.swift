@@ -193,7 +193,10 @@ public enum FiniteCheck {
     /// Throws when `t` holds a non-finite value.
     public static func require(_ t: Tensor, name: String, file: String) throws {
         if let (i, v) = try firstNonFinite(t, name: name) {
-            throw ModelError.inconsistent(file: file, detail: "tensor `\(name)`: value \(v) at index \(index(i, in: t.shape)); refusing to compute with non-finite values")
+            // A tensor from another file than the model's (an adapter's factor over --base) says where it lies.
+            let origin = t.storage.source.origin
+            let at = origin.hasPrefix(file) ? "" : " (from \(origin))"
+            throw ModelError.inconsistent(file: file, detail: "tensor `\(name)`\(at): value \(v) at index \(index(i, in: t.shape)); refusing to compute with non-finite values")
         }
     }
 

@@ -91,7 +91,9 @@ struct RanksCommand: ParsableCommand {
             let progress = Progress(label: "ranks", total: paths.count + 1, quiet: out.quiet)
             var models: [LoadedModel] = []
             for p in paths {
-                models.append(try ModelLoader.load(p, read: read.readOptions, overrides: try model.overrides(), base: model.base))
+                let m = try ModelLoader.load(p, read: read.readOptions, overrides: try model.overrides(), base: model.base)
+                try FiniteCheck.require(m)  // a NaN would reach LAPACK; refused naming the tensor instead
+                models.append(m)
                 progress.advance(item: p)
             }
             var records = try Ranks.analyse(models, rtol: rtol, noiseRtol: noiseRtol, includeFirst: intruders)
