@@ -41,6 +41,7 @@ public struct ConfigJSON: Sendable {
     public let file: String
     /// Dotted path of this object inside the document ("" at the root).
     public let path: String
+    /// The object's members by key.
     public let members: [String: Value]
 
     /// Parses `data`, which must hold one JSON object.
@@ -139,11 +140,16 @@ public struct ConfigJSON: Sendable {
 /// or by `lora_alpha / √r` with `use_rslora` (`LoraLayer.update_layer`). Every key we read is
 /// type-checked; settings that change the computation in ways we do not implement are refused.
 public struct AdapterConfig: Sendable {
+    /// The `adapter_config.json` read (named in errors).
     public var file: String
+    /// `lora_alpha`, when given.
     public var alpha: Double?
+    /// `r`, when given: must equal the factors' rank.
     public var rank: Int?
+    /// `use_rslora`: scale by alpha/√r instead of alpha/r.
     public var rslora: Bool
 
+    /// Settings given directly (a caller that has no file).
     public init(file: String, alpha: Double?, rank: Int?, rslora: Bool) {
         self.file = file; self.alpha = alpha; self.rank = rank; self.rslora = rslora
     }
