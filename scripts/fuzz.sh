@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets (fuzz-pickle, fuzz-pth, fuzz-safetensors) with ASan and runs each for
+# Builds the libFuzzer targets (fuzz-pickle, fuzz-pth, fuzz-safetensors, fuzz-model) with ASan and runs each for
 # FUZZ_SECONDS (default 60). See docs/fuzzing.md.
 #
 #   FUZZ_SECONDS=120 bash scripts/fuzz.sh            # build + run all three
@@ -17,12 +17,14 @@ cd "$ROOT"
 OUT=${FUZZ_BUILD_DIR:-$ROOT/.build-fuzz}
 WORK=${FUZZ_OUT:-$ROOT/fuzz-out}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
-TARGETS=${FUZZ_TARGETS:-"fuzz-pickle fuzz-pth fuzz-safetensors"}
+TARGETS=${FUZZ_TARGETS:-"fuzz-pickle fuzz-pth fuzz-safetensors fuzz-model"}
 FUZZ_FLAGS=${FUZZ_FLAGS:-"-rss_limit_mb=2048 -max_len=1048576 -timeout=10"}
 
 # Swift's own crash backtracer runs inside the ASan process and trips ASan itself; let libFuzzer
 # report traps (overflow, precondition) as a "deadly signal" with a symbolized stack instead.
 export SWIFT_BACKTRACE=${SWIFT_BACKTRACE:-enable=no}
+# fuzz-model's forward passes are tiny: OpenBLAS threads would only add start-up and contention.
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 
 die() { echo "fuzz.sh: $*" >&2; exit 2; }
 
@@ -105,20 +107,25 @@ build() {
             cobjs+=("$o")
         done
     done
-    for name in HiVGCore HiVGFormats; do
+    # The model layer's modules only when fuzz-model is built (they take most of the build time).
+    local modules=(HiVGCore HiVGFormats) objs=()
+    [[ " $TARGETS " == *" fuzz-model "* ]] && modules+=(HiVGModel HiVGSurgery HiVGForward)
+    for name in "${modules[@]}"; do
         run "$SWIFTC" "${flags[@]}" -module-name "$name" -wmo -emit-module \
             -emit-module-path "$OUT/modules/$name.swiftmodule" -c -o "$OUT/obj/$name.o" \
             $(find "Sources/$name" -name '*.swift' | sort) || return 1
+        objs+=("$OUT/obj/$name.o")
     done
     for t in $TARGETS; do
         case $t in
             fuzz-pickle) entry=Fuzz/FuzzPickle.swift ;;
             fuzz-pth) entry=Fuzz/FuzzPth.swift ;;
             fuzz-safetensors) entry=Fuzz/FuzzSafetensors.swift ;;
+            fuzz-model) entry=Fuzz/FuzzModel.swift ;;
             *) die "unknown target $t" ;;
         esac
         run "$SWIFTC" "${flags[@]}" -module-name "Fuzz_${t#fuzz-}" Fuzz/Common.swift "$entry" \
-            "$OUT/obj/HiVGCore.o" "$OUT/obj/HiVGFormats.o" "${cobjs[@]}" "${libs[@]}" -o "$OUT/$t" || return 1
+            "${objs[@]}" "${cobjs[@]}" "${libs[@]}" -o "$OUT/$t" || return 1
     done
 }
 
@@ -145,6 +152,8 @@ mapfile -t PTH < <(find Fixtures/torch Fixtures/bad Fixtures/safetensors -maxdep
 mapfile -t ST < <(find Fixtures/safetensors Fixtures/bad -type f -size -1024k -name '*.safetensors' | sort)
 seed pth "${PTH[@]}" "${ST[@]}"
 seed safetensors "${ST[@]}"
+mapfile -t MODELS < <(find Fixtures/bad/hostile_model -type f -name '*.safetensors' | sort)
+seed model "${MODELS[@]}"
 python3 Fuzz/extract_pickles.py "$WORK/corpus/pickle" "${PTH[@]}"
 cat Fuzz/dict/pth.dict Fuzz/dict/pickle.dict > "$WORK/pth.dict"
 

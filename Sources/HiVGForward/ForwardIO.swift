@@ -1,5 +1,6 @@
 import Foundation
 import HiVGCore
+import HiVGModel
 
 /// Errors of the forward pass.
 public enum ForwardError: Error, CustomStringConvertible, Sendable {
@@ -7,9 +8,22 @@ public enum ForwardError: Error, CustomStringConvertible, Sendable {
     case badInput(name: String, detail: String)
     case unsupported(String)
     case missingWeight(String)
+    /// An input error with the inputs file it concerns.
+    indirect case inInputs(file: String, ForwardError)
+
+    /// `e` naming the inputs file when it is about an input (other errors unchanged).
+    public static func naming(inputs file: String, _ e: ForwardError) -> ForwardError {
+        switch e {
+        case .missingInput, .badInput: return .inInputs(file: file, e)
+        default: return e
+        }
+    }
 
     public var description: String {
         switch self {
+        case let .inInputs(f, .missingInput(n)): return "\(f): no tensor `\(n)`"
+        case let .inInputs(f, .badInput(n, d)): return "\(f): tensor `\(n)`: \(d)"
+        case let .inInputs(f, e): return "\(f): \(e)"
         case let .missingInput(n): return "inputs: no tensor `\(n)`"
         case let .badInput(n, d): return "inputs: `\(n)`: \(d)"
         case let .unsupported(s): return s
@@ -70,8 +84,12 @@ public struct ForwardInputs: Sendable {
             }
             mask = try m.floats(name: "pixel_mask").map { $0 != 0 }
         }
-        return ForwardInputs(batch: b, height: h, width: w, pixelValues: try pv.floats(name: "pixel_values"), pixelMask: mask,
-                             inputIds: idValues, textLength: length)
+        let pixels = try pv.floats(name: "pixel_values")
+        // NaN/Inf pixels give plausible boxes: refused, naming the first index.
+        if let i = pixels.firstIndex(where: { !$0.isFinite }) {
+            throw ForwardError.badInput(name: "pixel_values", detail: "value \(pixels[i]) at index \(FiniteCheck.index(i, in: pv.shape)) is not finite")
+        }
+        return ForwardInputs(batch: b, height: h, width: w, pixelValues: pixels, pixelMask: mask, inputIds: idValues, textLength: length)
     }
 
     /// `input_ids` as Ints (any integer dtype), B×L.
@@ -85,20 +103,26 @@ public struct ForwardInputs: Sendable {
             throw ForwardError.badInput(name: "input_ids", detail: "shape \(ids.shape), expected (\(b), L) to match pixel_values")
         }
         let values: [Int] = try ids.withContiguousBytes(name: "input_ids") { raw in
-            func load<T: FixedWidthInteger>(_: T.Type) -> [Int] {
-                (0 ..< raw.count / MemoryLayout<T>.size).map {
-                    Int(truncatingIfNeeded: raw.loadUnaligned(fromByteOffset: $0 * MemoryLayout<T>.size, as: T.self))
+            // Exact conversion: a U64 id above Int.max is refused printed as the unsigned value it is
+            // (a truncating conversion would show it as a negative id).
+            func load<T: FixedWidthInteger>(_: T.Type) throws -> [Int] {
+                try (0 ..< raw.count / MemoryLayout<T>.size).map {
+                    let v = raw.loadUnaligned(fromByteOffset: $0 * MemoryLayout<T>.size, as: T.self)
+                    guard let i = Int(exactly: v) else {
+                        throw ForwardError.badInput(name: "input_ids", detail: "id \(v) at index \(FiniteCheck.index($0, in: ids.shape)) outside the vocabulary")
+                    }
+                    return i
                 }
             }
             switch ids.dtype {
-            case .bool, .u8: return load(UInt8.self)
-            case .i8: return load(Int8.self)
-            case .i16: return load(Int16.self)
-            case .u16: return load(UInt16.self)
-            case .i32: return load(Int32.self)
-            case .u32: return load(UInt32.self)
-            case .i64: return load(Int64.self)
-            default: return load(UInt64.self)
+            case .bool, .u8: return try load(UInt8.self)
+            case .i8: return try load(Int8.self)
+            case .i16: return try load(Int16.self)
+            case .u16: return try load(UInt16.self)
+            case .i32: return try load(Int32.self)
+            case .u32: return try load(UInt32.self)
+            case .i64: return try load(Int64.self)
+            default: return try load(UInt64.self)
             }
         }
         return (values, ishape[1])

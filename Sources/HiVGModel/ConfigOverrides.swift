@@ -8,6 +8,9 @@ public struct ConfigOverrides: Sendable {
     public var loraAlpha: Double?
     /// A CLIP `config.json` (Hugging Face layout), raw.
     public var configJSON: String?
+    /// Where `configJSON` was read from (`--config FILE`): errors about its values name this file,
+    /// not the checkpoint. Nil names it "--config".
+    public var configPath: String?
     /// A config carried by another model (what a comparison gives the second model).
     public var fallback: ModelConfig?
     /// The command never runs the model (lora, ranks, diff, merge to safetensors): a head count no

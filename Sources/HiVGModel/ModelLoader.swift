@@ -7,7 +7,6 @@ import HiVGFormats
 public enum ModelLoader {
     public static func load(_ path: String, read: ReadOptions = ReadOptions(), overrides: ConfigOverrides = ConfigOverrides(),
                             base: String? = nil) throws -> LoadedModel {
-        var adapterConfig: [String: Any]?
         var isDir: ObjCBool = false
         let adapterConfigPath = (path as NSString).appendingPathComponent("adapter_config.json")
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue,
@@ -16,7 +15,9 @@ public enum ModelLoader {
             guard let base else {
                 throw ModelError.missingConfig(file: path, what: "the base weights of this PEFT adapter", hint: "give --base FILE")
             }
-            adapterConfig = (try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: adapterConfigPath)))) as? [String: Any]
+            // Type-checked: a config that does not parse, a wrong type, or a folder in its place is refused
+            // naming the key (a fallback to alpha 16 would scale every delta wrongly).
+            let adapterConfig = try AdapterConfig(contentsOf: adapterConfigPath)
             let weightsFile = ["adapter_model.safetensors", "adapter_model.bin"].map { (path as NSString).appendingPathComponent($0) }
                 .first { FileManager.default.fileExists(atPath: $0) }
             guard let weightsFile else {
@@ -80,7 +81,7 @@ public enum ModelLoader {
     }
 
     /// Maps an already read checkpoint.
-    public static func build(_ c: Checkpoint, adapterConfig: [String: Any]?, overrides: ConfigOverrides) throws -> LoadedModel {
+    public static func build(_ c: Checkpoint, adapterConfig: AdapterConfig?, overrides: ConfigOverrides) throws -> LoadedModel {
         var encodedTensors: [String: EncodedTensor] = [:]
         for e in c.encoded {
             let name = c.format == "gguf" ? (GGUFNames.canonicalName(e.name) ?? e.name) : e.name
@@ -128,6 +129,9 @@ public enum ModelLoader {
                                             found: [b.shape.first ?? -1, a.shape.last ?? -1])
             }
             pairs[linear] = LoRAPair(linear: linear, a: a, b: b, alpha: 0, scaling: 0)
+            if let r = adapterConfig?.rank, r != a.shape[0] {
+                throw ModelError.inconsistent(file: adapterConfig!.file, detail: "`r` = \(r), but `\(linear)` has rank \(a.shape[0]) factors")
+            }
         }
         var config = try ConfigResolver.resolve(weights: weights, lora: pairs, source: c, adapterConfig: adapterConfig, overrides: overrides)
         for (k, p) in pairs {
@@ -162,6 +166,47 @@ public enum ModelLoader {
             shape[0] = rows / 3
             return Tensor(dtype: t.dtype, shape: shape, strides: t.strides, storageOffset: t.storageOffset + part * (rows / 3) * t.strides[0],
                           storage: t.storage)
+        }
+    }
+}
+
+/// Finiteness of the values a command computes with: a NaN or ±Inf weight or LoRA factor is refused
+/// naming the tensor and the first bad index, instead of flowing into NaN norms or plausible boxes.
+public enum FiniteCheck {
+    /// The first non-finite value of `t` read as F32 (flat index), nil when all are finite or `t` is
+    /// not floating-point.
+    public static func firstNonFinite(_ t: Tensor, name: String) throws -> (index: Int, value: Float)? {
+        guard t.dtype.isFloatingPoint else { return nil }
+        let v = try t.floats(name: name)
+        return v.withUnsafeBufferPointer { p in p.firstIndex { !$0.isFinite }.map { ($0, p[$0]) } }
+    }
+
+    /// `[i, j, …]` of flat index `i` in `shape` (row-major).
+    public static func index(_ flat: Int, in shape: [Int]) -> [Int] {
+        var rest = flat, out = [Int](repeating: 0, count: shape.count)
+        for d in shape.indices.reversed() where shape[d] > 0 {
+            out[d] = rest % shape[d]; rest /= shape[d]
+        }
+        return out
+    }
+
+    /// Throws when `t` holds a non-finite value.
+    public static func require(_ t: Tensor, name: String, file: String) throws {
+        if let (i, v) = try firstNonFinite(t, name: name) {
+            // A tensor from another file than the model's (an adapter's factor over --base) says where it lies.
+            let origin = t.storage.source.origin
+            let at = origin.hasPrefix(file) ? "" : " (from \(origin))"
+            throw ModelError.inconsistent(file: file, detail: "tensor `\(name)`\(at): value \(v) at index \(index(i, in: t.shape)); refusing to compute with non-finite values")
+        }
+    }
+
+    /// Every floating-point weight and LoRA factor of `m`.
+    public static func require(_ m: LoadedModel) throws {
+        for (name, t) in m.weights.entries { try require(t, name: name, file: m.source.path) }
+        for linear in m.loraOrder {
+            guard let p = m.lora[linear] else { continue }
+            try require(p.a, name: linear + ".lora_A", file: m.source.path)
+            try require(p.b, name: linear + ".lora_B", file: m.source.path)
         }
     }
 }

@@ -71,6 +71,10 @@ public struct LoRAStats: Sendable {
     public static func compute(_ m: LoadedModel) throws -> [LoRAStats] {
         try m.loraOrder.compactMap { linear in
             guard let p = m.lora[linear], let w = m.baseWeight(linear) else { return nil }
+            // NaN norms would print as figures: refuse, naming the tensor.
+            try FiniteCheck.require(w, name: linear + ".weight", file: m.source.path)
+            try FiniteCheck.require(p.a, name: linear + ".lora_A", file: m.source.path)
+            try FiniteCheck.require(p.b, name: linear + ".lora_B", file: m.source.path)
             let wv = try w.floats(name: linear + ".weight")
             let wn = wv.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
             let (u, v, k) = try LowRank.difference(p, nil)

@@ -11,7 +11,7 @@ public enum SurgeryError: Error, CustomStringConvertible, Sendable {
 
     public var description: String {
         switch self {
-        case let .nonFinite(t): return "tensor `\(t)`: the merged values are not all finite"
+        case let .nonFinite(t): return "tensor `\(t)`: the merged values are not all finite (W + s·B·A overflows F32)"
         case let .unsupportedDType(t, d): return "tensor `\(t)`: cannot merge a \(d.rawValue) tensor"
         case let .mismatch(s): return s
         }
@@ -61,6 +61,9 @@ public enum Merge {
                               threads: Int) throws {
         let name = linear + ".weight"
         let p = model.lora[linear]!
+        // The factors are small: checked up front, so a NaN is blamed on the factor that holds it.
+        try FiniteCheck.require(p.a, name: linear + ".lora_A", file: model.source.path)
+        try FiniteCheck.require(p.b, name: linear + ".lora_B", file: model.source.path)
         let a = try p.a.floats(name: linear + ".lora_A"), b = try p.b.floats(name: linear + ".lora_B")
         let out = p.b.shape[0], inn = p.a.shape[1], r = p.rank
         guard out * inn == w.elementCount else {
@@ -84,7 +87,11 @@ public enum Merge {
                 }
             }
         }
-        if !finite { throw SurgeryError.nonFinite(tensor: name) }
+        if !finite {
+            // W is read again only on this path, to say whether the weight itself or the sum overflowed.
+            try FiniteCheck.require(w, name: name, file: model.source.path)
+            throw SurgeryError.nonFinite(tensor: name)
+        }
     }
 
     private struct MergeIO: @unchecked Sendable {

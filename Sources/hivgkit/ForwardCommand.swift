@@ -103,19 +103,27 @@ struct ForwardCommand: ParsableCommand {
                 let blas = try LinearAlgebra.prepare()
                 let t0 = Date()
                 let loaded = try ModelLoader.load(modelPath, read: read.readOptions, overrides: try model.overrides(), base: model.base)
+                try FiniteCheck.require(loaded)
                 let fm = try ForwardModel(loaded, weightPath: weights.path)
                 let t1 = Date()
-                let inp = try ForwardInputs.from(try SafetensorsReader.read(path: inputs).graph)
+                let inp: ForwardInputs
+                do { inp = try ForwardInputs.from(try SafetensorsReader.read(path: inputs).graph) } catch let e as ForwardError {
+                    throw ForwardError.naming(inputs: inputs, e)
+                }
                 let cpu0 = processCPUSeconds()
                 let options = ForwardOptions(batchQuirk: batchQuirk, intermediates: all, threads: threads)
-                var res = try fm.run(inp, options: options)
+                // Input errors found by the model (ids outside its vocabulary, a text too long) name the file too.
+                func run() throws -> ForwardOutputs {
+                    do { return try fm.run(inp, options: options) } catch let e as ForwardError { throw ForwardError.naming(inputs: inputs, e) }
+                }
+                var res = try run()
                 let t2 = Date()
                 let cpu = processCPUSeconds() - cpu0
                 // Further passes, timed alone (warm caches and heap, as a benchmark's warm-up would leave them).
                 var passes: [(wall: Double, cpu: Double)] = [(t2.timeIntervalSince(t1), cpu)]
                 for _ in 1 ..< passCount {
                     let (w0, c0) = (Date(), processCPUSeconds())
-                    res = try fm.run(inp, options: options)
+                    res = try run()
                     passes.append((Date().timeIntervalSince(w0), processCPUSeconds() - c0))
                 }
                 var meta = ["hivgkit.forward.model": modelPath, "hivgkit.forward.architecture": fm.config.architecture,

@@ -44,10 +44,14 @@ struct ModelOptionGroup: ParsableArguments {
         o.mixup = mixup ? true : nil
         o.loraAlpha = loraAlpha
         if let config {
+            // A folder, a device or text that is not one JSON object is refused here, naming the file; its
+            // values are type-checked when the model is resolved (ConfigJSON), naming it again.
+            _ = try ConfigJSON(contentsOf: config)
             guard let text = try? String(contentsOfFile: config, encoding: .utf8) else {
-                throw ValidationError("cannot read --config \(config)")
+                throw ValidationError("cannot read --config \(config) as UTF-8 text")
             }
             o.configJSON = text
+            o.configPath = config
         }
         return o
     }

@@ -93,7 +93,9 @@ struct RanksCommand: ParsableCommand {
             for p in paths {
                 var overrides = try model.overrides()
                 overrides.headsMayBeUnknown = true  // spectra of ΔW need no head count
-                models.append(try ModelLoader.load(p, read: read.readOptions, overrides: overrides, base: model.base))
+                let m = try ModelLoader.load(p, read: read.readOptions, overrides: overrides, base: model.base)
+                try FiniteCheck.require(m)  // a NaN would reach LAPACK; refused naming the tensor instead
+                models.append(m)
                 progress.advance(item: p)
             }
             var records = try Ranks.analyse(models, rtol: rtol, noiseRtol: noiseRtol, includeFirst: intruders)

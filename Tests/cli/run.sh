@@ -236,5 +236,6 @@ source Tests/cli/ground.sh
 source Tests/cli/interop.sh
 
 bash Tests/cli/hardening.sh "$BIN" && ok || bad "issue 20 hardening checks (Tests/cli/hardening.sh)"
+bash Tests/cli/hardening_model.sh "$BIN" && ok || bad "issue 20 model-layer checks (Tests/cli/hardening_model.sh)"
 echo "cli: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -1,0 +1,178 @@
+import Foundation
+
+/// A JSON config (`--config`, `config.json`, `adapter_config.json`) read with its types kept, so a key
+/// of the wrong type (heads as `4.0001` or `"6"`, alpha as a string) is refused naming the file, the
+/// key and the value instead of being dropped for a default. Absent keys and `null` read as nil.
+public struct ConfigJSON: Sendable {
+    /// One JSON value with its type.
+    public indirect enum Value: Decodable, Sendable, CustomStringConvertible {
+        case null, bool(Bool), int(Int), double(Double), string(String), array([Value]), object([String: Value])
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            // Bool before numbers (JSON `true` is no count); Int before Double (4.0001 is no count).
+            if c.decodeNil() { self = .null }
+            else if let b = try? c.decode(Bool.self) { self = .bool(b) }
+            else if let i = try? c.decode(Int.self) { self = .int(i) }
+            else if let d = try? c.decode(Double.self) { self = .double(d) }
+            else if let s = try? c.decode(String.self) { self = .string(s) }
+            else if let a = try? c.decode([Value].self) { self = .array(a) }
+            else { self = .object(try c.decode([String: Value].self)) }
+        }
+
+        /// The value as JSON-like text, cut to 80 characters (for messages).
+        public var description: String {
+            let s: String
+            switch self {
+            case .null: s = "null"
+            case let .bool(b): s = "\(b)"
+            case let .int(i): s = "\(i)"
+            case let .double(d): s = "\(d)"
+            case let .string(t): s = "\"\(t)\""
+            case let .array(a): s = "[" + a.map(\.description).joined(separator: ", ") + "]"
+            case let .object(o): s = "{" + o.keys.sorted().map { "\"\($0)\": \(o[$0]!)" }.joined(separator: ", ") + "}"
+            }
+            let escaped = s.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7f ? "\\u{\(String($0.value, radix: 16))}" : String($0) }.joined()
+            return escaped.count > 80 ? String(escaped.prefix(77)) + "..." : escaped
+        }
+    }
+
+    /// The file named in errors.
+    public let file: String
+    /// Dotted path of this object inside the document ("" at the root).
+    public let path: String
+    /// The object's members by key.
+    public let members: [String: Value]
+
+    /// Parses `data`, which must hold one JSON object.
+    public init(data: Data, file: String) throws {
+        let v: Value
+        do { v = try JSONDecoder().decode(Value.self, from: data) } catch {
+            throw ModelError.inconsistent(file: file, detail: "not valid JSON (\(Self.reason(error)))")
+        }
+        guard case let .object(o) = v else { throw ModelError.inconsistent(file: file, detail: "not a JSON object (found \(v))") }
+        self.init(file: file, path: "", members: o)
+    }
+
+    /// Reads and parses a regular file (a folder or device in its place is refused, naming it).
+    public init(contentsOf file: String) throws {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: file, isDirectory: &isDir) else {
+            throw ModelError.inconsistent(file: file, detail: "no such file")
+        }
+        let type = (try? FileManager.default.attributesOfItem(atPath: file)[.type] as? FileAttributeType) ?? nil
+        guard !isDir.boolValue, type == nil || type == .typeRegular || type == .typeSymbolicLink else {
+            throw ModelError.inconsistent(file: file, detail: isDir.boolValue ? "is a folder, not a JSON file" : "is not a regular file")
+        }
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: file)) } catch {
+            throw ModelError.inconsistent(file: file, detail: "cannot be read (\(error.localizedDescription))")
+        }
+        try self.init(data: data, file: file)
+    }
+
+    init(file: String, path: String, members: [String: Value]) {
+        self.file = file; self.path = path; self.members = members
+    }
+
+    private static func reason(_ e: Error) -> String {
+        if case let DecodingError.dataCorrupted(c) = e {
+            return (c.underlyingError.map { "\($0.localizedDescription)" } ?? c.debugDescription)
+        }
+        return "\(e)"
+    }
+
+    /// The error for `key` holding `value`.
+    public func refused(_ key: String, _ value: Value, _ detail: String) -> ModelError {
+        .inconsistent(file: file, detail: "`\(qualified(key))` = \(value): \(detail)")
+    }
+
+    private func qualified(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    /// A nested object, nil when absent or null.
+    public func object(_ key: String) throws -> ConfigJSON? {
+        switch members[key] {
+        case nil, .null?: return nil
+        case let .object(o)?: return ConfigJSON(file: file, path: qualified(key), members: o)
+        case let v?: throw refused(key, v, "must be an object")
+        }
+    }
+
+    /// An integer (a JSON number with no fraction that fits an Int; not a bool or a string).
+    public func int(_ key: String) throws -> Int? {
+        switch members[key] {
+        case nil, .null?: return nil
+        case let .int(i)?: return i
+        case let v?: throw refused(key, v, "must be an integer")
+        }
+    }
+
+    /// A finite number (integer or not).
+    public func double(_ key: String) throws -> Double? {
+        switch members[key] {
+        case nil, .null?: return nil
+        case let .int(i)?: return Double(i)
+        case let .double(d)? where d.isFinite: return d
+        case let v?: throw refused(key, v, "must be a finite number")
+        }
+    }
+
+    /// A boolean (`true`/`false`, not 0/1 or a string).
+    public func bool(_ key: String) throws -> Bool? {
+        switch members[key] {
+        case nil, .null?: return nil
+        case let .bool(b)?: return b
+        case let v?: throw refused(key, v, "must be true or false")
+        }
+    }
+
+    /// A string.
+    public func string(_ key: String) throws -> String? {
+        switch members[key] {
+        case nil, .null?: return nil
+        case let .string(s)?: return s
+        case let v?: throw refused(key, v, "must be a string")
+        }
+    }
+}
+
+/// What a PEFT `adapter_config.json` says about the LoRA scaling: PEFT scales B·A by `lora_alpha / r`,
+/// or by `lora_alpha / √r` with `use_rslora` (`LoraLayer.update_layer`). Every key we read is
+/// type-checked; settings that change the computation in ways we do not implement are refused.
+public struct AdapterConfig: Sendable {
+    /// The `adapter_config.json` read (named in errors).
+    public var file: String
+    /// `lora_alpha`, when given.
+    public var alpha: Double?
+    /// `r`, when given: must equal the factors' rank.
+    public var rank: Int?
+    /// `use_rslora`: scale by alpha/√r instead of alpha/r.
+    public var rslora: Bool
+
+    /// Settings given directly (a caller that has no file).
+    public init(file: String, alpha: Double?, rank: Int?, rslora: Bool) {
+        self.file = file; self.alpha = alpha; self.rank = rank; self.rslora = rslora
+    }
+
+    /// Reads `adapter_config.json` at `path`.
+    public init(contentsOf path: String) throws {
+        try self.init(try ConfigJSON(contentsOf: path))
+    }
+
+    /// The settings of a parsed `adapter_config.json`.
+    public init(_ j: ConfigJSON) throws {
+        file = j.file
+        alpha = try j.double("lora_alpha")
+        rank = try j.int("r")
+        rslora = try j.bool("use_rslora") ?? false
+        if let t = try j.string("peft_type"), t != "LORA" { throw j.refused("peft_type", .string(t), "only LORA adapters are supported") }
+        if let d = try j.bool("use_dora"), d { throw j.refused("use_dora", .bool(d), "DoRA rescales the merged weight; not supported") }
+        for key in ["rank_pattern", "alpha_pattern"] {
+            if let p = try j.object(key), !p.members.isEmpty {
+                throw j.refused(key, .object(p.members), "per-module ranks or alphas are not supported")
+            }
+        }
+        if let r = rank, r <= 0 { throw j.refused("r", .int(r), "must be positive") }
+        if let a = alpha, a == 0 { throw j.refused("lora_alpha", .double(a), "must not be zero") }
+    }
+}
