@@ -38,21 +38,12 @@ struct EvalCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Score only shard I of N.", valueName: "I/N"))
     var shard: String?
 
-    @Flag(name: .customLong("exif-transpose"), help: "Apply the EXIF Orientation tag first (HiVG's own pipeline does not).")
-    var exifTranspose = false
-
-    @Option(help: "Worker threads of the forward pass (default: all cores).")
-    var threads: Int?
-
-    @Option(help: ArgumentHelp("q8_0-stored linears: auto, decoded (F32), int8.", valueName: "auto|decoded|int8"))
-    var weights: WeightsChoice = .auto
-
+    @OptionGroup var grounding: GroundingOptionGroup
     @OptionGroup var read: ReadOptionGroup
     @OptionGroup var model: ModelOptionGroup
     @OptionGroup var out: OutputOptionGroup
 
     func validate() throws {
-        if let threads, threads <= 0 { throw ValidationError("--threads must be positive") }
         if mergeResults.isEmpty {
             if modelPath == nil || annotations == nil { throw ValidationError("give MODEL --annotations FILE.jsonl, or --merge-results FILE…") }
         } else if modelPath != nil || annotations != nil || shard != nil || output != nil {
@@ -78,10 +69,10 @@ struct EvalCommand: ParsableCommand {
         let spec = shard.flatMap(ShardSpec.init) ?? .all
         let queries = try QueryFile.read(path: annotations, shard: spec, needBox: true)
         let grounder = try Grounder(path: modelPath, read: read.readOptions, overrides: try model.overrides(), base: model.base,
-                                    weightPath: weights.path, threads: threads)
+                                    weightPath: grounding.weights.path, threads: grounding.threads)
         let progress = Progress(label: "eval", total: queries.count, quiet: out.quiet)
         var lines: [EvalLineResult] = []
-        BatchRunner(grounder: grounder, decode: DecodeOptions(applyEXIFOrientation: exifTranspose)).run(queries) { o in
+        BatchRunner(grounder: grounder, decode: grounding.decode).run(queries) { o in
             lines.append(EvalLineResult(o))
             progress.advance(item: o.line.image ?? "")
         }

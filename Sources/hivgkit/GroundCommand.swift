@@ -46,21 +46,12 @@ struct GroundCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Write the photo with the box drawn on it (PNG; no label: no font is bundled).", valueName: "OUT.png"))
     var draw: String?
 
-    @Flag(name: .customLong("exif-transpose"), help: "Apply the EXIF Orientation tag first (HiVG's own pipeline does not).")
-    var exifTranspose = false
-
-    @Option(help: "Worker threads of the forward pass (default: all cores).")
-    var threads: Int?
-
-    @Option(help: ArgumentHelp("q8_0-stored linears: auto, decoded (F32), int8.", valueName: "auto|decoded|int8"))
-    var weights: WeightsChoice = .auto
-
+    @OptionGroup var grounding: GroundingOptionGroup
     @OptionGroup var read: ReadOptionGroup
     @OptionGroup var model: ModelOptionGroup
     @OptionGroup var out: OutputOptionGroup
 
     func validate() throws {
-        if let threads, threads <= 0 { throw ValidationError("--threads must be positive") }
         if batch != nil {
             if image != nil || text != nil { throw ValidationError("give either IMAGE TEXT or --batch FILE, not both") }
             if draw != nil { throw ValidationError("--draw is for one photo, not --batch") }
@@ -76,8 +67,8 @@ struct GroundCommand: ParsableCommand {
         try reportingErrors {
             try groundingErrors {
                 let grounder = try Grounder(path: modelPath, read: read.readOptions, overrides: try model.overrides(), base: model.base,
-                                            weightPath: weights.path, threads: threads)
-                let decode = DecodeOptions(applyEXIFOrientation: exifTranspose)
+                                            weightPath: grounding.weights.path, threads: grounding.threads)
+                let decode = grounding.decode
                 if let batch {
                     try runBatch(grounder, file: batch, decode: decode)
                 } else if let image, let text {
@@ -171,5 +162,23 @@ func groundingErrors(_ body: () throws -> Void) throws {
         where e is ImageError || e is TokenizerError || e is ForwardError || e is GroundingError {
         FileHandle.standardError.write(Data(("hivgkit: error: " + TerminalText.escaped(e.description, limit: 4000) + "\n").utf8))
         throw ExitCode(1)
+    }
+}
+
+/// Options `ground` and `eval` share: how photos are decoded and how the forward pass runs.
+struct GroundingOptionGroup: ParsableArguments {
+    @Flag(name: .customLong("exif-transpose"), help: "Apply the EXIF Orientation tag first (HiVG's own pipeline does not).")
+    var exifTranspose = false
+
+    @Option(help: "Worker threads of the forward pass (default: all cores).")
+    var threads: Int?
+
+    @Option(help: ArgumentHelp("q8_0-stored linears: auto, decoded (F32), int8.", valueName: "auto|decoded|int8"))
+    var weights: WeightsChoice = .auto
+
+    var decode: DecodeOptions { DecodeOptions(applyEXIFOrientation: exifTranspose) }
+
+    func validate() throws {
+        if let threads, threads <= 0 { throw ValidationError("--threads must be positive") }
     }
 }
