@@ -47,4 +47,17 @@ enum GGMLScalar {
     static func load32(_ p: UnsafePointer<UInt8>) -> UInt32 {
         UInt32(p[0]) | UInt32(p[1]) << 8 | UInt32(p[2]) << 16 | UInt32(p[3]) << 24
     }
+
+    /// The smallest and largest of n values, scanned in order as ggml's `_1` quantizers do (NaN never
+    /// replaces either bound).
+    @inline(__always)
+    static func minMax(_ x: UnsafePointer<Float>, _ n: Int) -> (min: Float, max: Float) {
+        var lo = Float.greatestFiniteMagnitude, hi = -Float.greatestFiniteMagnitude
+        for j in 0 ..< n {
+            let v = x[j]
+            if v < lo { lo = v }
+            if v > hi { hi = v }
+        }
+        return (lo, hi)
+    }
 }

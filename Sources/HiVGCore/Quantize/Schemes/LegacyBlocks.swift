@@ -45,12 +45,7 @@ enum Q4_1: BlockCodec {
     static let layout = "f16 d, f16 m (min), 16 bytes of nibbles as q4_0"
 
     static func encodeBlock(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<UInt8>) {
-        var min = Float.greatestFiniteMagnitude, max = -Float.greatestFiniteMagnitude
-        for j in 0..<32 {
-            let v = x[j]
-            if v < min { min = v }
-            if v > max { max = v }
-        }
+        let (min, max) = S.minMax(x, 32)
         let d = (max - min) / 15
         let id: Float = d != 0 ? 1 / d : 0
         S.store16(y, S.fp16(d))

@@ -8,12 +8,7 @@ enum Q5_1: BlockCodec {
     static let layout = "f16 d, f16 m (min), u32 qh (5th bits), 16 bytes of low nibbles"
 
     static func encodeBlock(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<UInt8>) {
-        var min = Float.greatestFiniteMagnitude, max = -Float.greatestFiniteMagnitude
-        for j in 0..<32 {
-            let v = x[j]
-            if v < min { min = v }
-            if v > max { max = v }
-        }
+        let (min, max) = S.minMax(x, 32)
         let d = (max - min) / 31
         let id: Float = d != 0 ? 1 / d : 0
         S.store16(y, S.fp16(d))
