@@ -60,6 +60,16 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "hivgkit-bench", dependencies: ["HiVGCore", "HiVGFormats"]),
-        .testTarget(name: "HiVGKitTests", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward", "HiVGExport", "HiVGPipeline", "HiVGGround"]),
+        // Fixture paths and manifests shared by the test targets (imports XCTest, so no product includes it).
+        .target(name: "HiVGTestSupport", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel"], path: "Tests/HiVGTestSupport"),
+        // One test target per library module: each test file lives in the target of the highest module it uses.
+        .testTarget(name: "HiVGCoreTests", dependencies: ["HiVGCore", "HiVGTestSupport"]),
+        .testTarget(name: "HiVGFormatsTests", dependencies: ["HiVGCore", "HiVGFormats", "HiVGTestSupport"]),
+        .testTarget(name: "HiVGModelTests", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGTestSupport"]),
+        .testTarget(name: "HiVGSurgeryTests", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGTestSupport"]),
+        .testTarget(name: "HiVGForwardTests", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward", "HiVGTestSupport"]),
+        .testTarget(name: "HiVGPipelineTests", dependencies: ["HiVGCore", "HiVGFormats", "HiVGPipeline", "HiVGTestSupport"]),
+        .testTarget(name: "HiVGExportTests", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGExport", "HiVGTestSupport"]),
+        .testTarget(name: "HiVGGroundTests", dependencies: ["HiVGModel", "HiVGForward", "HiVGPipeline", "HiVGGround", "HiVGTestSupport"]),
     ]
 )

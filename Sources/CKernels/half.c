@@ -1,4 +1,5 @@
-#include "hivg_kernels.h"
+#include "hivg_half.h"
+#include "hivg_cpu.h"
 #include <string.h>
 #if defined(__x86_64__)
 #include <immintrin.h>

@@ -1,4 +1,5 @@
-#include "hivg_kernels.h"
+#include "hivg_merge.h"
+#include "hivg_cpu.h"
 
 // W (out×in, row-major) += scale · B (out×r) · A (r×in): the LoRA merge. A rank-r update is a poor
 // fit for a general GEMM (OpenBLAS may also pick an old kernel on CPUs it does not know): here each
@@ -83,7 +84,6 @@ int hivg_all_finite(const float *x, size_t n) {
 
 // MARK: - The fused merge: dst = w + scale·B·A over a range of rows, with the finiteness check
 
-#include "hivg_merge.h"
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,6 +1,7 @@
 #include "hivg_qgemm.h"
 #include "hivg_gemm.h"
-#include "hivg_kernels.h"
+#include "hivg_half.h"
+#include "hivg_cpu.h"
 #include "hivg_vmath.h"
 #include "simd_exp.h"
 #include <math.h>

@@ -1,4 +1,5 @@
-#include "hivg_kernels.h"
+#include "hivg_quant.h"
+#include "hivg_cpu.h"
 #include <float.h>
 #include <math.h>
 #include <string.h>
@@ -172,7 +173,6 @@ void hivg_quantize_q8_0(const float *x, uint8_t *out, size_t nblocks, int level)
 
 // MARK: - Quantize and measure in one pass
 
-#include "hivg_merge.h"
 
 // IEEE binary16 → binary32, exact (subnormals, infinities, NaN payloads).
 static float q_f16_to_f32(uint16_t h) {

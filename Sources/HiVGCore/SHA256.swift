@@ -53,7 +53,7 @@ public struct SHA256: Sendable {
     private mutating func compress(_ p: UnsafeRawPointer) { compressBlocks(p, 1) }
 
     private mutating func compressBlocks(_ p: UnsafeRawPointer, _ blocks: Int) {
-        h.withUnsafeMutableBufferPointer { HalfKernels.sha256Blocks($0.baseAddress!, p, blocks) }
+        h.withUnsafeMutableBufferPointer { Checksum.sha256Blocks($0.baseAddress!, p, blocks) }
     }
 }
 

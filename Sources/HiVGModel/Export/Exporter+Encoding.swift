@@ -151,7 +151,7 @@ extension Exporter {
                 var c = w
                 while c < chunks {
                     let r0 = c * rowsPerChunk, r1 = min(rows, r0 + rowsPerChunk)
-                    let s = HalfKernels.quantizeQ8_0Measured(io.x + r0 * cols, UnsafeMutableRawPointer(mutating: io.q + r0 * rowBytes),
+                    let s = QuantKernels.quantizeQ8_0Measured(io.x + r0 * cols, UnsafeMutableRawPointer(mutating: io.q + r0 * rowBytes),
                                                              blocks: (r1 - r0) * cols / 32)
                     io.sums[c] = (s.signal, s.noise, s.maxAbs)
                     c += workers

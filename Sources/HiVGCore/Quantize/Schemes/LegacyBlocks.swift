@@ -111,7 +111,7 @@ enum Q5_0: BlockCodec {
 
 }
 
-/// ggml Q8_0 — fp16 d, 32 × int8. Encoding runs in CKernels (SIMD, `HalfKernels.quantizeQ8_0`) over
+/// ggml Q8_0 — fp16 d, 32 × int8. Encoding runs in CKernels (SIMD, `QuantKernels.quantizeQ8_0`) over
 /// whole rows; decoding is here. The forward pass multiplies q8_0 weights without decoding them
 /// (the int8 GEMM, `PackedGEMM`).
 enum Q8_0: BlockCodec {
@@ -120,11 +120,11 @@ enum Q8_0: BlockCodec {
     static let layout = "f16 d, 32 × int8"
 
     static func encodeBlock(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<UInt8>) {
-        HalfKernels.quantizeQ8_0(x, y, blocks: 1)
+        QuantKernels.quantizeQ8_0(x, y, blocks: 1)
     }
 
     static func encode(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<UInt8>, rows: Int, cols: Int) {
-        HalfKernels.quantizeQ8_0(x, y, blocks: rows * cols / 32)
+        QuantKernels.quantizeQ8_0(x, y, blocks: rows * cols / 32)
     }
 
     static func decodeBlock(_ b: UnsafePointer<UInt8>, _ y: UnsafeMutablePointer<Float>) {
