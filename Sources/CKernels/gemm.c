@@ -1,6 +1,7 @@
 #include "hivg_gemm.h"
 #include "hivg_vmath.h"
 #include "simd_exp.h"
+#include "unroll.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,7 +95,7 @@ static void gemm_portable(const float *x, size_t lda, size_t m, size_t k, const 
 AVX512 static INLINE void tile512(const int mr, size_t kc, const float *restrict x, size_t lda, const float *restrict p,
                                   const float *in, float *out, size_t ldo, const Finish *fin, const float *pf, size_t pfl) {
     __m512 c0[MR512], c1[MR512];
-    for (int i = 0; i < MR512; i++) {
+    UNROLL for (int i = 0; i < MR512; i++) {
         if (i < mr && in) {
             c0[i] = _mm512_loadu_ps(in + i * NR);
             c1[i] = _mm512_loadu_ps(in + i * NR + 16);
@@ -106,7 +107,7 @@ AVX512 static INLINE void tile512(const int mr, size_t kc, const float *restrict
 #define STEP512(kk)                                                                                    \
     do {                                                                                               \
         const __m512 b0 = _mm512_loadu_ps(p + (kk) * NR), b1 = _mm512_loadu_ps(p + (kk) * NR + 16);    \
-        for (int i = 0; i < MR512; i++) {                                                              \
+        UNROLL for (int i = 0; i < MR512; i++) {                                                              \
             if (i < mr) {                                                                              \
                 const __m512 a = _mm512_set1_ps(x[i * lda + (kk)]);                                    \
                 c0[i] = _mm512_fmadd_ps(a, b0, c0[i]);                                                 \
@@ -256,10 +257,10 @@ AVX512 static void gemm512(const float *x, size_t lda, size_t m, size_t k, const
 AVX2 static INLINE void tile256(const int mr, size_t k, const float *restrict x, size_t lda, const float *restrict p, float *out,
                                 size_t ldo, const float *bias, int act, int accumulate, size_t cols) {
     __m256 c0[MR256], c1[MR256];
-    for (int i = 0; i < MR256; i++) c0[i] = c1[i] = _mm256_setzero_ps();
+    UNROLL for (int i = 0; i < MR256; i++) c0[i] = c1[i] = _mm256_setzero_ps();
     for (size_t kk = 0; kk < k; kk++) {
         const __m256 b0 = _mm256_loadu_ps(p + kk * NR), b1 = _mm256_loadu_ps(p + kk * NR + 8);
-        for (int i = 0; i < MR256; i++) {
+        UNROLL for (int i = 0; i < MR256; i++) {
             if (i < mr) {
                 const __m256 a = _mm256_broadcast_ss(x + i * lda + kk);
                 c0[i] = _mm256_fmadd_ps(a, b0, c0[i]);

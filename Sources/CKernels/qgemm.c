@@ -4,6 +4,7 @@
 #include "hivg_cpu.h"
 #include "hivg_vmath.h"
 #include "simd_exp.h"
+#include "unroll.h"
 #include <math.h>
 #include <string.h>
 
@@ -148,23 +149,23 @@ VNNI static inline void q8_tile(const uint8_t *xq, size_t ldq, const float *xd, 
                                 size_t cols) {
     const uint8_t *a[QMR];
     const float *ad[QMR];
-    for (size_t r = 0; r < QMR; r++) {
+    UNROLL for (size_t r = 0; r < QMR; r++) {
         a[r] = xq + (r < mr ? r : 0) * ldq;
         ad[r] = xd + (r < mr ? r : 0) * ldd;
     }
     __m512 y[QMR][2];
-    for (size_t r = 0; r < QMR; r++) y[r][0] = y[r][1] = _mm512_setzero_ps();
+    UNROLL for (size_t r = 0; r < QMR; r++) y[r][0] = y[r][1] = _mm512_setzero_ps();
     for (size_t b = 0; b < kb; b++) {
         const uint8_t *rec = panel + b * REC;
         const __m512i s0 = _mm512_load_si512(rec + REC_SUMS), s1 = _mm512_load_si512(rec + REC_SUMS + 64);
         __m512i acc[QMR][2];
-        for (size_t r = 0; r < QMR; r++) {
+        UNROLL for (size_t r = 0; r < QMR; r++) {
             acc[r][0] = s0;
             acc[r][1] = s1;
         }
-        for (size_t g = 0; g < 8; g++) {
+        UNROLL for (size_t g = 0; g < 8; g++) {
             const __m512i w0 = _mm512_load_si512(rec + g * 64), w1 = _mm512_load_si512(rec + 512 + g * 64);
-            for (size_t r = 0; r < QMR; r++) {
+            UNROLL for (size_t r = 0; r < QMR; r++) {
                 int32_t four;
                 memcpy(&four, a[r] + b * QB + 4 * g, 4);
                 const __m512i av = _mm512_set1_epi32(four);
@@ -173,7 +174,7 @@ VNNI static inline void q8_tile(const uint8_t *xq, size_t ldq, const float *xd, 
             }
         }
         const __m512 d0 = _mm512_load_ps((const float *)(rec + REC_SCALES)), d1 = _mm512_load_ps((const float *)(rec + REC_SCALES + 64));
-        for (size_t r = 0; r < QMR; r++) {
+        UNROLL for (size_t r = 0; r < QMR; r++) {
             const __m512 s = _mm512_set1_ps(ad[r][b]);
             y[r][0] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[r][0]), _mm512_mul_ps(d0, s), y[r][0]);
             y[r][1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[r][1]), _mm512_mul_ps(d1, s), y[r][1]);
