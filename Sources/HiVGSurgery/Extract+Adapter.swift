@@ -1,3 +1,4 @@
+import Foundation
 import HiVGCore
 import HiVGModel
 
@@ -29,6 +30,17 @@ extension Extract {
         return "head tensor: not part of a CLIPModel"
     }
 
+    /// Same dtype: the same bytes (exact for integers too, where F32 would round above 2²⁴); else the
+    /// same values as F32.
+    static func sameValues(_ a: Tensor, _ b: Tensor, name: String) throws -> Bool {
+        guard a.dtype == b.dtype else { return try a.floats(name: name) == b.floats(name: name) }
+        return try a.withContiguousBytes(name: name) { x in
+            try b.withContiguousBytes(name: name) { y in
+                x.count == y.count && (x.count == 0 || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0)
+            }
+        }
+    }
+
     /// Classifies every tensor of `merged` against `base` and factors the changed CLIP LoRA targets at
     /// `rank`. `progress` is called with each linear before it is factored.
     public static func adapter(merged: LoadedModel, base: LoadedModel, rank: Int,
@@ -49,13 +61,13 @@ extension Extract {
                 result.dropped.append((name, "shape \(wm.shape) in the merged weights, \(wb.shape) in the base"))
                 continue
             }
-            let mv = try wm.floats(name: name), bv = try wb.floats(name: name)
-            if mv == bv { continue }
+            if try sameValues(wm, wb, name: name) { continue }
             if !ModelWriter.isHFCLIPTensor(name) {
                 result.dropped.append((name, outsideReason(name, loraTarget: isTargetWeight)))
             } else if isTargetWeight, wm.shape.count == 2 {
                 progress(module)
-                result.factors.append(try factor(linear: module, merged: mv, base: bv, out: wm.shape[0], inn: wm.shape[1], rank: rank))
+                result.factors.append(try factor(linear: module, merged: try wm.floats(name: name), base: try wb.floats(name: name),
+                                                 out: wm.shape[0], inn: wm.shape[1], rank: rank))
             } else if targets.contains(module) {
                 result.dropped.append((name, "bias of a LoRA'd linear: the adapter's `bias` is `none`"))
             } else if !module.contains(".") {
