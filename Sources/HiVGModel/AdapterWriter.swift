@@ -72,8 +72,13 @@ public enum AdapterWriter {
     /// Writes the folder (created when missing); each file atomically.
     public static func write(_ c: Contents, to dir: String) throws {
         let graph = try graph(c)
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), !isDir.boolValue {
+            throw FormatError(.io, file: dir, "exists and is not a folder (an adapter is a folder of files)")
+        }
         do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
-            throw FormatError(.io, file: dir, "cannot create the folder: \(error.localizedDescription)")
+            // Foundation's own text names no path and may be localized: say what can cause it.
+            throw FormatError(.io, file: dir, "cannot create the output folder (a part of the path is a file, or a folder on it is not writable)")
         }
         func file(_ name: String) -> String { (dir as NSString).appendingPathComponent(name) }
         try writeText((config(c).rendered(pretty: true)) + "\n", to: file("adapter_config.json"))

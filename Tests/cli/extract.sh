@@ -61,6 +61,9 @@ hdr = json.loads(raw[8:8 + struct.unpack_from("<Q", raw)[0]])
 assert "base_model.model.vision_model.post_layernorm.weight" in hdr and "base_model.model.vision_model.post_layernorm.bias" in hdr
 PY
 expect 1 "$BIN" extract $HEADS $X/changed.safetensors --base $H/debiased_clip.pth --rank 8 -o $X/a2/adapter_config.json/x --quiet
+contains "$err" "cannot create the output folder (a part of the path is a file"
+expect 1 "$BIN" extract $HEADS $X/changed.safetensors --base $H/debiased_clip.pth --rank 8 -o $X/merged.safetensors --quiet
+contains "$err" "exists and is not a folder"
 # The adapter applied again: the modules_to_save tensors replace the base's.
 expect 0 "$BIN" merge $HEADS $X/a2 --base $H/debiased_clip.pth -o $X/back.safetensors --quiet
 python3 - $X/changed.safetensors $X/back.safetensors <<'PY' && ok || bad "merge ADAPTER --base: modules_to_save not applied"
