@@ -4,8 +4,8 @@
 #
 # Python: $CROSSCHECK_PYTHON when set (any interpreter with torch, numpy and safetensors);
 # otherwise the git-ignored venv .venv-crosscheck/, made from the pinned
-# Fixtures/requirements-fixtures.txt (torch==2.13.0+cpu, numpy, safetensors==0.4.5) the first
-# time, and again only when that file changes.
+# Fixtures/requirements-fixtures.txt (torch==2.13.0+cpu, numpy, safetensors==0.4.5; all from PyPI) the
+# first time, and again only when that file changes.
 # Other knobs: CROSSCHECK_CKPT (a real-size HiVG checkpoint; default bench-out/vitb16_stage3.pth
 # when it exists, empty to skip); for the merge checks (scripts/crosscheck/crosscheck_merge.py)
 # CROSSCHECK_HIVG_PYTHON (a python with the HiVG stack of Fixtures/hivg/requirements.txt) and
@@ -85,5 +85,7 @@ part crosscheck-onnx-hivg scripts/crosscheck/crosscheck_onnx_hivg.py
 part ranks-render scripts/crosscheck/ranks_render.py
 # Our hf-clip / hf-hivg folders in a current transformers and in HiVG's pinned 4.30 (two venvs; see the script).
 PART_PY=bash part crosscheck-transformers scripts/crosscheck/crosscheck_transformers.sh
+# `hivgkit extract` adapters in HiVG's pinned PEFT 0.3 and in a current PEFT (two venvs; see the script).
+PART_PY=bash part crosscheck-peft scripts/crosscheck/crosscheck_peft.sh
 echo "crosscheck: $PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ] && exit "$STATUS" || exit 1

@@ -126,6 +126,19 @@ public struct ConfigJSON: Sendable {
         }
     }
 
+    /// An array of strings.
+    public func strings(_ key: String) throws -> [String]? {
+        switch members[key] {
+        case nil, .null?: return nil
+        case let .array(a)?:
+            return try a.map { v -> String in
+                guard case let .string(s) = v else { throw refused(key, .array(a), "must be an array of strings") }
+                return s
+            }
+        case let v?: throw refused(key, v, "must be an array of strings")
+        }
+    }
+
     /// A string.
     public func string(_ key: String) throws -> String? {
         switch members[key] {
@@ -148,6 +161,8 @@ public struct AdapterConfig: Sendable {
     public var rank: Int?
     /// `use_rslora`: scale by alpha/√r instead of alpha/r.
     public var rslora: Bool
+    /// `modules_to_save`: modules the adapter holds whole (PEFT matches each as a suffix of a module path).
+    public var modulesToSave: [String] = []
 
     /// Settings given directly (a caller that has no file).
     public init(file: String, alpha: Double?, rank: Int?, rslora: Bool) {
@@ -165,6 +180,7 @@ public struct AdapterConfig: Sendable {
         alpha = try j.double("lora_alpha")
         rank = try j.int("r")
         rslora = try j.bool("use_rslora") ?? false
+        modulesToSave = try j.strings("modules_to_save") ?? []
         if let t = try j.string("peft_type"), t != "LORA" { throw j.refused("peft_type", .string(t), "only LORA adapters are supported") }
         if let d = try j.bool("use_dora"), d { throw j.refused("use_dora", .bool(d), "DoRA rescales the merged weight; not supported") }
         for key in ["rank_pattern", "alpha_pattern"] {

@@ -27,17 +27,41 @@ public enum ModelLoader {
             let baseCheckpoint = try CheckpointReader.read(base, options: read)
             var combined = baseCheckpoint
             combined.files += adapter.files
-            for (n, t) in adapter.graph.entries {
-                let canonical = KeyMapping.canonicalize(n)
-                guard canonical.allSatisfy({ $0.role == .loraA || $0.role == .loraB }) else {
-                    throw ModelError.inconsistent(file: weightsFile, detail: "tensor `\(n)` in an adapter is not a LoRA factor")
-                }
-                combined.graph.set(n, t)
-            }
+            try overlay(adapter, file: weightsFile, config: adapterConfig, onto: &combined)
             return try build(combined, adapterConfig: adapterConfig, overrides: overrides)
         }
         let c = try CheckpointReader.read(path, options: read)
         return try build(c, adapterConfig: nil, overrides: overrides)
+    }
+
+    /// Puts an adapter's tensors into the base checkpoint: LoRA factors beside the base weights, and the
+    /// tensors of `modules_to_save` modules in place of the base tensors they replace (under the base's
+    /// own source name, so the two never collide). Anything else in an adapter is refused.
+    static func overlay(_ adapter: Checkpoint, file: String, config: AdapterConfig, onto combined: inout Checkpoint) throws {
+        var baseSource: [String: String] = [:]
+        for (n, _) in combined.graph.entries {
+            for k in KeyMapping.canonicalize(n) where k.role == .weight && k.transform == .none { baseSource[k.name] = n }
+        }
+        for (n, t) in adapter.graph.entries {
+            let canonical = KeyMapping.canonicalize(n)
+            if canonical.allSatisfy({ $0.role == .loraA || $0.role == .loraB }) {
+                combined.graph.set(n, t)
+                continue
+            }
+            // PEFT matches a modules_to_save entry as the tail of a module path: whole components only.
+            guard canonical.count == 1, let key = canonical.first, key.role == .weight,
+                  config.modulesToSave.contains(where: { ("." + key.name).contains("." + $0 + ".") }) else {
+                throw ModelError.inconsistent(file: file, detail: "tensor `\(n)` in an adapter is neither a LoRA factor nor "
+                    + "a tensor of a module in `modules_to_save` (\(config.modulesToSave.isEmpty ? "none" : config.modulesToSave.joined(separator: ", ")))")
+            }
+            guard let source = baseSource[key.name], let old = combined.graph[source] else {
+                throw ModelError.missingTensor(file: file, tensor: key.name, detail: "a modules_to_save tensor of the adapter has no base tensor to replace")
+            }
+            guard old.shape == t.shape else {
+                throw ModelError.inconsistent(file: file, detail: "tensor `\(n)` has shape \(t.shape), the base's `\(source)` \(old.shape)")
+            }
+            combined.graph.set(source, t)
+        }
     }
 
     /// GGUF files use their own names; quantized tensors (GGUF blocks, `.hivgw` schemes) are decoded to

@@ -120,7 +120,7 @@ public enum ModelWriter {
     /// without `clip.`, the position_ids buffers transformers ≤ 4.30 loads strictly.
     static func hfCLIPGraph(_ graph: WeightGraph, config c: ModelConfig, file: String) throws -> WeightGraph {
         var clip = WeightGraph()
-        for (name, t) in graph.entries where name.hasPrefix("clip.") && !name.contains(".cross_") {
+        for (name, t) in graph.entries where isHFCLIPTensor(name) {
             try clip.add(String(name.dropFirst(5)), t)
         }
         for needed in ["text_projection.weight", "visual_projection.weight", "logit_scale", "vision_model.post_layernorm.weight"]
@@ -131,6 +131,9 @@ public enum ModelWriter {
         try clip.add("vision_model.embeddings.position_ids", positionIDs((c.imageSize / c.patchSize) * (c.imageSize / c.patchSize) + 1))
         return clip
     }
+
+    /// True for a canonical name a Hugging Face `CLIPModel` holds: under `clip.`, not a bridge (`cross_*`).
+    public static func isHFCLIPTensor(_ name: String) -> Bool { name.hasPrefix("clip.") && !name.contains(".cross_") }
 
     /// What an hf-clip folder leaves out of `names` (canonical): bridge tensors (`cross_*` inside the
     /// vision layers) and head tensors (everything outside `clip.`).

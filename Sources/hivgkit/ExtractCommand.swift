@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HiVGCore
+import HiVGFormats
 import HiVGModel
 import HiVGSurgery
 
@@ -36,31 +37,33 @@ struct ExtractCommand: ParsableCommand {
             let b = try ModelLoader.load(base, read: read.readOptions, overrides: overrides)
             overrides.fallback = b.config
             let m = try ModelLoader.load(merged, read: read.readOptions, overrides: overrides)
-            let targets = b.description.loraTargets.map(\.module.description)
-            let progress = Progress(label: "extracting", total: targets.count, quiet: out.quiet)
-            var pairs: [AdapterWriter.Pair] = []
-            var records: [[String: Any]] = []
-            for linear in targets {
-                let name = linear + ".weight"
-                progress.advance(item: linear)
-                guard let wm = m.weights[name], let wb = b.weights[name], wm.shape == wb.shape, wm.shape.count == 2 else { continue }
-                let mv = try wm.floats(name: name), bv = try wb.floats(name: name)
-                if mv == bv { continue }
-                let f = try Extract.factor(linear: linear, merged: mv, base: bv, out: wm.shape[0], inn: wm.shape[1], rank: rank)
-                pairs.append(.init(linear: linear, a: Tensor(shape: [rank, f.inFeatures], floats: f.a),
-                                   b: Tensor(shape: [f.outFeatures, rank], floats: f.b)))
-                records.append(["name": linear, "energy_kept": f.energyKept, "delta_norm": f.deltaNorm])
-            }
+            let progress = Progress(label: "extracting", total: b.description.loraTargets.count, quiet: out.quiet)
+            let adapter = try Extract.adapter(merged: m, base: b, rank: rank) { progress.advance(item: $0) }
             progress.finish()
-            try AdapterWriter.write(pairs, rank: rank, alpha: Double(rank), base: base,
-                                    metadata: ["format": "pt", "hivgkit.extracted_from": (merged as NSString).lastPathComponent], to: output)
-            let minEnergy = records.compactMap { $0["energy_kept"] as? Double }.min() ?? 1
+            var contents = adapter.contents(rank: rank, base: base, baseSources: try Provenance.describe(b.source.files),
+                                            mergedSources: try Provenance.describe(m.source.files), tool: "hivgkit \(HiVGKitVersion.string)")
+            contents.metadata = ["format": "pt", "hivgkit.extracted_from": (merged as NSString).lastPathComponent]
+            try AdapterWriter.write(contents, to: output)
+            let energy = adapter.energyKept
             if out.json {
-                try printJSON(["output": output, "rank": rank, "linears": records, "min_energy_kept": minEnergy])
+                let records: [[String: Any]] = adapter.factors.map { ["name": $0.linear, "energy_kept": $0.energyKept, "delta_norm": $0.deltaNorm] }
+                try printJSON(["output": output, "rank": rank, "linears": records, "min_energy_kept": energy.min,
+                               "modules_to_save": adapter.modulesToSave, "base_lora_linears": adapter.baseLoRALinears,
+                               "dropped": adapter.dropped.map { ["name": $0.name, "reason": $0.reason] }])
             } else {
-                print("extracted rank-\(rank) LoRA for \(pairs.count) linears → \(output) (alpha = r, scaling 1)")
-                print(String(format: "energy kept: min %.6f, mean %.6f", minEnergy,
-                             records.compactMap { $0["energy_kept"] as? Double }.reduce(0, +) / Double(max(records.count, 1))))
+                print("extracted rank-\(rank) LoRA for \(adapter.factors.count) linears → \(output) (alpha = r, scaling 1)")
+                print(String(format: "energy kept: min %.6f, mean %.6f", energy.min, energy.mean))
+                if adapter.baseLoRALinears > 0 {
+                    print("note: the base carries LoRA of its own (\(adapter.baseLoRALinears) linears); the adapter is relative to its "
+                        + "weights without it (pass `hivgkit merge BASE`'s output as --base to extract against the base as it runs)")
+                }
+                if !adapter.modulesToSave.isEmpty {
+                    print("modules_to_save (saved whole): " + adapter.modulesToSave.joined(separator: ", "))
+                }
+                if !adapter.dropped.isEmpty {
+                    print("not in the adapter (differ from the base; names in README.md and --json): "
+                        + adapter.droppedByReason.map { "\($0.count) × \($0.reason)" }.joined(separator: "; "))
+                }
             }
         }
     }

@@ -9,8 +9,9 @@ f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k; the fixture's 256-wid
 narrower ones fall back to q8_0), each with the hidden `--sidecar FILE` flag: a safetensors file of the
 values hivgkit itself decodes every tensor to (F32, under the GGUF names) plus the KV list it wrote as
 `gguf.kv` metadata. scripts/crosscheck/gguf_check.py then checks each file with gguf-py: GGUFReader opens
-it, every tensor dequantized by gguf-py equals ours bit for bit, the KV pairs round-trip, and the clip.* /
-hivg.* keys agree with the carried config.
+it, every tensor dequantized by gguf-py equals ours bit for bit, the KV pairs round-trip, the clip.* /
+hivg.* keys agree with the carried config, and general.file_type is the type of most elements by
+gguf-py's own tensor types.
 
 gguf_check.py needs gguf==0.19.0 (with numpy and safetensors): it runs under $CROSSCHECK_GGUF_PYTHON, else
 this interpreter when it has gguf, else the repository's .venv/bin/python (`make crosscheck` builds .venv

@@ -18,6 +18,9 @@ Inputs are the tiny real HiVG fixtures in Fixtures/hivg (2 heads per tower):
      features equal a plain CLIPModel(config) holding the merged clip.* weights (1e-5 max abs).
   3. --format pth --layout hivg-stage0: strict=True into the original HiVG at --hi_lora_stage 0;
      pred_box on the stage-3 golden inputs (B = 1) equals the golden within 1e-5.
+  3b. --format pth --layout hivg of stage1.pth and stage3.pth: strict=True into the original HiVG built
+     at the checkpoint's own --hi_lora_stage (as hivg_eval.py builds it); pred_box equals that
+     checkpoint's golden within 1e-5.
   4. peft07_stage3.pth (PEFT >= 0.7 base_layer names): merge equals the stage3 merge bit for bit.
   5. --dtype bf16 / f16 (pth and safetensors): dtypes, and values equal torch's .to(dtype) of the f32
      merge bit for bit (round to nearest even).
@@ -278,6 +281,22 @@ def check_stage0(rep, merge, py, why):
     run_worker(rep, "merge3", what, py, ["stage0", pth, os.path.join(HIVG, "goldens", "stage3.safetensors")])
 
 
+def check_layout_hivg(rep, merge, py, why):
+    for stage in (1, 3):
+        what = f"stage{stage}.pth → --format pth --layout hivg into HiVG (hi_lora_stage {stage})"
+        src = os.environ.get("HIVG_SRC")
+        if py is None or not src or not os.path.isfile(os.path.join(src, "models", "HiVG.py")):
+            rep.skip("merge3b", what, why if py is None else "HIVG_SRC is not set to a checkout of linhuixiao/HiVG")
+            continue
+        try:
+            pth = merge(f"stage{stage}.pth", f"stage{stage}-hivg.pth", "--format", "pth", "--layout", "hivg")
+        except Exception as e:  # noqa: BLE001
+            rep.fail("merge3b", what, str(e))
+            continue
+        golden = os.path.join(HIVG, "goldens", f"stage{stage}.safetensors")
+        run_worker(rep, "merge3b", what, py, ["layout", pth, golden, str(stage)])
+
+
 # ---------------------------------------------------------------------------------------------
 # 4. PEFT >= 0.7 names
 
@@ -349,6 +368,7 @@ def main():
         check_pth(rep, merge)
         check_hf_clip(rep, merge, py, why)
         check_stage0(rep, merge, py, why)
+        check_layout_hivg(rep, merge, py, why)
         check_peft07(rep, merge)
         check_dtypes(rep, merge)
     finally:

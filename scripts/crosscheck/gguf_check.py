@@ -252,6 +252,32 @@ def check_config(reader, report):
         report.ok("config", "clip.* / hivg.* keys against hivgkit.config", f"{len(expect)} keys")
 
 
+# llama.cpp's llama_ftype of a file mostly of one tensor type (the values hivgkit's scheme table writes).
+FTYPE_OF = {"F32": 0, "F16": 1, "BF16": 32, "Q4_0": 2, "Q4_1": 3, "Q8_0": 7, "Q5_0": 8, "Q5_1": 9,
+            "Q4_K": 14, "Q5_K": 16, "Q6_K": 18}
+
+
+def check_file_type(reader, report):
+    """general.file_type against the tensor types gguf-py reads: the type holding the most elements
+    (docs/interop.md: by elements, not tensors; a tie may go to either side)."""
+    field = reader.fields.get("general.file_type")
+    if field is None:
+        report.bad("ftype", "general.file_type", "the file has no general.file_type")
+        return
+    got = int(field_value(field))
+    elements = {}
+    for t in reader.tensors:
+        ft = FTYPE_OF.get(t.tensor_type.name)
+        if ft is not None:
+            elements[ft] = elements.get(ft, 0) + int(t.n_elements)
+    most = max(elements.values()) if elements else 0
+    want = sorted(k for k, v in elements.items() if v == most)
+    if got in want:
+        report.ok("ftype", "general.file_type == the type of most elements", f"{got}; elements by ftype {elements}")
+    else:
+        report.bad("ftype", "general.file_type == the type of most elements", f"{got} in the file, {want} by elements {elements}")
+
+
 def main(argv):
     if len(argv) != 3:
         print(__doc__.strip().splitlines()[2], file=sys.stderr)
@@ -271,6 +297,7 @@ def main(argv):
     check_tensors(reader, arrays, report)
     check_kv(reader, kv, report)
     check_config(reader, report)
+    check_file_type(reader, report)
     print(f"gguf-check: {report.passed} passed, {report.failed} failed")
     return 1 if report.failed else 0
 

@@ -12,6 +12,9 @@ Fixtures/hivg/requirements.txt), started by crosscheck_merge.py, never by hand:
         (needs $HIVG_SRC) the ORIGINAL HiVG model at --hi_lora_stage 0, built as
         Fixtures/hivg/generate_hivg.py builds it (that file is imported, not copied), must load the
         file's `model` dict with strict=True and predict the golden pred_box at B = 1.
+    merge_hivg.py layout MERGED.pth GOLDEN.safetensors STAGE
+        the same at --hi_lora_stage STAGE (hivgkit's `--layout hivg` of a stage-STAGE checkpoint
+        against that checkpoint's own golden).
 
 Prints one JSON object on the last stdout line: {"status": PASS|FAIL|SKIP, "detail": str,
 "problems": [str], "notes": [str]}.
@@ -135,6 +138,12 @@ def load_generator():
 
 
 def check_stage0(path, golden_path):
+    return check_layout(path, golden_path, 0)
+
+
+def check_layout(path, golden_path, stage):
+    """strict=True into the original HiVG built as hivg_eval.py builds it at hi_lora_stage `stage`, then
+    pred_box on the golden's inputs (B = 1) against the golden."""
     src = os.environ.get("HIVG_SRC")
     if not src or not os.path.isfile(os.path.join(src, "models", "HiVG.py")):
         return result("SKIP", "HIVG_SRC is not set to a checkout of linhuixiao/HiVG (models/HiVG.py)")
@@ -151,14 +160,14 @@ def check_stage0(path, golden_path):
     ck = torch.load(path, map_location="cpu", weights_only=True)
     sd = ck["model"] if isinstance(ck, dict) and isinstance(ck.get("model"), dict) else ck
     variant = gen.VARIANTS["unc"]
-    args = gen.eval_args(variant, 0)
+    args = gen.eval_args(variant, stage)
     model = gen.build(args)
     try:
         model.load_state_dict(sd, strict=True)
     except RuntimeError as e:
         msg = str(e)
         lines = [l.strip() for l in msg.splitlines() if l.strip()]
-        return result("FAIL", problems=["HiVG(hi_lora_stage=0).load_state_dict(strict=True) refused it: "
+        return result("FAIL", problems=[f"HiVG(hi_lora_stage={stage}).load_state_dict(strict=True) refused it: "
                                         + " | ".join(lines[:6])[:1500]])
     model.eval()
     g = load_file(golden_path)
@@ -180,8 +189,8 @@ def check_stage0(path, golden_path):
     lora_b = [k for k in sd if "lora_B" in k]
     nz = [k for k in lora_b if sd[k].abs().max() != 0]
     notes.append(f"{len(sd)} keys, {len(lora_b)} lora_B tensors ({len(nz)} non-zero)")
-    detail = (f"strict=True into HiVG(hi_lora_stage=0) ({len(sd)} keys); pred_box of {pv.shape[0]} samples at B=1 "
-              f"max|diff| {d:.2g} vs the unmerged stage-3 golden")
+    detail = (f"strict=True into HiVG(hi_lora_stage={stage}) ({len(sd)} keys); pred_box of {pv.shape[0]} samples at B=1 "
+              f"max|diff| {d:.2g} vs the unmerged checkpoint's golden")
     return result("FAIL" if problems else "PASS", detail, problems, notes)
 
 
@@ -191,6 +200,8 @@ def main():
             return check_hf_clip(*sys.argv[2:])
         if len(sys.argv) == 4 and sys.argv[1] == "stage0":
             return check_stage0(*sys.argv[2:])
+        if len(sys.argv) == 5 and sys.argv[1] == "layout":
+            return check_layout(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     except Exception as e:  # noqa: BLE001 - reported as the check's failure
         import traceback
         tb = traceback.format_exc().strip().splitlines()
