@@ -97,9 +97,12 @@ public struct ReleaseSettings: Sendable {
         }
     }
 
-    /// The model options of `overrides` as the manifest records them (what was given, nothing else).
-    public static func modelOptions(_ o: ConfigOverrides, base: String?) -> [String: String] {
+    /// The model and read options as the manifest records them (what was given, nothing else): a
+    /// different `--select` or `--allow-global` can read other weights from the same files.
+    public static func modelOptions(_ o: ConfigOverrides, base: String?, select: String? = nil, allowedGlobals: [String] = []) -> [String: String] {
         var d: [String: String] = [:]
+        if let select { d["select"] = select }
+        if !allowedGlobals.isEmpty { d["allow_global"] = allowedGlobals.sorted().joined(separator: ",") }
         if let v = o.textHeads { d["text_heads"] = String(v) }
         if let v = o.visionHeads { d["vision_heads"] = String(v) }
         if let v = o.vlHeads { d["vl_heads"] = String(v) }

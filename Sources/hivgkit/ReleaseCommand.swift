@@ -65,7 +65,8 @@ struct ReleaseCommand: ParsableCommand {
         s.date = date
         s.useHashCache = !hashCache.noHashCache
         s.threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
-        s.modelOptions = ReleaseSettings.modelOptions(try model.overrides(), base: model.base)
+        s.modelOptions = ReleaseSettings.modelOptions(try model.overrides(), base: model.base, select: read.select,
+                                                      allowedGlobals: read.allowGlobal)
         return s
     }
 

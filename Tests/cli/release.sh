@@ -13,6 +13,14 @@ contains "$out" "plan $R: 2 models, 8 outputs to write, 0 up to date (skipped), 
 contains "$out" "write    stage3-unc/stage3-unc-q8_0.gguf (new)"
 contains "$out" "n/a      stage3-gref safetensors q8_0: safetensors holds plain tensors only"
 [ ! -e $R ] && ok || bad "release --dry-run created $R"
+expect 0 "$BIN" release $HEADS $SERIES $FMT -o $R --dry-run --json
+python3 -c "
+import json, sys
+d = json.loads(sys.argv[1]); e = d['plan']['entries']
+assert d['dry_run'] and d['top_level'] == {} and len(e) == 12, d
+assert sorted({x['action'] for x in e}) == ['not-applicable', 'write'] and all(x['reason'] for x in e)
+" "$out" && ok || bad "release --dry-run --json plan"
+[ ! -e $R ] && ok || bad "release --dry-run --json created $R"
 
 # The release: 2 models × (safetensors f32, hf-hivg f32, gguf f32, gguf q8_0), each verified.
 expect 0 "$BIN" release $HEADS $SERIES $FMT -o $R --json
