@@ -8,9 +8,13 @@ import HiVGPipeline
 /// What a release run did (or, with `--dry-run`, would do): the plan, the outputs recorded after it,
 /// and whether each top-level file was written or left as it was.
 public struct ReleaseReport: Codable, Sendable {
+    /// The release folder as given.
     public var dir: String
+    /// True for `--dry-run`: nothing was written.
     public var dryRun: Bool
+    /// The models with their checkpoints' hashes.
     public var models: [ReleaseModelRecord]
+    /// Every combination with its action and reason, and the outputs removed.
     public var plan: ReleasePlan
     /// The manifest's outputs after the run (the previous ones with `--dry-run`).
     public var items: [ReleaseItemRecord]
@@ -30,11 +34,17 @@ public struct ReleaseReport: Codable, Sendable {
 /// `SHA256SUMS` are generated last from the records. `SHA256SUMS` is the seal: it is removed before
 /// a run changes anything and written only when every output is done.
 public final class Release {
+    /// The release folder.
     public let dir: String
+    /// The models to publish (runs of checkpoints).
     public let models: [ReleaseModel]
+    /// Formats, schemes and the rest.
     public let settings: ReleaseSettings
+    /// The models with their checkpoints' sizes and SHA-256 (hashed when planned).
     public let modelRecords: [ReleaseModelRecord]
+    /// The folder's `release.json` before this run, if any.
     public let previous: ReleaseManifest?
+    /// What `run` does.
     public let plan: ReleasePlan
 
     /// Hashes the sources, reads the folder's manifest and plans. Refuses a folder that holds files

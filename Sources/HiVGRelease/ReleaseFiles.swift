@@ -9,7 +9,9 @@ import HiVGModel
 /// The release folder's files: listing, hashing, `SHA256SUMS`, and writes that leave a file alone
 /// when its content would not change (so a re-run modifies nothing).
 public enum ReleaseFiles {
+    /// The checksum list's name (the seal: written last).
     public static let sumsName = "SHA256SUMS"
+    /// The top-level README's name.
     public static let readmeName = "README.md"
 
     /// Regular files under `dir`, relative to it, in byte order; symbolic links and the named

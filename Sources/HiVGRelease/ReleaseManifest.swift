@@ -4,8 +4,10 @@ import HiVGFormats
 
 /// One file of a release, relative to its folder.
 public struct ReleaseFileRecord: Codable, Equatable, Sendable {
+    /// Relative to the release folder.
     public var path: String
     public var bytes: Int
+    /// 64 lower-case hex digits.
     public var sha256: String
     public init(path: String, bytes: Int, sha256: String) { self.path = path; self.bytes = bytes; self.sha256 = sha256 }
 }
@@ -52,11 +54,15 @@ public struct ReleaseItemSettings: Codable, Equatable, Sendable {
 /// The verification figures of one output (`WriteVerification`: merged weights as a reader gets them
 /// back against the unmerged source, synthetic inputs, seed 0).
 public struct ReleaseVerification: Codable, Equatable, Sendable {
+    /// Within the gate (an output outside it is not written, so recorded ones pass).
     public var pass: Bool
+    /// Synthetic samples run (seed 0).
     public var samples: Int
+    /// The NMSE gate of the plan's loosest encoding (`WriteVerification.gate`).
     public var gateNMSE: Double
     /// Worst NMSE over the gated outputs.
     public var worstNMSE: Double
+    /// Lowest cosine similarity over the gated outputs.
     public var minCosine: Double
     /// Lowest IoU between predicted boxes (HiVG models; nil for a plain CLIP).
     public var predBoxMinIoU: Double?
@@ -159,13 +165,20 @@ public struct ReleaseNotApplicable: Codable, Equatable, Sendable {
 public struct ReleaseManifest: Codable, Equatable, Sendable {
     /// The manifest's own layout version.
     public static let currentVersion = 1
+    /// The manifest's name in the release folder.
     public static let fileName = "release.json"
 
+    /// `currentVersion` when written by this tool.
     public var version = currentVersion
+    /// `hivgkit 0.1.0`.
     public var tool: String
+    /// `--date`, only when given.
     public var date: String?
+    /// The released models in the order given.
     public var models: [ReleaseModelRecord]
+    /// The outputs in plan order (model, format, scheme).
     public var items: [ReleaseItemRecord]
+    /// Combinations not written, with the format's reason.
     public var notApplicable: [ReleaseNotApplicable]
 
     public init(tool: String, date: String?, models: [ReleaseModelRecord], items: [ReleaseItemRecord], notApplicable: [ReleaseNotApplicable]) {

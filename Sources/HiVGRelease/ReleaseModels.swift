@@ -8,7 +8,9 @@ import HiVGSurgery
 public struct ReleaseModel: Sendable {
     /// `stage{k}-{dataset}` of the last checkpoint (`StageMember.fileStem`).
     public var name: String
+    /// The run's checkpoints in stage order.
     public var checkpoints: [LoadedModel]
+    /// Each checkpoint's stage (from its args, base CLIP, or position).
     public var members: [StageMember]
 
     /// The checkpoint whose merge is published.

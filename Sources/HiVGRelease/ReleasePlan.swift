@@ -20,16 +20,19 @@ public struct ReleasePlanEntry: Codable, Equatable, Sendable {
     /// Relative to the release folder (empty when not applicable).
     public var path: String
     public var action: Action
+    /// Why: `new`, `source changed: …`, `settings changed: …`, `missing: …`, the format's refusal.
     public var reason: String
 
     /// How messages name it: its path, or model × format × scheme when it has none.
     public var label: String { path.isEmpty ? "\(model) \(format) \(encoding)" : path }
+    /// The key the manifest records it by.
     public var key: ReleaseItemKey { ReleaseItemKey(model: model, format: format, encoding: encoding) }
 }
 
 /// The plan of a release: every combination with its action, and the outputs of an earlier release
 /// that the settings no longer ask for (removed).
 public struct ReleasePlan: Codable, Equatable, Sendable {
+    /// Models × formats × schemes, in that order.
     public var entries: [ReleasePlanEntry]
     /// Outputs recorded by the previous run that this one does not make, by path.
     public var removed: [String]

@@ -11,6 +11,9 @@ public enum ReleaseNumbers {
         return i == 0 ? "\(n) B" : String(format: "%.1f %@", v, units[i])
     }
 
+    /// `3404424`: exact byte counts (sources), digits only.
+    public static func bytes(_ n: Int) -> String { String(n) }
+
     /// `1.23e-14` (NMSE and other small figures; `0` for an exact zero).
     public static func scientific(_ v: Double) -> String {
         v == 0 ? "0" : String(format: "%.2e", v)
@@ -24,6 +27,7 @@ public enum ReleaseNumbers {
 /// (model × format × scheme: size, SHA-256, verification NMSE, box IoU), what was not written and why,
 /// the sources of every model, and how to check the folder.
 public enum ReleaseReadme {
+    /// The README of the release `m` records (the same manifest gives the same bytes).
     public static func text(_ m: ReleaseManifest) -> String {
         var s = "# HiVG models: " + m.models.map(\.name).joined(separator: ", ") + "\n\n"
         if let date = m.date { s += "Released \(date).\n\n" }
@@ -53,7 +57,7 @@ public enum ReleaseReadme {
             s += "\n### \(model.name)\n\n"
             s += "Architecture \(model.architecture), dataset \(model.dataset ?? "not recorded").\n\n"
             s += "| checkpoint | stage | bytes | SHA-256 |\n|---|---|---:|---|\n"
-            for st in model.stages { s += "| `\(st.file)` | \(st.stage) | \(st.bytes) | `\(st.sha256)` |\n" }
+            for st in model.stages { s += "| `\(st.file)` | \(st.stage) | \(ReleaseNumbers.bytes(st.bytes)) | `\(st.sha256)` |\n" }
         }
         s += "\n## Checking\n\n"
         s += "```sh\nsha256sum -c \(ReleaseFiles.sumsName)\n```\n\n"

@@ -21,6 +21,7 @@ public struct ReleaseEncoding: Hashable, Sendable, CustomStringConvertible {
         return ReleaseEncoding(token: token)
     }
 
+    /// The token.
     public var description: String { token }
 
     /// How `format` writes this entry: a plain dtype for every format that writes plain tensors (f16
@@ -46,6 +47,7 @@ public struct ReleaseEncoding: Hashable, Sendable, CustomStringConvertible {
 
 /// Why one format × scheme combination is not written.
 public struct ReleaseSkip: Error, Equatable, Sendable {
+    /// The writer's own words (`OutputFormat.problem(with:)`).
     public var reason: String
 }
 
@@ -58,7 +60,9 @@ public struct ReleaseSettings: Sendable {
     /// `--schemes` default.
     public static let defaultEncodings = [ReleaseEncoding(token: "f32")]
 
+    /// `--formats`, in the order outputs are written.
     public var formats: [OutputFormat]
+    /// `--schemes`, in the order given.
     public var encodings: [ReleaseEncoding]
     /// Synthetic samples of each output's verification (seed 0).
     public var verifySamples = 2
@@ -68,7 +72,9 @@ public struct ReleaseSettings: Sendable {
     public var tool: String
     /// Printed in the README and recorded in the manifest only when given (`--date`).
     public var date: String?
+    /// Hashes of unchanged files from the hash cache (`--no-hash-cache`: off).
     public var useHashCache = true
+    /// Quantizer and forward threads (the bytes do not depend on it).
     public var threads = ProcessInfo.processInfo.activeProcessorCount
 
     public init(formats: [OutputFormat] = defaultFormats, encodings: [ReleaseEncoding] = defaultEncodings, tool: String) {
@@ -122,6 +128,7 @@ public enum ReleaseError: Error, CustomStringConvertible, Sendable {
     /// One output failed; the outputs finished before it are kept and recorded.
     case itemFailed(item: String, reason: String)
 
+    /// The message (no "error:" prefix).
     public var description: String {
         switch self {
         case let .usage(s), let .data(s): return s
