@@ -208,6 +208,20 @@ public struct ReleaseManifest: Codable, Equatable, Sendable {
         guard m.version == currentVersion else {
             throw ReleaseError.data("\(path): manifest version \(m.version), this tool writes \(currentVersion)")
         }
+        for item in m.items {
+            for p in [item.path] + item.files.map(\.path) where !isInside(p, model: item.model) {
+                throw ReleaseError.data("\(path): output path `\(p)` is not inside the folder of model \(item.model) (a re-run removes "
+                                        + "and replaces recorded files, so the manifest may name nothing else)")
+            }
+        }
         return m
+    }
+
+    /// Whether `p` is a plain relative path inside the model's folder: `model/…`, no `.`, `..` or
+    /// empty components, not absolute.
+    static func isInside(_ p: String, model: String) -> Bool {
+        let parts = p.split(separator: "/", omittingEmptySubsequences: false)
+        return parts.count >= 2 && parts[0] == Substring(model) && model != "." && model != ".."
+            && parts.allSatisfy { !$0.isEmpty && $0 != "." && $0 != ".." }
     }
 }

@@ -149,6 +149,15 @@ final class ReleaseTests: XCTestCase {
         let s = try ReleaseScratch()
         try Data("{\"version\": 9}".utf8).write(to: URL(fileURLWithPath: s.path(ReleaseManifest.fileName)))
         XCTAssertThrowsError(try ReleaseManifest.read(in: s.dir)) { XCTAssertTrue("\($0)".contains("release.json"), "\($0)") }
+        // A manifest naming a file outside its model's folder is refused: a re-run would remove it.
+        for bad in ["../outside.txt", "stage3-unc/../../outside.txt", "/etc/passwd", "other/x.gguf", "stage3-unc"] {
+            var hostile = m
+            hostile.items[0].files[0].path = bad
+            try Data(try hostile.rendered().utf8).write(to: URL(fileURLWithPath: s.path(ReleaseManifest.fileName)))
+            XCTAssertThrowsError(try ReleaseManifest.read(in: s.dir), bad) { XCTAssertTrue("\($0)".contains("`\(bad)`"), "\($0)") }
+        }
+        try Data(try m.rendered().utf8).write(to: URL(fileURLWithPath: s.path(ReleaseManifest.fileName)))
+        XCTAssertEqual(try ReleaseManifest.read(in: s.dir), m)
     }
 
     private func load(_ name: String) throws -> LoadedModel {
