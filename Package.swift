@@ -12,6 +12,7 @@ import PackageDescription
 //   ground   HiVGGround    photo + expression → box (model loaded once), batch runner, shards, eval scoring
 //   forward  HiVGForward   the forward pass as layer types bound to the model description; verify
 //   export   HiVGExport    the one write pipeline: merge → plan → verify → write (format registry in HiVGModel/Export)
+//   release  HiVGRelease   a publishable folder: outputs per model × format × scheme, manifest, README, SHA256SUMS
 //   cli      hivgkit       one thin subcommand per verb
 // No unsafe flags: the library can be used by another SwiftPM package as a versioned dependency. The
 // Makefile builds the C kernels at -O3 (their GEMM tiles compile spill-free there; make test checks the
@@ -21,7 +22,7 @@ import PackageDescription
 let package = Package(
     name: "HiVGKit",
     products: [
-        .library(name: "HiVGKit", targets: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward", "HiVGExport", "HiVGPipeline", "HiVGGround"]),
+        .library(name: "HiVGKit", targets: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward", "HiVGExport", "HiVGPipeline", "HiVGGround", "HiVGRelease"]),
         .executable(name: "hivgkit", targets: ["hivgkit"]),
     ],
     dependencies: [
@@ -44,6 +45,8 @@ let package = Package(
         .target(name: "HiVGForward", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery"]),
         // HiVGPipeline: the bundled CLIP vocabulary becomes the tokenizer files of Hugging Face folders.
         .target(name: "HiVGExport", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward", "HiVGPipeline"]),
+        // A release folder (outputs per model × format × scheme, manifest, README, SHA256SUMS) over the write pipeline.
+        .target(name: "HiVGRelease", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGExport", "HiVGPipeline"]),
         .systemLibrary(name: "CLibJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg62-turbo-dev"])]),
         .systemLibrary(name: "CLibPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .target(name: "CJPEG", dependencies: ["CLibJPEG"]),
@@ -56,7 +59,7 @@ let package = Package(
         // Photo + expression → box with HiVG's eval semantics; batch runner, shards, eval scoring.
         .target(name: "HiVGGround", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGForward", "HiVGPipeline"]),
         .executableTarget(name: "hivgkit", dependencies: [
-            "HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward", "HiVGExport", "HiVGPipeline", "HiVGGround",
+            "HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward", "HiVGExport", "HiVGPipeline", "HiVGGround", "HiVGRelease",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "hivgkit-bench", dependencies: ["HiVGCore", "HiVGFormats"]),
@@ -71,5 +74,6 @@ let package = Package(
         .testTarget(name: "HiVGPipelineTests", dependencies: ["HiVGCore", "HiVGFormats", "HiVGPipeline", "HiVGTestSupport"]),
         .testTarget(name: "HiVGExportTests", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGExport", "HiVGTestSupport"]),
         .testTarget(name: "HiVGGroundTests", dependencies: ["HiVGModel", "HiVGForward", "HiVGPipeline", "HiVGGround", "HiVGTestSupport"]),
+        .testTarget(name: "HiVGReleaseTests", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGRelease", "HiVGTestSupport"]),
     ]
 )

@@ -102,7 +102,7 @@ public enum SourceHashCache {
 
     /// Name, size and SHA-256 of one file: from the cache when an entry has exactly the file's key,
     /// else hashed through a memory map of the opened file (and stored when `useCache`).
-    static func describe(_ path: String, useCache: Bool, cacheDirectory: String? = directory) throws -> Provenance.Source {
+    public static func describe(_ path: String, useCache: Bool, cacheDirectory: String? = directory) throws -> Provenance.Source {
         let name = (path as NSString).lastPathComponent
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw CoreError.io(path: path, detail: String(cString: strerror(errno))) }

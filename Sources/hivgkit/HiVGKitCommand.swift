@@ -7,7 +7,7 @@ struct HiVGKitCommand: ParsableCommand {
         commandName: "hivgkit",
         abstract: "Read, inspect, merge and export HiVG visual-grounding checkpoints without Python.",
         version: HiVGKitVersion.string,
-        subcommands: [InspectCommand.self, LoraCommand.self, MergeCommand.self, ExtractCommand.self, RanksCommand.self, DiffCommand.self, ForwardCommand.self, VerifyCommand.self, CheckCommand.self, ExportCommand.self, QuantizeCommand.self, PreprocessCommand.self, TokenizeCommand.self, ONNXSamplesCommand.self, GroundCommand.self, EvalCommand.self]
+        subcommands: [InspectCommand.self, LoraCommand.self, MergeCommand.self, ExtractCommand.self, RanksCommand.self, DiffCommand.self, ForwardCommand.self, VerifyCommand.self, CheckCommand.self, ExportCommand.self, QuantizeCommand.self, PreprocessCommand.self, TokenizeCommand.self, ONNXSamplesCommand.self, GroundCommand.self, EvalCommand.self, ReleaseCommand.self]
     )
 
     static func main() {

@@ -235,6 +235,7 @@ source Tests/cli/onnx.sh
 source Tests/cli/ground.sh
 source Tests/cli/interop.sh
 source Tests/cli/extract.sh
+source Tests/cli/release.sh
 
 bash Tests/cli/hardening.sh "$BIN" && ok || bad "issue 20 hardening checks (Tests/cli/hardening.sh)"
 bash Tests/cli/hardening_model.sh "$BIN" && ok || bad "issue 20 model-layer checks (Tests/cli/hardening_model.sh)"
