@@ -11,7 +11,8 @@
    original eval loop, batch 8), same photos, texts and threads; images/s over the loop (model load
    excluded on both sides; both printed), interleaved. Target: ours >= 1.5x. Where the time goes on both
    sides (decode, letterbox, tokenize, forward, load); ours' decode + letterbox + tokenize CPU per photo
-   against the per-photo time (target <= 5 %).
+   against the per-photo time (target <= 5 %). Then (info) one run each with 1 thread: a 2-thread PyTorch
+   process stalls at its OpenMP barriers on a busy machine far more than ours, a 1-thread one does not.
 The photos: COCO-size JPEGs cut from the committed Fixtures/pipeline/images/jpeg_large.jpg at bench time by
 scripts/bench/ground_photos.py (in the HiVG Python, which has Pillow) into OUT_DIR/ground/photos.
 Without a HiVG Python (or checkpoint) every row SKIPs with the reason; exit status 0.
@@ -56,7 +57,7 @@ def single(a, hivgw, photo, text, threads):
     docs = [json.loads(run(c)[0]) for c in cmds]
     boxes, ref_doc = [d["box"] for d in docs], docs[2]
     la0 = loadavg()
-    say("ground 1/2: one photo, whole process (%d runs of ours on .pth and .hivgw, %d of the original code)" % (runs, ref_runs))
+    say("ground: one photo, whole process (%d runs of ours on .pth and .hivgw, %d of the original code)" % (runs, ref_runs))
     t = timed_alternating(cmds, runs=[runs, runs, ref_runs], warmup=1)
     dev = max(max(abs(x - y) for x, y in zip(b, boxes[2])) for b in boxes[:2])
     return {"loadavg_before": la0, "loadavg_after": loadavg(), "timing": t, "photo": photo, "text": text,
@@ -66,12 +67,11 @@ def single(a, hivgw, photo, text, threads):
             "cpu_ratio_pth": t[0]["cpu_median"] / t[2]["cpu_median"], "cpu_ratio_hivgw": t[1]["cpu_median"] / t[2]["cpu_median"]}
 
 
-def batch(a, queries, threads, raw):
+def batch(a, queries, threads, raw, runs):
     """Row 2: the loop's images/s on both sides, interleaved whole processes (each reports its own loop)."""
-    runs = env_int("BENCH_GROUND_BATCH_RUNS", 2)
     ours_out, ref_out = os.path.join(raw, "ground_batch_ours.jsonl"), os.path.join(raw, "ground_batch_ref.json")
     la0 = loadavg()
-    say("ground 2/2: batch throughput (%d interleaved runs each side)" % runs)
+    say("ground: batch throughput, %d thread(s) (%d interleaved runs each side)" % (threads, runs))
     ours_docs, ref_docs, walls, cpus = [], [], {"ours": [], "ref": []}, {"ours": [], "ref": []}
     for _ in range(runs):
         c0 = children_cpu()
@@ -116,8 +116,11 @@ def main():
     ap.add_argument("--hivg-python", default="")
     ap.add_argument("--hivg-skip-reason", default="")
     a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
     out_json = os.path.join(a.out, "bench-ground.json")
     why = a.hivg_skip_reason or ("" if a.hivg_python else "no HiVG Python")
+    if not why and not os.path.isfile(os.path.join(os.environ.get("HIVG_SRC", ""), "models", "HiVG.py")):
+        why = "HIVG_SRC is not a HiVG checkout (models/HiVG.py)"
     if not why and not (a.ckpt and os.path.exists(a.ckpt)):
         why = "no checkpoint"
     if not why and subprocess.run([a.hivg_python, "-c", "import torch, PIL, ftfy, regex"], capture_output=True).returncode:
@@ -143,7 +146,9 @@ def main():
         run([a.bin, "export", a.ckpt, "-o", hivgw, "--quiet"])
     first = json.loads(open(queries).readline())
     doc = {"single": single(a, hivgw, os.path.join(photos, first["image"]), first["text"], threads),
-           "batch": batch(a, queries, threads, raw)}
+           "batch": batch(a, queries, threads, raw, env_int("BENCH_GROUND_BATCH_RUNS", 2))}
+    if threads > 1:   # (info) one thread each: no OpenMP barrier for a busy machine to stall
+        doc["batch_1thread"] = batch(a, queries, 1, raw, 1)
     dump(doc, out_json)
     s, b = doc["single"], doc["batch"]
     t = s["timing"]
@@ -177,6 +182,12 @@ def main():
     pc = b["process_cpu_seconds"]
     print("  (info) CPU seconds of the whole processes (load included): ours %.1f, original %.1f (%.2fx)" % (
         median(pc["ours"]), median(pc["ref"]), median(pc["ref"]) / median(pc["ours"])))
+    b1 = doc.get("batch_1thread")
+    if b1:
+        pc1 = b1["process_cpu_seconds"]
+        print("%-58s %6.2f img/s  original %5.2f img/s  %5.2fx  (info; CPU s %.1f vs %.1f; load average %.2f -> %.2f)" % (
+            "  (info) the same with 1 thread each", median(b1["ours_images_per_second"]), median(b1["ref_images_per_second"]),
+            b1["ratio"], median(pc1["ours"]), median(pc1["ref"]), b1["loadavg_before"][0], b1["loadavg_after"][0]))
     return 0 if ok1 and ok2 and ok3 else 1
 
 
