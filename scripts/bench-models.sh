@@ -17,6 +17,10 @@
 #      PyTorch reference on the F32 checkpoint
 #   5. where the forward time goes: perf record -e cpu-clock (when perf works)
 #   6. hivgkit ranks --intruders on a four-stage ViT-B/16 series  vs  numpy SVDs of W0 and every W_k (same counts)
+#   7. hivgkit ground: one photo, whole process (.pth and a converted .hivgw)  vs  a Python process running the
+#      original HiVG eval path (import, build, load, predict); ground --batch images/s on COCO-size JPEGs made at
+#      bench time  vs  the original eval loop at batch 8, same threads (scripts/bench/bench_ground.py; SKIP
+#      without HIVG_SRC and a HiVG Python)
 # Prints a table and writes bench-out/bench-models.json (raw results in bench-out/raw-models/). Method and
 # figures: docs/benchmarks.md, "Model benchmarks".
 #
@@ -29,7 +33,7 @@
 #                       peft 0.3, torchvision); default .venv-hivg/bin/python when it exists
 #   BENCH_PYTHON        interpreter to build .venv-bench/ from (default python3)
 #   BENCH_RUNS (7), BENCH_REF_RUNS (3), BENCH_FWD_RUNS (6), BENCH_THREADS (2)   repetitions, forward threads
-#   BENCH_SECTIONS      subset of merge,ranks,quant,forward,perf,intruders (default all)
+#   BENCH_SECTIONS      subset of merge,ranks,quant,forward,perf,intruders,ground (default all)
 #   BENCH_QUIET_LOAD, BENCH_QUIET_WAIT   wait up to WAIT s (600) for the load average to drop below LOAD (1.0)
 set -euo pipefail
 BIN=${1:-.build/release/hivgkit}
@@ -110,8 +114,8 @@ while awk -v l="$(cut -d' ' -f1 /proc/loadavg)" -v q="$QUIET_LOAD" 'BEGIN{exit !
     sleep 20
 done
 
-SECTIONS=${BENCH_SECTIONS:-merge,ranks,quant,forward,perf,intruders}
-RUN_SECTIONS=$(tr , '\n' <<<"$SECTIONS" | grep -vx intruders | paste -sd, || true)
+SECTIONS=${BENCH_SECTIONS:-merge,ranks,quant,forward,perf,intruders,ground}
+RUN_SECTIONS=$(tr , '\n' <<<"$SECTIONS" | grep -vx -e intruders -e ground | paste -sd, || true)
 if [ -n "$RUN_SECTIONS" ]; then
     "$PY" scripts/bench/models_run.py --bin "$BIN" "${CKPT_ARG[@]}" --raw "$RAW" --hivg-python "$HIVG_PY" \
         --hivg-skip-reason "$HIVG_WHY" --sections "$RUN_SECTIONS"
@@ -123,4 +127,11 @@ fi
 if grep -qx intruders <<<"$(tr , '\n' <<<"$SECTIONS")"; then
     echo
     "$PY" scripts/bench/bench_intruders.py --bin "$BIN" --out "$OUT" || echo "bench-models: intruders row below target or counts differ" >&2
+fi
+# 7. hivgkit ground against the original HiVG eval path (targets: one photo <= 0.2x, batch >= 1.5x; SKIPs
+#    with the reason when there is no HiVG Python or checkpoint).
+if grep -qx ground <<<"$(tr , '\n' <<<"$SECTIONS")"; then
+    echo
+    "$PY" scripts/bench/bench_ground.py --bin "$BIN" "${CKPT_ARG[@]}" --out "$OUT" --hivg-python "$HIVG_PY" \
+        --hivg-skip-reason "$HIVG_WHY" || echo "bench-models: a ground row is below target" >&2
 fi

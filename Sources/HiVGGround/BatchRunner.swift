@@ -9,6 +9,9 @@ public struct BatchOutcome: Sendable {
     public let result: Result<GroundingResult, GroundingFailure>
     /// Wall seconds of decode + letterbox + tokenize (on the producer thread, overlapped with forward passes).
     public let prepareSeconds: Double
+    /// CPU seconds the producer thread spent on each step of this line (wall time on a busy machine also
+    /// counts the waits for a core; these do not).
+    public let prepareCPU: PrepareTimes
     /// Wall seconds of the forward pass (0 when the line failed before it).
     public let forwardSeconds: Double
 }
@@ -44,21 +47,22 @@ public struct BatchRunner {
     /// Grounds every line in order, calling `onOutcome` for each as it completes (on the caller's thread).
     /// A bad line or image is an outcome with a failure; the run goes on.
     public func run(_ lines: [QueryLine], onOutcome: (BatchOutcome) throws -> Void) rethrows {
-        let queue = BoundedQueue<(QueryLine, Result<PreparedQuery, GroundingFailure>, Double)>(capacity: lookahead)
+        let queue = BoundedQueue<(QueryLine, Result<PreparedQuery, GroundingFailure>, Double, PrepareTimes)>(capacity: lookahead)
         let grounder = self.grounder, decode = self.decode
         let producer = Thread {
             for line in lines {
                 if queue.isCancelled { break }
                 let t0 = DispatchTime.now().uptimeNanoseconds
-                let prepared = Self.prepare(line, grounder: grounder, decode: decode)
-                queue.put((line, prepared, Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9))
+                var cpu = PrepareTimes()
+                let prepared = Self.prepare(line, grounder: grounder, decode: decode, cpu: &cpu)
+                queue.put((line, prepared, Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9, cpu))
             }
         }
         producer.stackSize = 1 << 22
         producer.start()
         defer { queue.cancel() }  // an error thrown by onOutcome stops the producer too
         for _ in lines {
-            guard let (line, prepared, prepareSeconds) = queue.take() else { break }
+            guard let (line, prepared, prepareSeconds, prepareCPU) = queue.take() else { break }
             let t0 = DispatchTime.now().uptimeNanoseconds
             let result: Result<GroundingResult, GroundingFailure>
             switch prepared {
@@ -67,20 +71,60 @@ public struct BatchRunner {
                 do { result = .success(try grounder.ground(q)) } catch { result = .failure(GroundingFailure(String(describing: error))) }
             }
             let forwardSeconds = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
-            try onOutcome(BatchOutcome(line: line, result: result, prepareSeconds: prepareSeconds, forwardSeconds: forwardSeconds))
+            try onOutcome(BatchOutcome(line: line, result: result, prepareSeconds: prepareSeconds, prepareCPU: prepareCPU,
+                                       forwardSeconds: forwardSeconds))
         }
     }
 
-    /// Decode + letterbox + tokenize one line (on the producer thread).
-    static func prepare(_ line: QueryLine, grounder: Grounder, decode: DecodeOptions) -> Result<PreparedQuery, GroundingFailure> {
+    /// Decode + letterbox + tokenize one line (on the producer thread), each step's CPU time into `cpu`.
+    static func prepare(_ line: QueryLine, grounder: Grounder, decode: DecodeOptions, cpu: inout PrepareTimes) -> Result<PreparedQuery, GroundingFailure> {
         if let e = line.error { return .failure(GroundingFailure(e)) }
         guard let path = line.resolvedImage, let text = line.text else { return .failure(GroundingFailure("line \(line.index + 1): no query")) }
         do {
-            return .success(try grounder.prepare(imagePath: path, text: text, decode: decode))
+            var t = threadCPUSeconds()
+            func lap(_ step: inout Double) {
+                let u = threadCPUSeconds()
+                step += u - t
+                t = u
+            }
+            let photo = try ImageDecoder.decode(path: path, options: decode)
+            lap(&cpu.decode)
+            let boxed = try grounder.letterbox(photo, file: path)
+            lap(&cpu.letterbox)
+            let ids = try grounder.tokenIds(text)
+            lap(&cpu.tokenize)
+            return .success(PreparedQuery(image: boxed, tokenIds: ids))
         } catch {
             return .failure(GroundingFailure(String(describing: error)))
         }
     }
+}
+
+/// CPU seconds of the preparation steps (decode, letterbox, tokenize), one line's or summed over a run.
+public struct PrepareTimes: Sendable, Equatable {
+    /// Reading and decoding the photo file to RGB.
+    public var decode = 0.0
+    /// Resize, normalise and pad into the canvas.
+    public var letterbox = 0.0
+    /// Lower-casing and CLIP BPE.
+    public var tokenize = 0.0
+    /// No time yet.
+    public init() {}
+    /// decode + letterbox + tokenize.
+    public var total: Double { decode + letterbox + tokenize }
+    /// Step-wise sum.
+    public static func + (a: PrepareTimes, b: PrepareTimes) -> PrepareTimes {
+        var r = a
+        r.decode += b.decode; r.letterbox += b.letterbox; r.tokenize += b.tokenize
+        return r
+    }
+}
+
+/// CPU seconds the calling thread has used (CLOCK_THREAD_CPUTIME_ID).
+func threadCPUSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }
 
 /// A first-in first-out queue of at most `capacity` items between one producer and one consumer.

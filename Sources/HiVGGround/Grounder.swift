@@ -67,11 +67,20 @@ public final class Grounder: @unchecked Sendable {
     /// Letterboxes a decoded photo and tokenizes the expression (lower-cased first, as HiVG's loader does:
     /// the tokenizer's `lowercaseFirst` is Python's `str.lower()`). `file` names the photo in errors.
     public func prepare(image: RGBImage, text: String, file: String = "image") throws -> PreparedQuery {
-        let boxed = try Letterbox.apply(image, size: size, file: file)
+        PreparedQuery(image: try letterbox(image, file: file), tokenIds: try tokenIds(text))
+    }
+
+    /// The photo resized into the model's canvas (HiVG's eval transform). `file` names it in errors.
+    public func letterbox(_ image: RGBImage, file: String = "image") throws -> LetterboxedImage {
+        try Letterbox.apply(image, size: size, file: file)
+    }
+
+    /// The expression's 77 ids: Python's `str.lower()`, then `clip.tokenize(..., truncate=True)`.
+    public func tokenIds(_ text: String) throws -> [Int32] {
         guard let row = try tokenizer.tokenize([text], lowercaseFirst: true).first else {
             throw GroundingError.tokenizer(detail: "no row for the expression")
         }
-        return PreparedQuery(image: boxed, tokenIds: row)
+        return row
     }
 
     /// Decodes the photo file, then `prepare(image:text:file:)`.

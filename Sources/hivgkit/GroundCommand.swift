@@ -66,11 +66,12 @@ struct GroundCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             try groundingErrors {
+                let loadStart = Date()
                 let grounder = try Grounder(path: modelPath, read: read.readOptions, overrides: try model.overrides(), base: model.base,
                                             weightPath: grounding.weights.path, threads: grounding.threads)
                 let decode = grounding.decode
                 if let batch {
-                    try runBatch(grounder, file: batch, decode: decode)
+                    try runBatch(grounder, file: batch, decode: decode, loadSeconds: Date().timeIntervalSince(loadStart))
                 } else if let image, let text {
                     try runOne(grounder, image: image, text: text, decode: decode)
                 }
@@ -93,16 +94,16 @@ struct GroundCommand: ParsableCommand {
         }
     }
 
-    private func runBatch(_ grounder: Grounder, file: String, decode: DecodeOptions) throws {
+    private func runBatch(_ grounder: Grounder, file: String, decode: DecodeOptions, loadSeconds: Double) throws {
         let spec = shard.flatMap(ShardSpec.init) ?? .all
         let lines = try QueryFile.read(path: file, shard: spec)
         let progress = Progress(label: "ground", total: lines.count, quiet: out.quiet || output == nil)
-        var text = "", failed = 0, prepare = 0.0, forward = 0.0
+        var text = "", failed = 0, prepare = 0.0, forward = 0.0, cpu = PrepareTimes()
         let t0 = Date()
         try BatchRunner(grounder: grounder, decode: decode).run(lines) { o in
             let line = BatchLineResult(o)
             if line.error != nil { failed += 1 }
-            prepare += o.prepareSeconds; forward += o.forwardSeconds
+            prepare += o.prepareSeconds; forward += o.forwardSeconds; cpu = cpu + o.prepareCPU
             let rendered = try JSONValueEncoder.render(line) + "\n"
             if output == nil { FileHandle.standardOutput.write(Data(rendered.utf8)) } else { text += rendered }
             progress.advance(item: o.line.image ?? "")
@@ -115,7 +116,8 @@ struct GroundCommand: ParsableCommand {
             try f.commit()
         }
         let report = BatchReport(model: modelPath, queries: file, shard: spec.description, count: lines.count, failed: failed, output: output,
-                                 seconds: seconds, prepareSeconds: prepare, forwardSeconds: forward)
+                                 seconds: seconds, prepareSeconds: prepare, forwardSeconds: forward, loadSeconds: loadSeconds,
+                                 prepareCPU: PrepareCPUReport(cpu))
         if out.json {
             try printJSON(report: report)
         } else if !out.quiet {
@@ -146,12 +148,20 @@ struct BatchReport: Codable {
     let model, queries, shard: String
     let count, failed: Int
     let output: String?
-    let seconds, prepareSeconds, forwardSeconds: Double
+    let seconds, prepareSeconds, forwardSeconds, loadSeconds: Double
+    let prepareCPU: PrepareCPUReport
 
     enum CodingKeys: String, CodingKey {
         case model, queries, shard, count, failed, output, seconds
-        case prepareSeconds = "prepare_seconds", forwardSeconds = "forward_seconds"
+        case prepareSeconds = "prepare_seconds", forwardSeconds = "forward_seconds", loadSeconds = "load_seconds"
+        case prepareCPU = "prepare_cpu_seconds"
     }
+}
+
+/// CPU seconds of the batch's preparation steps, summed over its lines (the producer thread's own time).
+struct PrepareCPUReport: Codable {
+    let decode, letterbox, tokenize: Double
+    init(_ t: PrepareTimes) { decode = t.decode; letterbox = t.letterbox; tokenize = t.tokenize }
 }
 
 /// Turns the pipeline's and the forward pass's errors into a message on stderr and exit status 1.

@@ -59,22 +59,28 @@ def timed_alternating(cmds, runs, warmup=1, env=None):
     """Wall time of whole commands (stdout/stderr discarded), the commands interleaved run by run so that
     a change in the machine's load hits all of them alike. `runs` is one count or one per command (a slow
     reference may get fewer runs; it is then interleaved with the first ones of the others). Returns
-    [{cmd, median, min, max, times}]."""
+    [{cmd, median, min, max, times, cpu_times, cpu_median}]; cpu is the process's user + system seconds
+    (its own threads and children), which waiting for a core on a busy machine does not inflate."""
     argvs = [shlex.split(c) if isinstance(c, str) else c for c in cmds]
     counts = list(runs) if isinstance(runs, (list, tuple)) else [runs] * len(cmds)
-    times = [[] for _ in cmds]
+    times, cpus = [[] for _ in cmds], [[] for _ in cmds]
     for i in range(warmup + max(counts)):
         for j, argv in enumerate(argvs):
             if i >= warmup + counts[j]:
                 continue
             t = time.perf_counter()
-            p = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+            p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+            err = p.stderr.read().decode(errors="replace")
+            _, status, ru = os.wait4(p.pid, 0)
             dt = time.perf_counter() - t
+            p.returncode = os.waitstatus_to_exitcode(status)
             if p.returncode != 0:
-                sys.exit("command failed (%d): %s\n%s" % (p.returncode, " ".join(argv), p.stderr[-3000:]))
+                sys.exit("command failed (%d): %s\n%s" % (p.returncode, " ".join(argv), err[-3000:]))
             if i >= warmup:
                 times[j].append(dt)
-    return [dict(cmd=" ".join(a), median=median(t), min=min(t), max=max(t), times=t) for a, t in zip(argvs, times)]
+                cpus[j].append(ru.ru_utime + ru.ru_stime)
+    return [dict(cmd=" ".join(a), median=median(t), min=min(t), max=max(t), times=t, cpu_times=c, cpu_median=median(c))
+            for a, t, c in zip(argvs, times, cpus)]
 
 
 def _status_kb(pid, fields):

@@ -27,25 +27,17 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "Fixtures", "hivg"))
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("ckpt")
-    ap.add_argument("inputs")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--warmup", type=int, default=2)
-    ap.add_argument("--runs", type=int, default=7)
-    ap.add_argument("--dump")
-    a = ap.parse_args()
+def load_original(ckpt_path):
+    """The original models/HiVG.py built from the checkpoint's own args at its real size, with the
+    checkpoint's weights loaded as hivg_eval.py loads them; returns (generate_hivg's Env, model in eval mode).
+    Also used by ground_ref.py."""
     import torch
-    torch.set_num_threads(a.threads)
     import generate_hivg as G
     import make_bench_checkpoint as MB
     G.setup_hivg()
-    from safetensors.torch import load_file, save_file
     from transformers import CLIPConfig, CLIPModel
 
-    t0 = time.perf_counter()
-    ck = torch.load(a.ckpt, map_location="cpu", weights_only=False)
+    ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
     args = ck["args"]
     cfg = MB.REAL[getattr(args, "model", "ViT-B/16")]
     common = dict(hidden_act="quick_gelu", layer_norm_eps=1e-5)
@@ -63,6 +55,24 @@ def main():
     assert not missing and not unexpected, (missing[:5], unexpected[:5])
     del ck
     model.eval()
+    return G.E, model
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("ckpt")
+    ap.add_argument("inputs")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--dump")
+    a = ap.parse_args()
+    import torch
+    torch.set_num_threads(a.threads)
+    from safetensors.torch import load_file, save_file
+
+    t0 = time.perf_counter()
+    E, model = load_original(a.ckpt)
     load_s = time.perf_counter() - t0
 
     inp = load_file(a.inputs)
@@ -71,7 +81,7 @@ def main():
     ids = inp["input_ids"].to(torch.int64)
     texts = ["text %d" % i for i in range(pv.shape[0])]
     model.encode_text = lambda text_data, device=None: (ids.to(device), ids.to(device).eq(0).bool())
-    nt = G.E.misc.NestedTensor(pv, mask)
+    nt = E.misc.NestedTensor(pv, mask)
 
     times = []
     with torch.no_grad():
