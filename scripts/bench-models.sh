@@ -15,6 +15,8 @@
 #      and hidden states; informational rows with the system OpenBLAS's own kernel choice and with 1 thread,
 #      and the HiVG rows from the checkpoint's q8_0 export (int8 GEMM, and --weights decoded) against the same
 #      PyTorch reference on the F32 checkpoint
+#   4b. ONNX Runtime on `hivgkit export --format onnx` vs the original HiVG code (B = 1), our CLIP image tower vs
+#      torch.onnx.export of transformers' CLIPModel's, export time onnx vs hivgw, forward vs ORT (models_onnx.py)
 #   5. where the forward time goes: perf record -e cpu-clock (when perf works)
 #   6. hivgkit ranks --intruders on a four-stage ViT-B/16 series  vs  numpy SVDs of W0 and every W_k (same counts)
 #   7. hivgkit ground: one photo, whole process (.pth and a converted .hivgw)  vs  a Python process running the
@@ -33,7 +35,11 @@
 #                       peft 0.3, torchvision); default .venv-hivg/bin/python when it exists
 #   BENCH_PYTHON        interpreter to build .venv-bench/ from (default python3)
 #   BENCH_RUNS (7), BENCH_REF_RUNS (3), BENCH_FWD_RUNS (6), BENCH_THREADS (2)   repetitions, forward threads
-#   BENCH_SECTIONS      subset of merge,ranks,quant,forward,perf,intruders,ground (default all)
+#   BENCH_SECTIONS      subset of merge,ranks,quant,forward,onnx,perf,intruders,ground (default all)
+#   BENCH_ONNX_PYTHON   interpreter with onnxruntime, onnx, numpy, safetensors for the onnx section (default
+#                       $CROSSCHECK_ONNX_PYTHON, .venv-onnx, the bench venv; SKIP without);
+#                       BENCH_ONNX_TORCH_PYTHON one with torch, transformers, onnx (+ onnxscript) for the
+#                       torch.onnx.export reference (default the former)
 #   BENCH_QUIET_LOAD, BENCH_QUIET_WAIT   wait up to WAIT s (600) for the load average to drop below LOAD (1.0)
 set -euo pipefail
 BIN=${1:-.build/release/hivgkit}
@@ -114,7 +120,7 @@ while awk -v l="$(cut -d' ' -f1 /proc/loadavg)" -v q="$QUIET_LOAD" 'BEGIN{exit !
     sleep 20
 done
 
-SECTIONS=${BENCH_SECTIONS:-merge,ranks,quant,forward,perf,intruders,ground}
+SECTIONS=${BENCH_SECTIONS:-merge,ranks,quant,forward,onnx,perf,intruders,ground}
 RUN_SECTIONS=$(tr , '\n' <<<"$SECTIONS" | grep -vx -e intruders -e ground | paste -sd, || true)
 if [ -n "$RUN_SECTIONS" ]; then
     "$PY" scripts/bench/models_run.py --bin "$BIN" "${CKPT_ARG[@]}" --raw "$RAW" --hivg-python "$HIVG_PY" \

@@ -13,6 +13,9 @@ import json
 import os
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from models_onnx import report_onnx  # noqa: E402
+
 
 SECTIONS = None   # the sections of the last run (meta.json); older raw files of other sections are ignored
 
@@ -213,6 +216,11 @@ def main():
                      "threads %d (torch.set_num_threads); ours --threads %d. Forward times exclude model loading "
                      "(ours: forward_seconds of --json; torch: after 2 warm-up runs)."
                      % (f["openblas_core"], f.get("openblas_core_system", f.get("openblas_core_forced", "?")), f["threads"], f["threads"]))
+    # 4b. ONNX Runtime (models_onnx.py)
+    o = load(raw, "onnx.json")
+    report_onnx(o, fig, skip, notes, secs)
+    if o and "loadavg_after" in o:
+        loads += [o["loadavg_before"], o["loadavg_after"]]
     # 5. perf
     p = load(raw, "perf.json")
     perf_lines = []
@@ -259,7 +267,7 @@ def main():
     for l in perf_lines:
         print(l)
     others = {}
-    for name, d in (("merge", m), ("ranks", r), ("quant", q), ("forward", f), ("perf", p)):
+    for name, d in (("merge", m), ("ranks", r), ("quant", q), ("forward", f), ("onnx", o), ("perf", p)):
         if d and "others_cores" in d:
             others[name] = d["others_cores"]
     hi = max((v[0] for v in loads), default=None)
@@ -269,7 +277,7 @@ def main():
     print("1-minute load average across the sections: %s .. %s (start %s; %s cores)"
           % ("%.2f" % lo if lo is not None else "?", "%.2f" % hi if hi is not None else "?", la(meta.get("loadavg_start")),
              meta.get("nproc")))
-    dates = {n: d["date"][11:16] for n, d in (("merge", m), ("ranks", r), ("quant", q), ("forward", f), ("perf", p))
+    dates = {n: d["date"][11:16] for n, d in (("merge", m), ("ranks", r), ("quant", q), ("forward", f), ("onnx", o), ("perf", p))
              if d and d.get("date")}
     if dates:
         print("Sections measured at (local time): " + ", ".join("%s %s" % kv for kv in dates.items()))
@@ -298,7 +306,7 @@ def main():
         "all_targets_met": all(x["passed"] for x in graded) if graded else None,
         "missed": [x["id"] for x in graded if not x["passed"]],
         "skipped": [x["id"] for x in figs if x.get("skipped")],
-        "raw": {"merge": m, "ranks": r, "quant": q, "forward": f},
+        "raw": {"merge": m, "ranks": r, "quant": q, "forward": f, "onnx": o},
     }
     with open(out_path, "w") as fh:
         json.dump(report, fh, indent=1)

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """The model benchmarks' runner (scripts/bench-models.sh calls it with the bench venv's interpreter).
 
-    models_run.py --bin BIN --ckpt CKPT --raw RAW_DIR [--hivg-python PY] [--sections merge,ranks,quant,forward,perf]
+    models_run.py --bin BIN --ckpt CKPT --raw RAW_DIR [--hivg-python PY] [--sections merge,ranks,quant,forward,onnx,perf]
 
 Writes one JSON file per section into RAW_DIR (merge.json, ranks.json, quant.json, forward.json,
-perf.json) plus meta.json; models_report.py turns them into the table. Every figure is measured against
+onnx.json (models_onnx.py), perf.json) plus meta.json; models_report.py turns them into the table. Every figure is measured against
 its Python reference in this same run; the load average is recorded around every section.
 Environment: BENCH_RUNS (whole-command runs of ours, default 7), BENCH_REF_RUNS (of the slow Python
 references, default 3), BENCH_FWD_RUNS (forward runs per configuration, each side, default 6),
@@ -24,6 +24,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from models_common import (cpu_snapshot, dump, load, loadavg, median, others_cores, peak_rss_anon, run, say,  # noqa: E402
                            timed_alternating)
+from models_onnx import section_onnx  # noqa: E402
 
 PY = sys.executable
 
@@ -489,7 +490,7 @@ def write_meta(c, sections):
     # in the report (each section's JSON carries its own date and load figures).
     old = load(os.path.join(c.raw, "meta.json")) if os.path.exists(os.path.join(c.raw, "meta.json")) else {}
     if old.get("ckpt") == c.ckpt and old.get("bin", c.bin) == c.bin and old.get("file_bytes") == meta["file_bytes"]:
-        meta["sections"] = [x for x in ["merge", "ranks", "quant", "forward", "perf"]
+        meta["sections"] = [x for x in ["merge", "ranks", "quant", "forward", "onnx", "perf"]
                             if x in sections or x in old.get("sections", [])]
     meta["bin"] = c.bin
     dump(meta, os.path.join(c.raw, "meta.json"))
@@ -502,7 +503,7 @@ def main():
     ap.add_argument("--raw", required=True)
     ap.add_argument("--hivg-python", default="")
     ap.add_argument("--hivg-skip-reason", default="")
-    ap.add_argument("--sections", default="merge,ranks,quant,forward,perf")
+    ap.add_argument("--sections", default="merge,ranks,quant,forward,onnx,perf")
     a = ap.parse_args()
     c = Ctx()
     c.bin, c.ckpt, c.raw = a.bin, a.ckpt, a.raw
@@ -524,7 +525,7 @@ def main():
             while f.read(1 << 24):
                 pass
     fns = {"merge": section_merge, "ranks": section_ranks, "quant": section_quant, "forward": section_forward,
-           "perf": section_perf}
+           "onnx": lambda c: section_onnx(c, PY), "perf": section_perf}
     for s in sections:
         if not c.ckpt:
             dump({"skipped": "no checkpoint"}, os.path.join(c.raw, s + ".json"))

@@ -15,7 +15,8 @@ int8 graphs and checks:
     products of the tiny model's values, a few ulps of numbers ≤ 1);
   - f16 boxes against the f32 graph's: IoU ≥ 0.99 per box, the gate `verify` uses (CLIP: cosine ≥ 0.999);
     int8 boxes equal `hivgkit forward` on our own int8 .hivgw of the same checkpoint within 1e-5 (the same
-    int8 weights), and their IoU against f32 is printed (see the comment at the check for the tiny fixtures);
+    int8 weights: the ONNX graph then meets verify's int8 gate exactly when our int8 file does) and differ from
+    f32; their IoU against f32 is printed, not gated (see the comment at the check: random weights);
   - --int32-ids gives the f32 boxes bit for bit; --batch-quirk at B = 3 equals `hivgkit forward --batch-quirk`
     within 1e-5; --external-data loads and gives the f32 boxes; plain CLIP's --tower image / text give the
     full graph's embeddings;
@@ -149,11 +150,18 @@ def main():
                     if scheme == "f16":
                         check(worst >= 0.99, f"{name}: f16 boxes within the verify gate (IoU ≥ 0.99 vs f32)")
                         continue
-                    # int8: the same weights as our own int8 .hivgw (same scheme, same rounding), so ORT must give
-                    # what `hivgkit forward` gives on that file, up to summation order (1e-5 as for f32). The
-                    # IoU against f32 is the encoding's own error: on these tiny random-weight fixtures (widths
-                    # 32-64, no trained structure) it is below 0.99 through our forward pass as well; it is
-                    # printed beside ours and gated at "no worse than our own int8 file by more than 1e-3".
+                    # int8. What the ONNX export is responsible for is carrying our int8 encoding faithfully: the
+                    # same int8 values and per-channel scales as our own int8 .hivgw (same scheme, same rounding),
+                    # dequantized and multiplied in F32. So the gate is equality with `hivgkit forward` on that
+                    # file: 1e-5, as for f32 (the two differ in summation order only, a few ulps of values <= 1).
+                    # The int8 scheme's quality against f32 (IoU >= 0.99, the `verify` gate) is a property of the
+                    # encoding on the given weights, not of the export: through the equality above, the ONNX
+                    # graph passes that gate exactly when our int8 file does, on any checkpoint. On these tiny
+                    # random-weight fixtures (widths 32-64) neither does (IoU 0.96-0.98, printed); a fixture
+                    # "large enough" would not make it meaningful either, because a random-weight real-size
+                    # model puts every box near (0.5, 0.5, 0.5, 0.5) after the sigmoid (IoU 0.99999 there says
+                    # little). The IoU gate is therefore not applied to random weights; instead the int8 boxes
+                    # must differ from the f32 ones (> 1e-4: the graph really computes with int8 weights).
                     hw = f"{base}.int8.hivgw"
                     fq = f"{base}.int8.forward.safetensors"
                     ok = run("export", *model, "--scheme", "int8", "-o", hw, "--quiet") and run(
@@ -166,7 +174,7 @@ def main():
                     own = float(iou(ours, b3).min())
                     print(f"      {name} int8: |ORT − hivgkit forward on the int8 .hivgw| {e:.3e}; that file's min IoU vs f32 {own:.5f}")
                     check(e <= TOL, f"{name}: int8 ORT boxes equal `hivgkit forward` on our int8 .hivgw within {TOL}")
-                    check(worst >= min(0.99, own - 1e-3), f"{name}: int8 IoU vs f32 ≥ 0.99 or ≥ our own int8 file's − 1e-3")
+                    check(float(np.abs(bq - b3).max()) > 1e-4, f"{name}: int8 boxes differ from f32 (int8 weights in use)")
             if name == "stage3":
                 if export(model, base + ".i32.onnx", "--int32-ids"):
                     t = session(base + ".i32.onnx")

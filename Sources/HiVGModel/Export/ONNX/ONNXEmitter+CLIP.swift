@@ -2,12 +2,13 @@ import HiVGFormats
 
 /// Plain CLIP's outputs, as transformers' `CLIPModel.forward` returns them (and `ForwardModel.runCLIP`).
 extension ONNXEmitter {
-    /// `image_embeds` (B, projection): the class token of the last layer, post-LN, projected, L2-normalised.
+    /// `image_embeds` (B, projection): the class token of the last layer (the only row that layer computes),
+    /// post-LN, projected, L2-normalised.
     func imageEmbeds(_ pixels: ONNXValue) throws -> ONNXValue {
         guard let post = d.vision.postNorm, let proj = d.vision.projection else {
             throw FormatError(.unsupported, file: job.path, "this CLIP model has no post-LayerNorm / visual projection")
         }
-        let hs = try visionHiddenStates(pixels)
+        let hs = try visionHiddenStates(pixels, classTokenOnly: true)
         let cls = g.gather(hs[hs.count - 1], g.constant(int64: 0), axis: 1, name: "/vision/pooled")
         let y = try linear(try norm(cls, post, name: "/vision/post_layernorm"), proj, name: "/vision/projection")
         return l2normalized(y, name: "/vision/normalize")

@@ -4,14 +4,19 @@ import HiVGFormats
 extension ONNXEmitter {
     /// A pre-LN layer: x += attn(LN1 x); [x += bridge(x)]; x += mlp(LN2 x). `bridge` gives the bridge's
     /// term for the layer's input after attention.
-    func encoderLayer(_ x0: ONNXValue, _ s: EncoderLayerSpec, prefix p: String, seq: Int,
+    /// `firstTokenOnly`: only row 0 of the output is needed (the class token CLIP's image embedding pools),
+    /// so the queries, the residual and the MLP run on that row alone while keys and values still see every
+    /// token: the same values for that row, ~1/12 of a ViT-B tower's work less.
+    func encoderLayer(_ x0: ONNXValue, _ s: EncoderLayerSpec, prefix p: String, seq: Int, firstTokenOnly: Bool = false,
                       bridge: ((ONNXValue) throws -> ONNXValue)? = nil) throws -> ONNXValue {
         let a = s.attention
         let h = try norm(x0, s.norm1, name: p + "/ln1")
-        let q = try linear(h, a.q, name: p + "/attn/q"), k = try linear(h, a.k, name: p + "/attn/k"), v = try linear(h, a.v, name: p + "/attn/v")
-        let ctx = attention(q: q, k: k, v: v, width: a.width, heads: a.heads, tq: seq, tk: seq, scale: a.scale,
+        let first = { (x: ONNXValue, tag: String) in self.g.slice(x, starts: [0], ends: [1], axes: [1], name: p + "/" + tag + "/first_token") }
+        let q = try linear(firstTokenOnly ? first(h, "ln1") : h, a.q, name: p + "/attn/q")
+        let k = try linear(h, a.k, name: p + "/attn/k"), v = try linear(h, a.v, name: p + "/attn/v")
+        let ctx = attention(q: q, k: k, v: v, width: a.width, heads: a.heads, tq: firstTokenOnly ? 1 : seq, tk: seq, scale: a.scale,
                             causal: a.kind == .selfAttention(causal: true), name: p + "/attn")
-        var x = g.add(x0, try linear(ctx, a.out, name: p + "/attn/out"), name: p + "/attn/residual")
+        var x = g.add(firstTokenOnly ? first(x0, "input") : x0, try linear(ctx, a.out, name: p + "/attn/out"), name: p + "/attn/residual")
         if let bridge { x = g.add(x, try bridge(x), name: p + "/bridge/residual") }
         let h2 = try norm(x, s.norm2, name: p + "/ln2")
         return g.add(x, try mlp(h2, s.mlp, name: p + "/mlp"), name: p + "/mlp/residual")
@@ -60,14 +65,18 @@ extension ONNXEmitter {
 
     /// The vision tower's hidden states hs[0…layers] (B, 1 + G, D); `bridge(layer)` gives an adapt layer's
     /// bridge term.
-    func visionHiddenStates(_ pixels: ONNXValue, bridge: ((EncoderLayerSpec, ONNXValue) throws -> ONNXValue)? = nil) throws -> [ONNXValue] {
+    /// `classTokenOnly`: the last state is needed at the class token only (plain CLIP's image embedding), and
+    /// the last layer computes that row alone (B, 1, D).
+    func visionHiddenStates(_ pixels: ONNXValue, classTokenOnly: Bool = false,
+                            bridge: ((EncoderLayerSpec, ONNXValue) throws -> ONNXValue)? = nil) throws -> [ONNXValue] {
         let v = d.vision, s = 1 + v.grid * v.grid
         var x = try visionEmbeddings(pixels)
         var hs = [x]
         for layer in v.layers {
             let term: ((ONNXValue) throws -> ONNXValue)?
             if let bridge, layer.bridge != nil { term = { try bridge(layer, $0) } } else { term = nil }
-            x = try encoderLayer(x, layer, prefix: "/vision/layers.\(layer.index)", seq: s, bridge: term)
+            let last = classTokenOnly && layer.index == v.layers[v.layers.count - 1].index
+            x = try encoderLayer(x, layer, prefix: "/vision/layers.\(layer.index)", seq: s, firstTokenOnly: last, bridge: term)
             hs.append(x)
         }
         return hs
