@@ -20,7 +20,7 @@ public enum AdapterWriter {
             try graph.add("base_model.model.\(path).lora_B.weight", p.b)
         }
         do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
-            throw FormatError(.io, file: dir, "cannot create the folder: \(error.localizedDescription)")
+            throw FormatError(.io, file: dir, "cannot create the folder: \(SystemErrorText.phrase(of: error))")
         }
         let targets = Set(pairs.map { String($0.linear.split(separator: ".").last ?? "") }).sorted()
         let config: JSONValue = .object([

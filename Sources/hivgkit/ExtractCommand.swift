@@ -39,7 +39,7 @@ struct ExtractCommand: ParsableCommand {
             let targets = b.description.loraTargets.map(\.module.description)
             let progress = Progress(label: "extracting", total: targets.count, quiet: out.quiet)
             var pairs: [AdapterWriter.Pair] = []
-            var records: [[String: Any]] = []
+            var records: [ExtractReport.Linear] = []
             for linear in targets {
                 let name = linear + ".weight"
                 progress.advance(item: linear)
@@ -49,19 +49,13 @@ struct ExtractCommand: ParsableCommand {
                 let f = try Extract.factor(linear: linear, merged: mv, base: bv, out: wm.shape[0], inn: wm.shape[1], rank: rank)
                 pairs.append(.init(linear: linear, a: Tensor(shape: [rank, f.inFeatures], floats: f.a),
                                    b: Tensor(shape: [f.outFeatures, rank], floats: f.b)))
-                records.append(["name": linear, "energy_kept": f.energyKept, "delta_norm": f.deltaNorm])
+                records.append(ExtractReport.Linear(name: linear, energyKept: f.energyKept, deltaNorm: f.deltaNorm))
             }
             progress.finish()
             try AdapterWriter.write(pairs, rank: rank, alpha: Double(rank), base: base,
                                     metadata: ["format": "pt", "hivgkit.extracted_from": (merged as NSString).lastPathComponent], to: output)
-            let minEnergy = records.compactMap { $0["energy_kept"] as? Double }.min() ?? 1
-            if out.json {
-                try printJSON(["output": output, "rank": rank, "linears": records, "min_energy_kept": minEnergy])
-            } else {
-                print("extracted rank-\(rank) LoRA for \(pairs.count) linears → \(output) (alpha = r, scaling 1)")
-                print(String(format: "energy kept: min %.6f, mean %.6f", minEnergy,
-                             records.compactMap { $0["energy_kept"] as? Double }.reduce(0, +) / Double(max(records.count, 1))))
-            }
+            let report = ExtractReport(output: output, rank: rank, linears: records)
+            if out.json { try printJSON(report: report) } else { Console.print(report.lines()) }
         }
     }
 }

@@ -11,17 +11,17 @@ struct GroundCommand: ParsableCommand {
         commandName: "ground",
         abstract: "Find the box an expression refers to in a photo (HiVG's own eval pipeline, end to end).",
         discussion: """
-        The photo is decoded as Pillow's Image.open(p).convert("RGB") (EXIF orientation ignored unless
-        --exif-transpose), letterboxed at the model's input size (its config's image size), the text
-        lower-cased and tokenized as HiVG's clip.tokenize, and the model run at B = 1. Prints `box`
-        [x1, y1, x2, y2] in the photo's pixels and `pred_box` [cx, cy, w, h] in the canvas as the model
-        gives it (docs/grounding.md). --draw writes the photo with the box as PNG; no label is drawn (no
+        The photo is decoded as Pillow's Image.open(p).convert("RGB") (EXIF orientation ignored unless \
+        --exif-transpose), letterboxed at the model's input size (its config's image size), the text \
+        lower-cased and tokenized as HiVG's clip.tokenize, and the model run at B = 1. Prints `box` \
+        [x1, y1, x2, y2] in the photo's pixels and `pred_box` [cx, cy, w, h] in the canvas as the model \
+        gives it (docs/grounding.md). --draw writes the photo with the box as PNG; no label is drawn (no \
         font is bundled).
 
-        Batch: --batch QUERIES.jsonl (lines {"image": …, "text": …}; relative paths against the file's
-        folder) loads the model once and decodes the next photos while the model runs. Results are JSON
-        lines in input order, each with `index` (the line, from 0) and `box` + `pred_box` or `error`. A bad
-        line or image is reported in its result line and the run goes on; exit status 1 at the end if any
+        Batch: --batch QUERIES.jsonl (lines {"image": …, "text": …}; relative paths against the file's \
+        folder) loads the model once and decodes the next photos while the model runs. Results are JSON \
+        lines in input order, each with `index` (the line, from 0) and `box` + `pred_box` or `error`. A bad \
+        line or image is reported in its result line and the run goes on; exit status 1 at the end if any \
         line failed. --shard I/N runs the lines j with j mod N = I − 1.
         """)
 

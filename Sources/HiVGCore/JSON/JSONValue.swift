@@ -61,11 +61,12 @@ public indirect enum JSONValue: Equatable, Sendable {
         return members.first { $0.0 == key }?.1
     }
 
-    /// The JSON text: `pretty` indents by two spaces; `sortedKeys` orders members by key (byte order).
-    /// Non-finite doubles, which JSON cannot hold, are written as the strings "nan", "inf", "-inf".
-    public func rendered(pretty: Bool = false, sortedKeys: Bool = true) -> String {
+    /// The JSON text: `pretty` indents by two spaces, starting at `indent` levels (a value written inside
+    /// a document being streamed); `sortedKeys` orders members by key (byte order). Non-finite doubles,
+    /// which JSON cannot hold, are written as the strings "nan", "inf", "-inf".
+    public func rendered(pretty: Bool = false, sortedKeys: Bool = true, indent: Int = 0) -> String {
         var out = ""
-        write(to: &out, indent: pretty ? 0 : nil, sorted: sortedKeys)
+        write(to: &out, indent: pretty ? indent : nil, sorted: sortedKeys)
         return out
     }
 
