@@ -94,7 +94,7 @@ struct EvalCommand: ParsableCommand {
             print("\(s.count) scored, \(s.correct) correct: accuracy \(String(format: "%.4f", s.accuracy)), "
                   + "mean IoU \(String(format: "%.4f", s.meanIoU))" + (s.failed > 0 ? ", \(s.failed) failed" : "")
                   + (output.map { " (per-line results → \($0))" } ?? ""))
-            for l in lines { if let e = l.error { FileHandle.standardError.write(Data("hivgkit: line \(l.index + 1): \(TerminalText.escaped(e, limit: 400))\n".utf8)) } }
+            for l in lines { if let e = l.error { Console.note("hivgkit: line \(l.index + 1): \(TerminalText.escaped(e, limit: 400))") } }
         }
         if s.failed > 0 { throw ExitCode(1) }
     }

@@ -82,103 +82,27 @@ struct GroundCommand: ParsableCommand {
         let photo = try ImageDecoder.decode(path: image, options: decode)
         let r = try grounder.ground(try grounder.prepare(image: photo, text: text, file: image))
         if let draw { try BoxDrawing.writePNG(r.box, on: photo, to: draw) }
-        let report = GroundReport(model: modelPath, image: image, text: text, box: r.box, predBox: r.predBox, geometry: r.geometry, drawn: draw)
-        if out.json {
-            try printJSON(report: report)
-        } else {
-            func f(_ v: [Double], _ fmt: String) -> String { v.map { String(format: fmt, $0) }.joined(separator: ", ") }
-            print("box [x1, y1, x2, y2] = [\(f(r.box, "%.2f"))] px in \(r.geometry.width)×\(r.geometry.height)")
-            print("pred_box [cx, cy, w, h] = [\(f(r.predBox, "%.6f"))] in the \(r.geometry.size)×\(r.geometry.size) canvas")
-            if let draw { print("drawn → \(draw)") }
-        }
+        let report = GroundReport(model: modelPath, image: image, text: text, result: r, drawn: draw)
+        if out.json { try printJSON(report: report) } else { Console.print(report.lines()) }
     }
 
     private func runBatch(_ grounder: Grounder, file: String, decode: DecodeOptions) throws {
         let spec = shard.flatMap(ShardSpec.init) ?? .all
         let lines = try QueryFile.read(path: file, shard: spec)
         let progress = Progress(label: "ground", total: lines.count, quiet: out.quiet || output == nil)
-        var text = "", failed = 0, prepare = 0.0, forward = 0.0
-        let t0 = Date()
-        try BatchRunner(grounder: grounder, decode: decode).run(lines) { o in
-            let line = BatchLineResult(o)
-            if line.error != nil { failed += 1 }
-            prepare += o.prepareSeconds; forward += o.forwardSeconds
-            let rendered = try JSONValueEncoder.render(line) + "\n"
-            if output == nil { FileHandle.standardOutput.write(Data(rendered.utf8)) } else { text += rendered }
-            progress.advance(item: o.line.image ?? "")
-        }
+        // Results go to stdout as they come, or into the -o file at the end (written atomically).
+        var text = ""
+        let report = try BatchRunner(grounder: grounder, decode: decode).runAll(
+            lines, model: modelPath, queries: file, shard: spec, output: output,
+            emit: { if output == nil { FileHandle.standardOutput.write(Data($0.utf8)) } else { text += $0 } },
+            progress: { progress.advance(item: $0) })
         progress.finish()
-        let seconds = Date().timeIntervalSince(t0)
         if let output {
             let f = try AtomicFile(path: output)
             try f.write(Array(text.utf8))
             try f.commit()
         }
-        let report = BatchReport(model: modelPath, queries: file, shard: spec.description, count: lines.count, failed: failed, output: output,
-                                 seconds: seconds, prepareSeconds: prepare, forwardSeconds: forward)
-        if out.json {
-            try printJSON(report: report)
-        } else if !out.quiet {
-            let msg = "ground: \(lines.count) lines (shard \(spec)), \(failed) failed, "
-                + String(format: "%.2f s (forward %.2f s, decode+resize+tokenize %.2f s overlapped)", seconds, forward, prepare)
-                + (output.map { " → \($0)" } ?? "") + "\n"
-            FileHandle.standardError.write(Data(msg.utf8))
-        }
-        if failed > 0 { throw ExitCode(1) }
-    }
-}
-
-/// `ground --json` on one photo.
-struct GroundReport: Codable {
-    let model, image, text: String
-    let box, predBox: [Double]
-    let geometry: LetterboxGeometry
-    let drawn: String?
-
-    enum CodingKeys: String, CodingKey {
-        case model, image, text, box, geometry, drawn
-        case predBox = "pred_box"
-    }
-}
-
-/// `ground --batch … --json`: the run's summary.
-struct BatchReport: Codable {
-    let model, queries, shard: String
-    let count, failed: Int
-    let output: String?
-    let seconds, prepareSeconds, forwardSeconds: Double
-
-    enum CodingKeys: String, CodingKey {
-        case model, queries, shard, count, failed, output, seconds
-        case prepareSeconds = "prepare_seconds", forwardSeconds = "forward_seconds"
-    }
-}
-
-/// Turns the pipeline's and the forward pass's errors into a message on stderr and exit status 1.
-func groundingErrors(_ body: () throws -> Void) throws {
-    do {
-        try body()
-    } catch let e as CustomStringConvertible & Error
-        where e is ImageError || e is TokenizerError || e is ForwardError || e is GroundingError {
-        FileHandle.standardError.write(Data(("hivgkit: error: " + TerminalText.escaped(e.description, limit: 4000) + "\n").utf8))
-        throw ExitCode(1)
-    }
-}
-
-/// Options `ground` and `eval` share: how photos are decoded and how the forward pass runs.
-struct GroundingOptionGroup: ParsableArguments {
-    @Flag(name: .customLong("exif-transpose"), help: "Apply the EXIF Orientation tag first (HiVG's own pipeline does not).")
-    var exifTranspose = false
-
-    @Option(help: "Worker threads of the forward pass (default: all cores).")
-    var threads: Int?
-
-    @Option(help: ArgumentHelp("q8_0-stored linears: auto, decoded (F32), int8.", valueName: "auto|decoded|int8"))
-    var weights: WeightsChoice = .auto
-
-    var decode: DecodeOptions { DecodeOptions(applyEXIFOrientation: exifTranspose) }
-
-    func validate() throws {
-        if let threads, threads <= 0 { throw ValidationError("--threads must be positive") }
+        if out.json { try printJSON(report: report) } else if !out.quiet { Console.note(report.line) }
+        if report.failed > 0 { throw ExitCode(1) }
     }
 }

@@ -56,7 +56,7 @@ struct PreprocessCommand: ParsableCommand {
                           + "in \(g.size)×\(g.size), ratio \(g.ratio) → \(output)")
                 }
             } catch let e as ImageError {
-                FileHandle.standardError.write(Data(("hivgkit: error: " + e.description + "\n").utf8))
+                Console.error(e.description)
                 throw ExitCode(1)
             }
         }

@@ -29,12 +29,12 @@ struct TokenizeCommand: ParsableCommand {
     func run() throws {
         let tokenizer: CLIPTokenizer
         do { tokenizer = try CLIPTokenizer.bundled() } catch {
-            FileHandle.standardError.write(Data("hivgkit: error: \(error)\n".utf8))
+            Console.error("\(error)")
             throw ExitCode(1)
         }
         let rows: [[Int32]]
         do { rows = try tokenizer.tokenize(texts) } catch {
-            FileHandle.standardError.write(Data("hivgkit: error: \(error)\n".utf8))
+            Console.error("\(error)")
             throw ExitCode(1)
         }
         var out = ""

@@ -72,3 +72,17 @@ final class ReportTests: XCTestCase {
         }
     }
 }
+
+/// Fixed-width integers (raw values of Int32 enums, UInt64 counts) encode as integers, not by recursion.
+final class ReportIntegerTests: XCTestCase {
+    enum Code: Int32, Encodable { case seven = 7 }
+    struct Mixed: Encodable { var a: Int32 = -3; var b: UInt64 = .max; var c: Code = .seven; var d: [UInt8] = [1, 2] }
+
+    func testFixedWidthIntegers() throws {
+        let v = try JSONValueEncoder().encode(Mixed())
+        XCTAssertEqual(v["a"], .int(-3))
+        XCTAssertEqual(v["b"], .double(Double(UInt64.max)))  // beyond Int: a float, as JSON readers take it
+        XCTAssertEqual(v["c"], .int(7))
+        XCTAssertEqual(v["d"], .array([.int(1), .int(2)]))
+    }
+}

@@ -74,6 +74,8 @@ report forward 0 "$BIN" forward --json $HEADS $H/stage3.pth --inputs $H/goldens/
 report forward_clip 0 "$BIN" forward --json $H/goldens/hf_clip_tiny --inputs $H/goldens/hf_clip_tiny_embeds.safetensors -o "$T/c.safetensors"
 report ranks 0 "$BIN" ranks --json --quiet $HEADS $H/stage1.pth $H/stage2.pth $H/stage3.pth --intruders --threads 1
 report extract 0 "$BIN" extract --json --quiet $HEADS "$T/s3.safetensors" --base $H/stage3.pth --rank 4 -o "$T/adapter"
+report export_onnx 0 "$BIN" export --json --quiet $HEADS $H/stage3.pth -o "$T/m.onnx"
+report inspect_onnx 0 "$BIN" inspect --json --tensors "$T/m.onnx"
 report ground 0 "$BIN" ground --json $H/stage3.pth $HEADS Fixtures/pipeline/images/jpeg_coco.jpg "the man on the left"
 
 echo "reports: $pass passed, $fail failed"
