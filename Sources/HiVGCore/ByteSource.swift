@@ -36,7 +36,7 @@ public final class MappedFile: @unchecked Sendable {
         if fstat(fd, &st) != 0 { throw CoreError.io(path: path, detail: SystemErrorText.current) }
         switch st.st_mode & S_IFMT {
         case S_IFREG: break
-        case S_IFDIR: throw CoreError.io(path: path, detail: "is a folder, not a file")
+        case S_IFDIR: throw CoreError.io(path: path, detail: "is a directory, not a file")
         case S_IFIFO: throw CoreError.io(path: path, detail: "is a FIFO (named pipe), not a regular file")
         case S_IFCHR, S_IFBLK: throw CoreError.io(path: path, detail: "is a device, not a regular file")
         case S_IFSOCK: throw CoreError.io(path: path, detail: "is a socket, not a regular file")

@@ -25,6 +25,8 @@ expect() {
 contains() { if grep -qF -- "$2" <<<"$1"; then ok; else bad "$3: output lacks '$2'"; fi; }
 lacks()    { if grep -qF -- "$2" <<<"$1"; then bad "$3: output has '$2'"; else ok; fi; }
 # tty COLUMNS CMD…: runs CMD with stdout and stderr on a pseudo-terminal of COLUMNS columns; output in $T/tty.
+# Without util-linux's `script` (every Debian has it) the terminal checks cannot run: that is a failure.
+command -v script >/dev/null || { echo "messages: util-linux 'script' is needed for the terminal checks"; exit 1; }
 tty() {
   local cols=$1; shift
   COLUMNS=$cols script -qfec "stty cols $cols 2>/dev/null; $(printf '%q ' "$@")" /dev/null >"$T/tty" 2>&1
@@ -128,7 +130,7 @@ expect 1 "$BIN" merge $HEADS $H/stage3.pth -o "$T/y.safetensors" --emit-stages /
 lacks "$err" "Domain" "merge --emit-stages in /proc"
 contains "$err" "cannot create the --emit-stages folder: " "merge --emit-stages in /proc"
 expect 1 "$BIN" forward $HEADS $H/stage3.pth --inputs "$T" -o "$T/f.safetensors"
-contains "$err" "is a folder" "forward --inputs FOLDER"
+contains "$err" "is a directory, not a file" "forward --inputs FOLDER"
 expect 1 "$BIN" inspect "$T/no-such.safetensors"
 lacks "$err" "No such file" "inspect of a missing file (strerror's capitals)"
 if mkdir -p "$T/mnt-full" "$T/mnt-ro" && mount -t tmpfs -o size=64k tmpfs "$T/mnt-full" 2>/dev/null \

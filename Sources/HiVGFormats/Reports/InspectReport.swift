@@ -32,10 +32,20 @@ public struct InspectReport: Encodable, Sendable {
         public var nbytes: Int
     }
 
-    /// A top-level entry of a pickled container (value for scalars and records, else absent).
+    /// A top-level entry of a pickled container: its value as JSON (scalars and records as themselves,
+    /// anything else summarized) is made only when the report is encoded (the text report never needs it).
     public struct StructureEntry: Encodable, Sendable {
         public var key, type: String
-        public var value: HiVGCore.JSONValue?
+        public var pickle: PickleValue?
+
+        enum CodingKeys: String, CodingKey { case key, type, value }
+
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(key, forKey: .key)
+            try c.encode(type, forKey: .type)
+            if let pickle { try c.encode(InspectReport.json(pickle: pickle), forKey: .value) }
+        }
     }
 
     /// A GGUF key-value pair that is not a string (strings are in `metadata`).
@@ -94,7 +104,7 @@ public struct InspectReport: Encodable, Sendable {
         encoded = c.encoded.filter { filter?($0.name) ?? true }.map {
             Encoded(name: $0.name, encoding: $0.scheme, shape: $0.shape, nbytes: $0.source.byteCount)
         }
-        structure = InspectReport.structure(c).map { StructureEntry(key: $0.key, type: $0.type, value: $0.value.map(InspectReport.json(pickle:))) }
+        structure = InspectReport.structure(c).map { StructureEntry(key: $0.key, type: $0.type, pickle: $0.value) }
         config = c.configJSON.map { text in
             (try? JSONSerialization.jsonObject(with: Data(text.utf8))).map { HiVGCore.JSONValue(any: $0) } ?? .string(text)
         }
