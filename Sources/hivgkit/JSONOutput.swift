@@ -33,7 +33,8 @@ func printJSON<T: Encodable>(report head: T, streaming streamed: [StreamedMember
             if s.count == 0 { out += "[]"; continue }
             out += "["
             for j in 0 ..< s.count {
-                out += (j > 0 ? ",\n    " : "\n    ") + (try s.element(j)).rendered(pretty: true, indent: 2)
+                out += j > 0 ? ",\n    " : "\n    "
+                try s.element(j).append(to: &out, pretty: true, indent: 2)
                 flush()
             }
             out += "\n  ]"

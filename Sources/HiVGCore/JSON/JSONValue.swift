@@ -70,6 +70,11 @@ public indirect enum JSONValue: Equatable, Sendable {
         return out
     }
 
+    /// Appends the JSON text to `out` (as `rendered`, without a string of its own: a streamed listing).
+    public func append(to out: inout String, pretty: Bool = false, sortedKeys: Bool = true, indent: Int = 0) {
+        write(to: &out, indent: pretty ? indent : nil, sorted: sortedKeys)
+    }
+
     private func write(to out: inout String, indent: Int?, sorted: Bool) {
         switch self {
         case .null: out += "null"
@@ -89,7 +94,7 @@ public indirect enum JSONValue: Equatable, Sendable {
             out += "]"
         case let .object(members):
             if members.isEmpty { out += "{}"; return }
-            let ordered = sorted ? members.sorted { Array($0.0.utf8).lexicographicallyPrecedes(Array($1.0.utf8)) } : members
+            let ordered = sorted ? members.sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) } : members
             out += "{"
             for (i, (k, v)) in ordered.enumerated() {
                 if i > 0 { out += "," }
@@ -119,6 +124,12 @@ public indirect enum JSONValue: Equatable, Sendable {
 
     static func quote(_ s: String, into out: inout String) {
         out += "\""
+        // Most strings (names, dtypes) need no escape: appended whole, not scalar by scalar.
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0x7F }) {
+            out += s
+            out += "\""
+            return
+        }
         for u in s.unicodeScalars {
             switch u {
             case "\"": out += "\\\""

@@ -11,6 +11,15 @@ public struct InspectReport: Encodable, Sendable {
         public var nbytes: Int
         /// With `--hash`: SHA-256 of the contiguous little-endian bytes.
         public var sha256: String?
+
+        /// The record as `JSONValueEncoder` encodes it, built directly (a million of them are streamed by
+        /// `inspect --json`; Tests/cli/reports.sh checks that both spell the same document).
+        public var json: HiVGCore.JSONValue {
+            var m: [(String, HiVGCore.JSONValue)] = [("dtype", .string(dtype)), ("name", .string(name)), ("nbytes", .int(nbytes))]
+            if let sha256 { m.append(("sha256", .string(sha256))) }
+            m.append(("shape", .array(shape.map { .int($0) })))
+            return .object(m)
+        }
     }
 
     /// One prefix of the module tree.
@@ -18,6 +27,12 @@ public struct InspectReport: Encodable, Sendable {
         public var prefix: String
         public var tensors, parameters, bytes: Int
         public var dtypes: [String]
+
+        /// The record as `JSONValueEncoder` encodes it, built directly (streamed; see `TensorRecord.json`).
+        public var json: HiVGCore.JSONValue {
+            .object([("bytes", .int(bytes)), ("dtypes", .array(dtypes.map { .string($0) })), ("parameters", .int(parameters)),
+                     ("prefix", .string(prefix)), ("tensors", .int(tensors))])
+        }
     }
 
     /// A non-tensor entry of the state dict.
