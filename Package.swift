@@ -72,7 +72,7 @@ let package = Package(
         .testTarget(name: "HiVGSurgeryTests", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGTestSupport"]),
         .testTarget(name: "HiVGForwardTests", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward", "HiVGTestSupport"]),
         .testTarget(name: "HiVGPipelineTests", dependencies: ["HiVGCore", "HiVGFormats", "HiVGPipeline", "HiVGTestSupport"]),
-        .testTarget(name: "HiVGExportTests", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGExport", "HiVGTestSupport"]),
+        .testTarget(name: "HiVGExportTests", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward", "HiVGExport", "HiVGTestSupport"]),
         .testTarget(name: "HiVGGroundTests", dependencies: ["HiVGModel", "HiVGForward", "HiVGPipeline", "HiVGGround", "HiVGTestSupport"]),
         .testTarget(name: "HiVGReleaseTests", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGRelease", "HiVGTestSupport"]),
     ]

@@ -30,10 +30,10 @@ public final class MappedFile: @unchecked Sendable {
     public init(path: String) throws {
         self.path = path
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
-        if fd < 0 { throw CoreError.io(path: path, detail: String(cString: strerror(errno))) }
+        if fd < 0 { throw CoreError.io(path: path, detail: SystemErrorText.current) }
         defer { close(fd) }
         var st = stat()
-        if fstat(fd, &st) != 0 { throw CoreError.io(path: path, detail: String(cString: strerror(errno))) }
+        if fstat(fd, &st) != 0 { throw CoreError.io(path: path, detail: SystemErrorText.current) }
         switch st.st_mode & S_IFMT {
         case S_IFREG: break
         case S_IFDIR: throw CoreError.io(path: path, detail: "is a directory, not a file")
@@ -45,7 +45,7 @@ public final class MappedFile: @unchecked Sendable {
         count = Int(st.st_size)
         if count == 0 { base = nil; return }
         let p = mmap(nil, count, PROT_READ, MAP_PRIVATE, fd, 0)
-        if p == MAP_FAILED || p == nil { throw CoreError.io(path: path, detail: "mmap failed: \(String(cString: strerror(errno)))") }
+        if p == MAP_FAILED || p == nil { throw CoreError.io(path: path, detail: "cannot map the file: \(SystemErrorText.current)") }
         base = UnsafeRawPointer(p!)
         faultSlot = Faults.noteMapping(base: base!, count: count, path: path)
     }

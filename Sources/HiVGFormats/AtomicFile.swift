@@ -28,7 +28,6 @@ public final class AtomicFile {
     private let hiddenPath: String
     private var temporarySlot: Int32 = -1
     /// The name error messages give the file being written.
-    private var writingPath: String { temporaryPath ?? path }
 
     /// Writes smaller than `directWriteSize` are gathered in a buffer of this size.
     public static let bufferSize = 4 << 20
@@ -51,6 +50,7 @@ public final class AtomicFile {
         if name.isEmpty || name == "." || name == ".." {
             throw FormatError(.io, file: path, "not a file name")
         }
+        try AtomicFile.requireFolder(slash == nil ? "." : (dir.isEmpty ? "/" : dir), for: path)
         let prefix = slash == nil ? "" : dir + "/"
         hiddenPath = prefix + "." + name + ".tmp-\(getpid())"
         AtomicFile.removeStaleTemporaries(folder: slash == nil ? "." : (dir.isEmpty ? "/" : dir), name: name)
@@ -60,7 +60,7 @@ public final class AtomicFile {
         } else {
             let temporary = hiddenPath
             temporaryPath = temporary
-            fd = try FileSyscall.call("open", path: temporary) {
+            fd = try FileSyscall.call("open", path: path) {
                 // A stale temporary from a killed run with the same pid is removed (unlink does not follow
                 // links); the new one must not exist and must not be a link.
                 _ = unlink(temporary)
@@ -69,6 +69,17 @@ public final class AtomicFile {
             temporarySlot = Faults.noteTemporary(temporary)
         }
         buffer = .allocate(byteCount: AtomicFile.bufferSize, alignment: 16)
+    }
+
+    /// Refuses an output whose folder is missing or is not a folder, in those words (the temporary file's
+    /// open would otherwise fail naming the temporary).
+    static func requireFolder(_ folder: String, for path: String) throws {
+        var st = stat()
+        if stat(folder, &st) != 0 {
+            throw FormatError(.io, file: path, errno == ENOENT ? "output folder does not exist: \(folder)"
+                              : "cannot use the output folder \(folder): \(SystemErrorText.current)")
+        }
+        if st.st_mode & S_IFMT != S_IFDIR { throw FormatError(.io, file: path, "not a folder: \(folder)") }
     }
 
     /// Removes `.<name>.tmp-<pid>` files in `folder` whose process is gone: what a killed run of
@@ -139,7 +150,7 @@ public final class AtomicFile {
                     if errno == EINTR { continue }
                     // Not supported here (another filesystem, an old kernel): fall back to read + write.
                     if [EXDEV, ENOSYS, EINVAL, EOPNOTSUPP, EBADF].contains(errno) { inKernel = false; continue }
-                    throw FileSyscall.failure("copy_file_range", path: writingPath)
+                    throw FileSyscall.failure("copy_file_range", path: path)
                 }
                 let want = min(buffer.count, count - done)
                 let n = pread(source, buffer.baseAddress!, want, off_t(off))
@@ -169,10 +180,10 @@ public final class AtomicFile {
             try flush()
             var done = 0
             while done < bytes.count {
-                let n = try FileSyscall.count("pwrite", path: writingPath) {
+                let n = try FileSyscall.count("pwrite", path: path) {
                     bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress! + done, bytes.count - done, off_t(offset + done)) }
                 }
-                if n == 0 { throw FormatError(.io, file: writingPath, "pwrite: no progress") }
+                if n == 0 { throw FormatError(.io, file: path, "cannot write the output: the device accepts no more bytes") }
                 done += n
             }
         } catch {
@@ -188,12 +199,12 @@ public final class AtomicFile {
         try requireOpen()
         do {
             try flush()
-            _ = try FileSyscall.call("fsync", path: writingPath) { fsync(fd) }
+            _ = try FileSyscall.call("fsync", path: path) { fsync(fd) }
             if temporaryPath == nil { try linkIntoPlace() }
             // close is not retried on EINTR: Linux releases the descriptor either way.
             let closing = fd
             fd = -1
-            if close(closing) != 0 && errno != EINTR { throw FileSyscall.failure("close", path: writingPath) }
+            if close(closing) != 0 && errno != EINTR { throw FileSyscall.failure("close", path: path) }
             if let temporaryPath {
                 _ = try FileSyscall.call("rename", path: path) { rename(temporaryPath, path) }
                 Faults.forgetTemporary(temporarySlot)
@@ -215,7 +226,7 @@ public final class AtomicFile {
         _ = unlink(hidden)
         let slot = Faults.noteTemporary(hidden)
         defer { Faults.forgetTemporary(slot) }
-        if FileKernels.linkUnnamed(fd, to: hidden) != 0 { throw FileSyscall.failure("linkat", path: hidden) }
+        if FileKernels.linkUnnamed(fd, to: hidden) != 0 { throw FileSyscall.failure("linkat", path: path) }
         if rename(hidden, path) != 0 {
             let failure = FileSyscall.failure("rename", path: path)
             unlink(hidden)
@@ -251,10 +262,10 @@ public final class AtomicFile {
     private func writeAll(_ bytes: UnsafeRawBufferPointer) throws {
         var done = 0
         while done < bytes.count {
-            let n = try FileSyscall.count("write", path: writingPath) {
+            let n = try FileSyscall.count("write", path: path) {
                 systemWrite(fd, bytes.baseAddress! + done, bytes.count - done)
             }
-            if n == 0 { throw FormatError(.io, file: writingPath, "write: no progress") }
+            if n == 0 { throw FormatError(.io, file: path, "cannot write the output: the device accepts no more bytes") }
             done += n
             fileOffset += n
         }
@@ -290,7 +301,7 @@ private func systemWrite(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int {
 }
 
 /// The one place C calls of this module are checked: retries EINTR, turns -1 into
-/// `FormatError(.io)` with strerror.
+/// `FormatError(.io)` naming the output (never the temporary file) in plain words.
 fileprivate enum FileSyscall {
     static func call(_ what: String, path: String, _ body: () -> Int32) throws -> Int32 {
         while true {
@@ -311,6 +322,11 @@ fileprivate enum FileSyscall {
     }
 
     static func failure(_ what: String, path: String) -> FormatError {
-        FormatError(.io, file: path, "\(what): \(String(cString: strerror(errno)))")
+        let reason = SystemErrorText.current
+        switch what {
+        case "open": return FormatError(.io, file: path, "cannot create the output file: \(reason)")
+        case "rename", "linkat": return FormatError(.io, file: path, "cannot put the output in place: \(reason)")
+        default: return FormatError(.io, file: path, "cannot write the output: \(reason)")
+        }
     }
 }

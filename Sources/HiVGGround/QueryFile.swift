@@ -1,4 +1,5 @@
 import Foundation
+import HiVGCore
 
 /// `--shard I/N`: line j (counted from 0) belongs to shard (j mod N) + 1, so shards of one file are
 /// disjoint, cover it, and can run on different machines.
@@ -72,7 +73,7 @@ public enum QueryFile {
     static func readFile(_ path: String) throws -> Data {
         var st = stat()
         guard stat(path, &st) == 0 else {
-            throw GroundingError.badFile(file: path, detail: String(cString: strerror(errno)))
+            throw GroundingError.badFile(file: path, detail: SystemErrorText.current)
         }
         guard (st.st_mode & S_IFMT) == S_IFREG else { throw GroundingError.badFile(file: path, detail: "not a regular file") }
         guard Int(st.st_size) <= maxFileBytes else {

@@ -77,8 +77,7 @@ public enum AdapterWriter {
             throw FormatError(.io, file: dir, "exists and is not a folder (an adapter is a folder of files)")
         }
         do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
-            // Foundation's own text names no path and may be localized: say what can cause it.
-            throw FormatError(.io, file: dir, "cannot create the output folder (a part of the path is a file, or a folder on it is not writable)")
+            throw FormatError(.io, file: dir, "cannot create the folder: \(SystemErrorText.phrase(of: error))")
         }
         func file(_ name: String) -> String { (dir as NSString).appendingPathComponent(name) }
         try writeText((config(c).rendered(pretty: true)) + "\n", to: file("adapter_config.json"))

@@ -1,4 +1,5 @@
 import Foundation
+import HiVGCore
 
 /// A JSON config (`--config`, `config.json`, `adapter_config.json`) read with its types kept, so a key
 /// of the wrong type (heads as `4.0001` or `"6"`, alpha as a string) is refused naming the file, the
@@ -66,7 +67,7 @@ public struct ConfigJSON: Sendable {
         }
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: file)) } catch {
-            throw ModelError.inconsistent(file: file, detail: "cannot be read (\(error.localizedDescription))")
+            throw ModelError.inconsistent(file: file, detail: "cannot be read (\(SystemErrorText.phrase(of: error)))")
         }
         try self.init(data: data, file: file)
     }

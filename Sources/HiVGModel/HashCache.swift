@@ -105,17 +105,17 @@ public enum SourceHashCache {
     public static func describe(_ path: String, useCache: Bool, cacheDirectory: String? = directory) throws -> Provenance.Source {
         let name = (path as NSString).lastPathComponent
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw CoreError.io(path: path, detail: String(cString: strerror(errno))) }
+        guard fd >= 0 else { throw CoreError.io(path: path, detail: SystemErrorText.current) }
         defer { close(fd) }
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw CoreError.io(path: path, detail: String(cString: strerror(errno))) }
+        guard fstat(fd, &st) == 0 else { throw CoreError.io(path: path, detail: SystemErrorText.current) }
         let before = Key(st)
         if useCache, let hit = lookup(before, in: cacheDirectory) { return Provenance.Source(file: name, bytes: Int(st.st_size), sha256: hit) }
         let count = Int(st.st_size)
         var hex = SHA256.hex(UnsafeRawBufferPointer(start: nil, count: 0))
         if count > 0 {
             guard let p = mmap(nil, count, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
-                throw CoreError.io(path: path, detail: "mmap failed: \(String(cString: strerror(errno)))")
+                throw CoreError.io(path: path, detail: "cannot map the file: \(SystemErrorText.current)")
             }
             defer { munmap(p, count) }
             madvise(p, count, MADV_SEQUENTIAL)

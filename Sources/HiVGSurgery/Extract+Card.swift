@@ -11,9 +11,12 @@ extension ExtractedAdapter {
     }
 
     /// The dropped tensors counted by reason, most frequent first (ties by reason).
-    public var droppedByReason: [(reason: String, count: Int)] {
+    public var droppedByReason: [(reason: String, count: Int)] { Self.countedByReason(dropped.map(\.reason)) }
+
+    /// Reasons counted, most frequent first (ties by reason): the one order of the card and the report.
+    static func countedByReason(_ reasons: [String]) -> [(reason: String, count: Int)] {
         var counts: [String: Int] = [:]
-        for d in dropped { counts[d.reason, default: 0] += 1 }
+        for r in reasons { counts[r, default: 0] += 1 }
         return counts.map { ($0.key, $0.value) }.sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
     }
 

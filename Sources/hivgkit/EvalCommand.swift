@@ -10,15 +10,15 @@ struct EvalCommand: ParsableCommand {
         commandName: "eval",
         abstract: "Score a model on annotated expressions as HiVG scores it (accuracy at IoU ≥ 0.5, mean IoU).",
         discussion: """
-        --annotations FILE.jsonl: lines {"image": …, "text": …, "box": [x1, y1, x2, y2]} with the ground
-        truth in the photo's pixels (relative image paths against the file's folder). Each line is grounded
-        as `ground` does; the ground truth is mapped into the canvas as HiVG's eval transform maps it, the
-        prediction's corners clamped to [0, 1], and the IoU computed in float32 as HiVG's bbox_iou
-        (docs/grounding.md). A line that cannot be scored is counted as failed (not as a miss), reported,
+        --annotations FILE.jsonl: lines {"image": …, "text": …, "box": [x1, y1, x2, y2]} with the ground \
+        truth in the photo's pixels (relative image paths against the file's folder). Each line is grounded \
+        as `ground` does; the ground truth is mapped into the canvas as HiVG's eval transform maps it, the \
+        prediction's corners clamped to [0, 1], and the IoU computed in float32 as HiVG's bbox_iou \
+        (docs/grounding.md). A line that cannot be scored is counted as failed (not as a miss), reported, \
         and makes the exit status 1 at the end.
 
-        --shard I/N scores the lines j with j mod N = I − 1; -o writes the per-line results (JSON lines);
-        `eval --merge-results A.jsonl B.jsonl …` combines such files from all shards into the summary of
+        --shard I/N scores the lines j with j mod N = I − 1; -o writes the per-line results (JSON lines); \
+        `eval --merge-results A.jsonl B.jsonl …` combines such files from all shards into the summary of \
         the whole (refusing a line index seen twice).
         """)
 
@@ -94,7 +94,7 @@ struct EvalCommand: ParsableCommand {
             print("\(s.count) scored, \(s.correct) correct: accuracy \(String(format: "%.4f", s.accuracy)), "
                   + "mean IoU \(String(format: "%.4f", s.meanIoU))" + (s.failed > 0 ? ", \(s.failed) failed" : "")
                   + (output.map { " (per-line results → \($0))" } ?? ""))
-            for l in lines { if let e = l.error { FileHandle.standardError.write(Data("hivgkit: line \(l.index + 1): \(TerminalText.escaped(e, limit: 400))\n".utf8)) } }
+            for l in lines { if let e = l.error { Console.note("hivgkit: line \(l.index + 1): \(TerminalText.escaped(e, limit: 400))") } }
         }
         if s.failed > 0 { throw ExitCode(1) }
     }

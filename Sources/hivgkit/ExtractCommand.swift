@@ -44,27 +44,8 @@ struct ExtractCommand: ParsableCommand {
                                             mergedSources: try Provenance.describe(m.source.files), tool: "hivgkit \(HiVGKitVersion.string)")
             contents.metadata = ["format": "pt", "hivgkit.extracted_from": (merged as NSString).lastPathComponent]
             try AdapterWriter.write(contents, to: output)
-            let energy = adapter.energyKept
-            if out.json {
-                let records: [[String: Any]] = adapter.factors.map { ["name": $0.linear, "energy_kept": $0.energyKept, "delta_norm": $0.deltaNorm] }
-                try printJSON(["output": output, "rank": rank, "linears": records, "min_energy_kept": energy.min,
-                               "modules_to_save": adapter.modulesToSave, "base_lora_linears": adapter.baseLoRALinears,
-                               "dropped": adapter.dropped.map { ["name": $0.name, "reason": $0.reason] }])
-            } else {
-                print("extracted rank-\(rank) LoRA for \(adapter.factors.count) linears → \(output) (alpha = r, scaling 1)")
-                print(String(format: "energy kept: min %.6f, mean %.6f", energy.min, energy.mean))
-                if adapter.baseLoRALinears > 0 {
-                    print("note: the base carries LoRA of its own (\(adapter.baseLoRALinears) linears); the adapter is relative to its "
-                        + "weights without it (pass `hivgkit merge BASE`'s output as --base to extract against the base as it runs)")
-                }
-                if !adapter.modulesToSave.isEmpty {
-                    print("modules_to_save (saved whole): " + adapter.modulesToSave.joined(separator: ", "))
-                }
-                if !adapter.dropped.isEmpty {
-                    print("not in the adapter (differ from the base; names in README.md and --json): "
-                        + adapter.droppedByReason.map { "\($0.count) × \($0.reason)" }.joined(separator: "; "))
-                }
-            }
+            let report = ExtractReport(output: output, rank: rank, adapter: adapter)
+            if out.json { try printJSON(report: report) } else { Console.print(report.lines()) }
         }
     }
 }

@@ -11,17 +11,17 @@ struct GroundCommand: ParsableCommand {
         commandName: "ground",
         abstract: "Find the box an expression refers to in a photo (HiVG's own eval pipeline, end to end).",
         discussion: """
-        The photo is decoded as Pillow's Image.open(p).convert("RGB") (EXIF orientation ignored unless
-        --exif-transpose), letterboxed at the model's input size (its config's image size), the text
-        lower-cased and tokenized as HiVG's clip.tokenize, and the model run at B = 1. Prints `box`
-        [x1, y1, x2, y2] in the photo's pixels and `pred_box` [cx, cy, w, h] in the canvas as the model
-        gives it (docs/grounding.md). --draw writes the photo with the box as PNG; no label is drawn (no
+        The photo is decoded as Pillow's Image.open(p).convert("RGB") (EXIF orientation ignored unless \
+        --exif-transpose), letterboxed at the model's input size (its config's image size), the text \
+        lower-cased and tokenized as HiVG's clip.tokenize, and the model run at B = 1. Prints `box` \
+        [x1, y1, x2, y2] in the photo's pixels and `pred_box` [cx, cy, w, h] in the canvas as the model \
+        gives it (docs/grounding.md). --draw writes the photo with the box as PNG; no label is drawn (no \
         font is bundled).
 
-        Batch: --batch QUERIES.jsonl (lines {"image": …, "text": …}; relative paths against the file's
-        folder) loads the model once and decodes the next photos while the model runs. Results are JSON
-        lines in input order, each with `index` (the line, from 0) and `box` + `pred_box` or `error`. A bad
-        line or image is reported in its result line and the run goes on; exit status 1 at the end if any
+        Batch: --batch QUERIES.jsonl (lines {"image": …, "text": …}; relative paths against the file's \
+        folder) loads the model once and decodes the next photos while the model runs. Results are JSON \
+        lines in input order, each with `index` (the line, from 0) and `box` + `pred_box` or `error`. A bad \
+        line or image is reported in its result line and the run goes on; exit status 1 at the end if any \
         line failed. --shard I/N runs the lines j with j mod N = I − 1.
         """)
 
@@ -83,112 +83,28 @@ struct GroundCommand: ParsableCommand {
         let photo = try ImageDecoder.decode(path: image, options: decode)
         let r = try grounder.ground(try grounder.prepare(image: photo, text: text, file: image))
         if let draw { try BoxDrawing.writePNG(r.box, on: photo, to: draw) }
-        let report = GroundReport(model: modelPath, image: image, text: text, box: r.box, predBox: r.predBox, geometry: r.geometry, drawn: draw)
-        if out.json {
-            try printJSON(report: report)
-        } else {
-            func f(_ v: [Double], _ fmt: String) -> String { v.map { String(format: fmt, $0) }.joined(separator: ", ") }
-            print("box [x1, y1, x2, y2] = [\(f(r.box, "%.2f"))] px in \(r.geometry.width)×\(r.geometry.height)")
-            print("pred_box [cx, cy, w, h] = [\(f(r.predBox, "%.6f"))] in the \(r.geometry.size)×\(r.geometry.size) canvas")
-            if let draw { print("drawn → \(draw)") }
-        }
+        let report = GroundReport(model: modelPath, image: image, text: text, result: r, drawn: draw)
+        if out.json { try printJSON(report: report) } else { Console.print(report.lines()) }
     }
 
     private func runBatch(_ grounder: Grounder, file: String, decode: DecodeOptions, loadSeconds: Double) throws {
         let spec = shard.flatMap(ShardSpec.init) ?? .all
         let lines = try QueryFile.read(path: file, shard: spec)
         let progress = Progress(label: "ground", total: lines.count, quiet: out.quiet || output == nil)
-        var text = "", failed = 0, prepare = 0.0, forward = 0.0, cpu = PrepareTimes()
-        let t0 = Date()
-        try BatchRunner(grounder: grounder, decode: decode).run(lines) { o in
-            let line = BatchLineResult(o)
-            if line.error != nil { failed += 1 }
-            prepare += o.prepareSeconds; forward += o.forwardSeconds; cpu = cpu + o.prepareCPU
-            let rendered = try JSONValueEncoder.render(line) + "\n"
-            if output == nil { FileHandle.standardOutput.write(Data(rendered.utf8)) } else { text += rendered }
-            progress.advance(item: o.line.image ?? "")
-        }
+        // Results go to stdout as they come, or into the -o file at the end (written atomically).
+        var text = ""
+        var report = try BatchRunner(grounder: grounder, decode: decode).runAll(
+            lines, model: modelPath, queries: file, shard: spec, output: output,
+            emit: { if output == nil { FileHandle.standardOutput.write(Data($0.utf8)) } else { text += $0 } },
+            progress: { progress.advance(item: $0) })
+        report.loadSeconds = loadSeconds
         progress.finish()
-        let seconds = Date().timeIntervalSince(t0)
         if let output {
             let f = try AtomicFile(path: output)
             try f.write(Array(text.utf8))
             try f.commit()
         }
-        let report = BatchReport(model: modelPath, queries: file, shard: spec.description, count: lines.count, failed: failed, output: output,
-                                 seconds: seconds, prepareSeconds: prepare, forwardSeconds: forward, loadSeconds: loadSeconds,
-                                 prepareCPU: PrepareCPUReport(cpu))
-        if out.json {
-            try printJSON(report: report)
-        } else if !out.quiet {
-            let msg = "ground: \(lines.count) lines (shard \(spec)), \(failed) failed, "
-                + String(format: "%.2f s (forward %.2f s, decode+resize+tokenize %.2f s overlapped)", seconds, forward, prepare)
-                + (output.map { " → \($0)" } ?? "") + "\n"
-            FileHandle.standardError.write(Data(msg.utf8))
-        }
-        if failed > 0 { throw ExitCode(1) }
-    }
-}
-
-/// `ground --json` on one photo.
-struct GroundReport: Codable {
-    let model, image, text: String
-    let box, predBox: [Double]
-    let geometry: LetterboxGeometry
-    let drawn: String?
-
-    enum CodingKeys: String, CodingKey {
-        case model, image, text, box, geometry, drawn
-        case predBox = "pred_box"
-    }
-}
-
-/// `ground --batch … --json`: the run's summary.
-struct BatchReport: Codable {
-    let model, queries, shard: String
-    let count, failed: Int
-    let output: String?
-    let seconds, prepareSeconds, forwardSeconds, loadSeconds: Double
-    let prepareCPU: PrepareCPUReport
-
-    enum CodingKeys: String, CodingKey {
-        case model, queries, shard, count, failed, output, seconds
-        case prepareSeconds = "prepare_seconds", forwardSeconds = "forward_seconds", loadSeconds = "load_seconds"
-        case prepareCPU = "prepare_cpu_seconds"
-    }
-}
-
-/// CPU seconds of the batch's preparation steps, summed over its lines (the producer thread's own time).
-struct PrepareCPUReport: Codable {
-    let decode, letterbox, tokenize: Double
-    init(_ t: PrepareTimes) { decode = t.decode; letterbox = t.letterbox; tokenize = t.tokenize }
-}
-
-/// Turns the pipeline's and the forward pass's errors into a message on stderr and exit status 1.
-func groundingErrors(_ body: () throws -> Void) throws {
-    do {
-        try body()
-    } catch let e as CustomStringConvertible & Error
-        where e is ImageError || e is TokenizerError || e is ForwardError || e is GroundingError {
-        FileHandle.standardError.write(Data(("hivgkit: error: " + TerminalText.escaped(e.description, limit: 4000) + "\n").utf8))
-        throw ExitCode(1)
-    }
-}
-
-/// Options `ground` and `eval` share: how photos are decoded and how the forward pass runs.
-struct GroundingOptionGroup: ParsableArguments {
-    @Flag(name: .customLong("exif-transpose"), help: "Apply the EXIF Orientation tag first (HiVG's own pipeline does not).")
-    var exifTranspose = false
-
-    @Option(help: "Worker threads of the forward pass (default: all cores).")
-    var threads: Int?
-
-    @Option(help: ArgumentHelp("q8_0-stored linears: auto, decoded (F32), int8.", valueName: "auto|decoded|int8"))
-    var weights: WeightsChoice = .auto
-
-    var decode: DecodeOptions { DecodeOptions(applyEXIFOrientation: exifTranspose) }
-
-    func validate() throws {
-        if let threads, threads <= 0 { throw ValidationError("--threads must be positive") }
+        if out.json { try printJSON(report: report) } else if !out.quiet { Console.note(report.line) }
+        if report.failed > 0 { throw ExitCode(1) }
     }
 }

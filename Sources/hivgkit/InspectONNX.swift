@@ -26,10 +26,7 @@ struct InspectONNX {
                 }
             }
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                FileHandle.standardOutput.write(try encoder.encode(summary))
-                FileHandle.standardOutput.write(Data("\n".utf8))
+                try printJSON(report: summary)
             } else {
                 print(text(summary))
             }
@@ -49,7 +46,7 @@ struct InspectONNX {
         lines.append("outputs:")
         lines += s.outputs.map(value)
         lines.append("")
-        lines.append("\(s.initializerCount) initializers, \(humanBytes(s.initializerBytes))"
+        lines.append("\(s.initializerCount) initializers, \(ReportText.bytes(s.initializerBytes))"
             + (s.externalDataFiles.isEmpty ? "" : " (external data: " + s.externalDataFiles.joined(separator: ", ") + ")"))
         lines.append("\(s.nodeCount) nodes: " + s.opCounts.map { "\($0.op) ×\($0.count)" }.joined(separator: ", "))
         if !s.metadata.isEmpty {

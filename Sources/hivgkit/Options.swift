@@ -58,11 +58,4 @@ enum WeightsChoice: String, ExpressibleByArgument, CaseIterable {
         case .int8: return .int8
         }
     }
-
-    /// What ran, for reports: the path and how many linears took the int8 GEMM.
-    static func describe(_ m: ForwardModel) -> String {
-        m.int8Linears.isEmpty ? "decoded (F32 GEMM)"
-            : "int8 GEMM on \(m.int8Linears.count) q8_0 linears (activations quantized to q8_0 per row; "
-            + (PackedGEMM.int8UsesVNNI ? "AVX-512 VNNI" : "portable loop") + ")"
-    }
 }

@@ -9,10 +9,10 @@ struct PreprocessCommand: ParsableCommand {
         commandName: "preprocess",
         abstract: "Turn a photo into the tensors HiVG's eval pipeline feeds the model (no model needed).",
         discussion: """
-        Decodes the JPEG or PNG as Pillow's Image.open(p).convert("RGB") does (EXIF orientation ignored
-        unless --exif-transpose), resizes the long side to N with Pillow's bilinear filter, normalizes with
-        the ImageNet mean/std and pads to an N×N canvas as HiVG's NormalizeAndPad does. Writes pixel_values
-        F32 (1,3,N,N) and pixel_mask U8 (1,N,N; 1 = padding), the inputs `forward` reads. --json prints the
+        Decodes the JPEG or PNG as Pillow's Image.open(p).convert("RGB") does (EXIF orientation ignored \
+        unless --exif-transpose), resizes the long side to N with Pillow's bilinear filter, normalizes with \
+        the ImageNet mean/std and pads to an N×N canvas as HiVG's NormalizeAndPad does. Writes pixel_values \
+        F32 (1,3,N,N) and pixel_mask U8 (1,N,N; 1 = padding), the inputs `forward` reads. --json prints the \
         photo's place in the canvas: width, height, ratio, resized_width, resized_height, left, top, size.
         """)
 
@@ -56,7 +56,7 @@ struct PreprocessCommand: ParsableCommand {
                           + "in \(g.size)×\(g.size), ratio \(g.ratio) → \(output)")
                 }
             } catch let e as ImageError {
-                FileHandle.standardError.write(Data(("hivgkit: error: " + e.description + "\n").utf8))
+                Console.error(e.description)
                 throw ExitCode(1)
             }
         }

@@ -15,39 +15,39 @@ func reportingErrors(_ body: () throws -> Void) throws {
     do {
         try body()
     } catch let e as CustomStringConvertible & Error where dataErrors.contains(where: { $0 == type(of: e) }) {
-        FileHandle.standardError.write(Data(("hivgkit: error: " + TerminalText.escaped(e.description, limit: 4000) + "\n").utf8))
+        Console.error(e.description)
         throw ExitCode(1)
     }
 }
 
-/// Prints a JSON document with sorted keys (stable output) through the one JSON writer: floats stay
-/// floats (`JSONValue`).
-func printJSON(_ object: Any) throws {
-    printJSON(JSONValue(any: object))
-}
+/// What the commands write for a person: stdout lines, and stderr messages that first clear a progress
+/// line on screen (a message never lands after a half-drawn bar).
+enum Console {
+    /// Prints report lines on stdout.
+    static func print(_ lines: [String]) {
+        Progress.clearLine()
+        for l in lines { Swift.print(l) }
+    }
 
-/// Prints a typed report as JSON (sorted keys, floats kept floats).
-func printJSON<T: Encodable>(report: T) throws {
-    printJSON(try JSONValueEncoder().encode(report))
-}
+    /// `hivgkit: error: MESSAGE` on stderr (control characters escaped, cut at 4000 characters).
+    static func error(_ message: String, prefix: String = "error") {
+        Progress.clearLine()
+        FileHandle.standardError.write(Data(("hivgkit: \(prefix): " + TerminalText.escaped(message, limit: 4000) + "\n").utf8))
+    }
 
-func printJSON(_ value: JSONValue) {
-    FileHandle.standardOutput.write(Data((value.rendered(pretty: true) + "\n").utf8))
-}
+    /// A line on stderr that is not an error (timings, batch summaries).
+    static func note(_ message: String) {
+        Progress.clearLine()
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+    }
 
-/// `1.2 MB`-style sizes.
-func humanBytes(_ n: Int) -> String {
-    let units = ["B", "KB", "MB", "GB", "TB"]
-    var v = Double(n)
-    var i = 0
-    while v >= 1000 && i < units.count - 1 { v /= 1000; i += 1 }
-    if i == 0 { return "\(n) B" }
-    return (oneDecimal(v) ?? String(format: "%.1f", v)) + " " + units[i]
-}
-
-/// `213.2M`-style counts.
-func humanCount(_ n: Int) -> String {
-    if n < 1_000 { return String(n) }
-    let v = n >= 1_000_000 ? Double(n) / 1e6 : Double(n) / 1e3
-    return (oneDecimal(v) ?? String(format: "%.1f", v)) + (n >= 1_000_000 ? "M" : "K")
+    /// Columns of the terminal on stdout, or nil when stdout is not a terminal (a pipe or a file: text
+    /// is never cut there). `COLUMNS` overrides the terminal's own width.
+    static var terminalWidth: Int? {
+        guard isatty(STDOUT_FILENO) != 0 else { return nil }
+        if let c = ProcessInfo.processInfo.environment["COLUMNS"].flatMap(Int.init), c > 0 { return c }
+        var w = winsize()
+        if ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &w) == 0, w.ws_col > 0 { return Int(w.ws_col) }
+        return 80
+    }
 }

@@ -10,6 +10,7 @@ struct TokenizeCommand: ParsableCommand {
         Each TEXT is lower-cased as Python's str.lower() does, then tokenized as \
         clip.tokenize(text, context_length=77, truncate=True) does it: ftfy clean-up (without mojibake \
         repair), HTML entities, whitespace, CLIP's BPE. Put `--` before texts that start with a dash.
+
         Text output: per phrase, the ids up to the end token and their token spellings as CLIP's \
         vocabulary writes them (bytes mapped by bytes_to_unicode, </w> at word ends). With --json, \
         stdout is exactly {"input_ids": [[…77 ids…], …]}, one row per text, in order.
@@ -28,12 +29,12 @@ struct TokenizeCommand: ParsableCommand {
     func run() throws {
         let tokenizer: CLIPTokenizer
         do { tokenizer = try CLIPTokenizer.bundled() } catch {
-            FileHandle.standardError.write(Data("hivgkit: error: \(error)\n".utf8))
+            Console.error("\(error)")
             throw ExitCode(1)
         }
         let rows: [[Int32]]
         do { rows = try tokenizer.tokenize(texts) } catch {
-            FileHandle.standardError.write(Data("hivgkit: error: \(error)\n".utf8))
+            Console.error("\(error)")
             throw ExitCode(1)
         }
         var out = ""

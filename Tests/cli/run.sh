@@ -173,7 +173,7 @@ contains "$err" "input_ids"
 expect 0 "$BIN" verify $HEADS $H/stage3.pth $T/a.safetensors --samples 2
 contains "$out" "PASS"
 expect 0 "$BIN" merge $HEADS $H/stage3.pth -o $T/v.safetensors --verify --quiet
-contains "$out" "\"pass\":true"
+contains "$out" "verify: PASS"
 # A q8_0 export: --weights int8 keeps its q8_0 linears for the int8 GEMM, decoded gives the file's values;
 # both near the goldens of the F32 source, and verify --weights int8 within the q8_0 gate.
 expect 0 "$BIN" forward $T/q8.hivgw --inputs $H/goldens/stage3.safetensors -o $T/q8i.safetensors --json --weights int8
@@ -239,5 +239,7 @@ source Tests/cli/release.sh
 
 bash Tests/cli/hardening.sh "$BIN" && ok || bad "issue 20 hardening checks (Tests/cli/hardening.sh)"
 bash Tests/cli/hardening_model.sh "$BIN" && ok || bad "issue 20 model-layer checks (Tests/cli/hardening_model.sh)"
+bash Tests/cli/messages.sh "$BIN" && ok || bad "issue 17 messages and help (Tests/cli/messages.sh)"
+bash Tests/cli/reports.sh "$BIN" && ok || bad "--json reports as recorded before the typed reports (Tests/cli/reports.sh)"
 echo "cli: $pass passed, $fail failed"
 [ "$fail" = 0 ]

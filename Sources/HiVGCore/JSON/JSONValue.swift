@@ -61,12 +61,18 @@ public indirect enum JSONValue: Equatable, Sendable {
         return members.first { $0.0 == key }?.1
     }
 
-    /// The JSON text: `pretty` indents by two spaces; `sortedKeys` orders members by key (byte order).
-    /// Non-finite doubles, which JSON cannot hold, are written as the strings "nan", "inf", "-inf".
-    public func rendered(pretty: Bool = false, sortedKeys: Bool = true) -> String {
+    /// The JSON text: `pretty` indents by two spaces, starting at `indent` levels (a value written inside
+    /// a document being streamed); `sortedKeys` orders members by key (byte order). Non-finite doubles,
+    /// which JSON cannot hold, are written as the strings "nan", "inf", "-inf".
+    public func rendered(pretty: Bool = false, sortedKeys: Bool = true, indent: Int = 0) -> String {
         var out = ""
-        write(to: &out, indent: pretty ? 0 : nil, sorted: sortedKeys)
+        write(to: &out, indent: pretty ? indent : nil, sorted: sortedKeys)
         return out
+    }
+
+    /// Appends the JSON text to `out` (as `rendered`, without a string of its own: a streamed listing).
+    public func append(to out: inout String, pretty: Bool = false, sortedKeys: Bool = true, indent: Int = 0) {
+        write(to: &out, indent: pretty ? indent : nil, sorted: sortedKeys)
     }
 
     private func write(to out: inout String, indent: Int?, sorted: Bool) {
@@ -88,7 +94,7 @@ public indirect enum JSONValue: Equatable, Sendable {
             out += "]"
         case let .object(members):
             if members.isEmpty { out += "{}"; return }
-            let ordered = sorted ? members.sorted { Array($0.0.utf8).lexicographicallyPrecedes(Array($1.0.utf8)) } : members
+            let ordered = sorted ? members.sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) } : members
             out += "{"
             for (i, (k, v)) in ordered.enumerated() {
                 if i > 0 { out += "," }
@@ -118,6 +124,12 @@ public indirect enum JSONValue: Equatable, Sendable {
 
     static func quote(_ s: String, into out: inout String) {
         out += "\""
+        // Most strings (names, dtypes) need no escape: appended whole, not scalar by scalar.
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0x7F }) {
+            out += s
+            out += "\""
+            return
+        }
         for u in s.unicodeScalars {
             switch u {
             case "\"": out += "\\\""

@@ -52,6 +52,17 @@ public struct JSONValueEncoder {
         case let v as Bool: b.value = .bool(v)
         case let v as String: b.value = .string(v)
         case let v as Int: b.value = .int(v)
+        // Fixed-width integers (a raw value such as ONNX's Int32 element types): their own `encode(to:)`
+        // asks a single-value container to encode themselves, which would land back here forever.
+        case let v as Int8: b.value = .int(Int(v))
+        case let v as Int16: b.value = .int(Int(v))
+        case let v as Int32: b.value = .int(Int(v))
+        case let v as Int64: b.value = .int(Int(v))
+        case let v as UInt8: b.value = .int(Int(v))
+        case let v as UInt16: b.value = .int(Int(v))
+        case let v as UInt32: b.value = .int(Int(v))
+        case let v as UInt64: b.value = Int(exactly: v).map { .int($0) } ?? .double(Double(v))
+        case let v as UInt: b.value = Int(exactly: v).map { .int($0) } ?? .double(Double(v))
         case let v as JSONValue: b.value = v
         default:
             try value.encode(to: Writer(box: b, codingPath: path))

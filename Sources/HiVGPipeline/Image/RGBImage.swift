@@ -1,4 +1,5 @@
 import Foundation
+import HiVGCore
 
 /// An 8-bit RGB raster, rows top to bottom, pixels interleaved R, G, B (Pillow's "RGB" mode).
 public struct RGBImage: Sendable, Equatable {
@@ -49,7 +50,7 @@ public enum ImageDecoder {
         } catch let e as ImageError {
             throw e
         } catch {
-            throw ImageError.unreadable(file: path, reason: (error as NSError).localizedDescription)
+            throw ImageError.unreadable(file: path, reason: SystemErrorText.phrase(of: error))
         }
         return try decode(bytes: bytes, name: path, options: options)
     }

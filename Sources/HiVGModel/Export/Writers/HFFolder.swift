@@ -69,10 +69,10 @@ enum HFFolder {
         }
         let parent = (dir as NSString).deletingLastPathComponent
         if !parent.isEmpty && !fm.fileExists(atPath: parent) {
-            throw FormatError(.io, file: dir, "the folder it goes in does not exist: \(parent)")
+            throw FormatError(.io, file: dir, "output folder does not exist: \(parent)")
         }
         do { try fm.createDirectory(atPath: dir, withIntermediateDirectories: false) } catch {
-            throw FormatError(.io, file: dir, "cannot create the output folder")
+            throw FormatError(.io, file: dir, "cannot create the output folder: \(SystemErrorText.phrase(of: error))")
         }
     }
 

@@ -1,27 +1,30 @@
 import Foundation
 import HiVGCore
-import HiVGFormats
 
 /// `check` of a GGUF file. GGUF has no checksums, so "sound" is what ggml's loader relies on: the
 /// reader's structural checks (KV types, tensor infos, shapes against their ggml types, offsets inside
 /// the data section, no overlaps), then the layout ggml insists on — each tensor's data at the running
 /// aligned offset in info order (ggml refuses any other offset) — zero padding between tensors, and
 /// nothing after the last tensor but its padding.
-struct GGUFCheck {
-    struct Finding: Sendable {
-        var tensor: String?
-        var offset: Int?
-        var message: String
+public struct GGUFCheck: Sendable {
+    /// One layout finding: the tensor and file offset where known.
+    public struct Finding: Sendable {
+        public var tensor: String?
+        public var offset: Int?
+        public var message: String
     }
 
-    var file: GGUFFile
-    var findings: [Finding] = []
-    var dataBytes = 0
+    /// The file as read.
+    public var file: GGUFFile
+    public var findings: [Finding] = []
+    /// Bytes of tensor data checked.
+    public var dataBytes = 0
 
-    var ok: Bool { findings.isEmpty }
+    /// No finding.
+    public var ok: Bool { findings.isEmpty }
 
     /// Reads and checks `path`; a structural error of the reader is thrown as it is (it names the offset).
-    static func run(path: String) throws -> GGUFCheck {
+    public static func run(path: String) throws -> GGUFCheck {
         let gguf = try GGUFReader.read(path: path)
         var check = GGUFCheck(file: gguf)
         let mapped: MappedFile
@@ -54,7 +57,7 @@ struct GGUFCheck {
     }
 
     /// Tensor counts by ggml type, most frequent first (`F32 200, Q8_0 369`).
-    var typeSummary: String {
+    public var typeSummary: String {
         var by: [String: Int] = [:]
         for t in file.tensors { by[t.type.name, default: 0] += 1 }
         return by.sorted { $0.value > $1.value || ($0.value == $1.value && $0.key < $1.key) }.map { "\($0.key) \($0.value)" }

@@ -1,0 +1,47 @@
+import Foundation
+import HiVGCore
+
+/// Prints a typed report as one JSON document (sorted keys, floats kept floats) through the one JSON
+/// writer (`JSONValueEncoder` → `JSONValue`).
+func printJSON<T: Encodable>(report: T) throws {
+    FileHandle.standardOutput.write(Data((try JSONValueEncoder().encode(report).rendered(pretty: true) + "\n").utf8))
+}
+
+/// A member of a report written one element at a time (`printJSON(report:streaming:)`).
+struct StreamedMember {
+    var key: String
+    var count: Int
+    var element: (Int) throws -> JSONValue
+}
+
+/// Prints a report whose listings can hold a million records (`inspect`): `head` is encoded whole,
+/// then each `streamed` member takes its key's place and is written element by element, flushed to
+/// stdout every megabyte, so the listing is never whole in memory (as a `JSONValue` tree or as text).
+/// Same document as `printJSON(report:)` would write.
+func printJSON<T: Encodable>(report head: T, streaming streamed: [StreamedMember]) throws {
+    guard case let .object(members) = try JSONValueEncoder().encode(head) else { return try printJSON(report: head) }
+    var out = "{"
+    func flush(_ force: Bool = false) {
+        guard force || out.utf8.count >= 1 << 20 else { return }
+        FileHandle.standardOutput.write(Data(out.utf8))
+        out = ""
+    }
+    let keys = Set(members.map(\.0)).union(streamed.map(\.key)).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+    for (i, key) in keys.enumerated() {
+        out += (i > 0 ? ",\n  " : "\n  ") + JSONValue.string(key).rendered() + ": "
+        if let s = streamed.first(where: { $0.key == key }) {
+            if s.count == 0 { out += "[]"; continue }
+            out += "["
+            for j in 0 ..< s.count {
+                out += j > 0 ? ",\n    " : "\n    "
+                try s.element(j).append(to: &out, pretty: true, indent: 2)
+                flush()
+            }
+            out += "\n  ]"
+        } else if let v = members.first(where: { $0.0 == key })?.1 {
+            out += v.rendered(pretty: true, indent: 1)
+        }
+    }
+    out += keys.isEmpty ? "}\n" : "\n}\n"
+    flush(true)
+}
