@@ -75,7 +75,8 @@ struct InspectRun {
         }
         try reportingErrors {
             let c = try CheckpointReader.read(path, options: readOptions)
-            let listed = c.graph.entries.filter { e in filter.map { fnmatch($0, e.name, 0) == 0 } ?? true }
+            // Without a filter, no second list (a quarter million entries cost ~14 MB a list).
+            let listed = filter.map { f in c.graph.entries.filter { fnmatch(f, $0.name, 0) == 0 } } ?? c.graph.entries
             var hashes: [String: String] = [:]
             if hash {
                 let progress = Progress(label: "hashing", total: listed.reduce(0) { $0.saturatingAdd($1.tensor.nbytes) }, quiet: quiet)

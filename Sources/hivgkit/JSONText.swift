@@ -69,6 +69,7 @@ struct JSONText {
             bytes.append(contentsOf: JSONValue.double(d).rendered().utf8)
         }
         else if t == [String: Any].self { try object(v as! [String: Any], indent: indent) }
+        else if t == [String: String].self { try object(v as! [String: String], indent: indent) }  // metadata: streamed too
         else if t == [[String: Any]].self { try array((v as! [[String: Any]]).lazy.map { $0 as Any }, indent: indent) }
         else if t == [Any].self { try array(v as! [Any], indent: indent) }
         else if t == [Int].self { try array((v as! [Int]).lazy.map { $0 as Any }, indent: indent) }
@@ -99,7 +100,7 @@ struct JSONText {
         bytes.append(0x5D)
     }
 
-    private mutating func object(_ d: [String: Any], indent: Int) throws {
+    private mutating func object<V>(_ d: [String: V], indent: Int) throws {
         if d.isEmpty { raw("{}"); return }
         bytes.append(0x7B)
         for (k, key) in d.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
@@ -107,7 +108,8 @@ struct JSONText {
             newline(indent + 1)
             string(key)
             raw(" : ")
-            try value(d[key]!, indent: indent + 1)
+            try value(d[key]! as Any, indent: indent + 1)
+            if streaming && bytes.count >= JSONText.chunk { flush() }
         }
         newline(indent)
         bytes.append(0x7D)
