@@ -62,7 +62,7 @@ let package = Package(
             "HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward", "HiVGExport", "HiVGPipeline", "HiVGGround", "HiVGRelease",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .executableTarget(name: "hivgkit-bench", dependencies: ["HiVGCore", "HiVGFormats"]),
+        .executableTarget(name: "hivgkit-bench", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGForward"]),
         // Fixture paths and manifests shared by the test targets (imports XCTest, so no product includes it).
         .target(name: "HiVGTestSupport", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel"], path: "Tests/HiVGTestSupport"),
         // One test target per library module: each test file lives in the target of the highest module it uses.

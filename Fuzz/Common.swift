@@ -1,4 +1,4 @@
-// Shared by the three libFuzzer targets (built by scripts/fuzz.sh, not by SwiftPM).
+// Shared by the libFuzzer targets (built by scripts/fuzz.sh, not by SwiftPM).
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -62,4 +62,25 @@ func fuzzCheckNoRefusedRecords(_ root: PickleValue) {
         default: break
         }
     }
+}
+
+/// Dequantizes a block-quantized tensor the way the model layer does when its scheme is one we
+/// decode and its bytes are exactly what the shape needs in that scheme (a manifest may state another
+/// layout under a known scheme name; the model layer refuses those). Above `fuzzMaxTensorBytes` of
+/// output, only the bytes are read.
+func fuzzDequantize(_ name: String, scheme: QuantScheme?, shape: [Int], source: any ByteSource) {
+    guard let scheme, let n = Tensor.checkedCount(shape), n > 0 else { return }
+    let cols = shape.last ?? 1, rows = n / max(cols, 1)
+    do {
+        try source.withBytes { raw in
+            var x: UInt8 = 0
+            for b in raw { x ^= b }
+            fuzzSink ^= x
+            guard scheme.fits(rowLength: cols), raw.count == scheme.byteCount(rows: rows, cols: cols),
+                  n * 4 <= fuzzMaxTensorBytes else { return }
+            let v = Quantizer.dequantize(raw, rows: rows, cols: cols, scheme: scheme)
+            precondition(v.count == n, "\(name): \(v.count) values of \(n)")
+            fuzzSink ^= UInt8(truncatingIfNeeded: v.count)
+        }
+    } catch {}
 }

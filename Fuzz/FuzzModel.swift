@@ -10,9 +10,13 @@ import HiVGCore
 @testable import HiVGSurgery
 @testable import HiVGForward
 
-/// Forward passes run only below these sizes, so one input stays well under the 10 s timeout under ASan.
-let fuzzMaxPatches = 256
-let fuzzMaxBatch = 4
+/// Forward passes run only below these sizes (the seeds' images are 2×2 patches, B = 1): every
+/// layer type and code path of the forward pass is reached far below them, and mutants that grow the
+/// image only cost executions. `FUZZ_MODEL_MAX_PATCHES` and `FUZZ_MODEL_MAX_BATCH` override.
+let fuzzMaxPatches = fuzzEnvInt("FUZZ_MODEL_MAX_PATCHES") ?? 64
+let fuzzMaxBatch = fuzzEnvInt("FUZZ_MODEL_MAX_BATCH") ?? 2
+
+func fuzzEnvInt(_ name: String) -> Int? { getenv(name).flatMap { Int(String(cString: $0)) } }
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzModel(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {

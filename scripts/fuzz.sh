@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets (fuzz-pickle, fuzz-pth, fuzz-safetensors, fuzz-model) with ASan and runs each for
+# Builds the libFuzzer targets (fuzz-pickle, fuzz-pth, fuzz-safetensors, fuzz-gguf, fuzz-native, fuzz-model) with
+# ASan and runs each for
 # FUZZ_SECONDS (default 60). See docs/fuzzing.md.
 #
-#   FUZZ_SECONDS=120 bash scripts/fuzz.sh            # build + run all three
+#   FUZZ_SECONDS=120 bash scripts/fuzz.sh            # build + run all of them
 #   FUZZ_TARGETS="fuzz-pth" bash scripts/fuzz.sh     # a subset
 #   FUZZ_BUILD_ONLY=1 bash scripts/fuzz.sh           # build only
+#   FUZZ_NO_BUILD=1 FUZZ_TARGETS=fuzz-gguf bash scripts/fuzz.sh   # run what is built
 #   .build-fuzz/fuzz-pth Fuzz/crashes/pth-*          # replay reproducers
 #
 # Outputs: binaries in .build-fuzz/, the growing corpora and crash artifacts in fuzz-out/ (both
@@ -17,12 +19,15 @@ cd "$ROOT"
 OUT=${FUZZ_BUILD_DIR:-$ROOT/.build-fuzz}
 WORK=${FUZZ_OUT:-$ROOT/fuzz-out}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
-TARGETS=${FUZZ_TARGETS:-"fuzz-pickle fuzz-pth fuzz-safetensors fuzz-model"}
+TARGETS=${FUZZ_TARGETS:-"fuzz-pickle fuzz-pth fuzz-safetensors fuzz-gguf fuzz-native fuzz-model fuzz-image fuzz-tokenizer"}
 FUZZ_FLAGS=${FUZZ_FLAGS:-"-rss_limit_mb=2048 -max_len=1048576 -timeout=10"}
 
 # Swift's own crash backtracer runs inside the ASan process and trips ASan itself; let libFuzzer
 # report traps (overflow, precondition) as a "deadly signal" with a symbolized stack instead.
 export SWIFT_BACKTRACE=${SWIFT_BACKTRACE:-enable=no}
+# No allocation/free stacks in ASan reports (a crash still shows its own stack; replay a reproducer
+# with ASAN_OPTIONS unset for the rest): recording them took 13 % of fuzz-model's time (perf).
+export ASAN_OPTIONS=${ASAN_OPTIONS:-malloc_context_size=0}
 # fuzz-model's forward passes are tiny: OpenBLAS threads would only add start-up and contention.
 export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 
@@ -110,6 +115,7 @@ build() {
     # The model layer's modules only when fuzz-model is built (they take most of the build time).
     local modules=(HiVGCore HiVGFormats) objs=()
     [[ " $TARGETS " == *" fuzz-model "* ]] && modules+=(HiVGModel HiVGSurgery HiVGForward)
+    [[ " $TARGETS " == *" fuzz-image "* || " $TARGETS " == *" fuzz-tokenizer "* ]] && modules+=(HiVGPipeline)
     for name in "${modules[@]}"; do
         run "$SWIFTC" "${flags[@]}" -module-name "$name" -wmo -emit-module \
             -emit-module-path "$OUT/modules/$name.swiftmodule" -c -o "$OUT/obj/$name.o" \
@@ -121,6 +127,10 @@ build() {
             fuzz-pickle) entry=Fuzz/FuzzPickle.swift ;;
             fuzz-pth) entry=Fuzz/FuzzPth.swift ;;
             fuzz-safetensors) entry=Fuzz/FuzzSafetensors.swift ;;
+            fuzz-gguf) entry=Fuzz/FuzzGGUF.swift ;;
+            fuzz-native) entry=Fuzz/FuzzNative.swift ;;
+            fuzz-image) entry=Fuzz/FuzzImage.swift ;;
+            fuzz-tokenizer) entry=Fuzz/FuzzTokenizer.swift ;;
             fuzz-model) entry=Fuzz/FuzzModel.swift ;;
             *) die "unknown target $t" ;;
         esac
@@ -130,7 +140,9 @@ build() {
 }
 
 # Others may be mid-edit in Sources/: retry a failed build a few times before giving up.
+# FUZZ_NO_BUILD=1 runs the binaries already in $OUT (e.g. several campaigns side by side).
 tries=${FUZZ_BUILD_TRIES:-3}
+[ -n "${FUZZ_NO_BUILD:-}" ] && tries=0
 for i in $(seq 1 "$tries"); do
     if build; then break; fi
     [ "$i" = "$tries" ] && die "build failed"
@@ -154,6 +166,21 @@ seed pth "${PTH[@]}" "${ST[@]}"
 seed safetensors "${ST[@]}"
 mapfile -t MODELS < <(find Fixtures/bad/hostile_model -type f -name '*.safetensors' | sort)
 seed model "${MODELS[@]}"
+mapfile -t GGUF < <(find Fixtures -type f -size -1024k -name '*.gguf' | sort)
+seed gguf "${GGUF[@]}"
+mapfile -t NATIVE < <(find Fixtures -type f -size -1024k -name '*.hivgw' | sort)
+seed native "${NATIVE[@]}"
+mapfile -t IMAGES < <(find Fixtures/pipeline -type f -size -200k \( -name '*.jpg' -o -name '*.png' \) | sort)
+seed image "${IMAGES[@]}"
+python3 - "$WORK/corpus/tokenizer" <<'PY'
+import json, os, sys
+out = sys.argv[1]
+os.makedirs(out, exist_ok=True)
+d = json.load(open("Fixtures/pipeline/tokens.json"))  # the tokenizer goldens: cases, mojibake, NFC
+texts = [c["text"] for c in d["cases"] + d["mojibake"]] + [t for pair in d["nfc_cases"] for t in pair]
+for i, t in enumerate(texts):
+    open(os.path.join(out, f"fixture-{i:04d}.txt"), "w", encoding="utf-8").write(t)
+PY
 python3 Fuzz/extract_pickles.py "$WORK/corpus/pickle" "${PTH[@]}"
 cat Fuzz/dict/pth.dict Fuzz/dict/pickle.dict > "$WORK/pth.dict"
 
@@ -163,6 +190,7 @@ summary=()
 for t in $TARGETS; do
     name=${t#fuzz-}
     case $name in pickle) dict=Fuzz/dict/pickle.dict ;; pth) dict=$WORK/pth.dict ;; *) dict=Fuzz/dict/$name.dict ;; esac
+    dictflag=(); [ -s "$dict" ] && dictflag=(-dict="$dict")  # targets without a dictionary run without one
     art="$WORK/artifacts/$name"
     mkdir -p "$art"
     log="$WORK/$t.log"
@@ -179,7 +207,7 @@ for t in $TARGETS; do
         done
     fi
     echo "== $t: fuzzing for ${FUZZ_SECONDS}s (log $log)"
-    "$OUT/$t" $FUZZ_FLAGS -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 -dict="$dict" \
+    "$OUT/$t" $FUZZ_FLAGS -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 "${dictflag[@]}" \
         -artifact_prefix="$art/" "$WORK/corpus/$name" "Fuzz/corpus/$name" >"$log" 2>&1
     rc=$?
     execs=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$log" | tail -1 | grep -oE '[0-9]+$')

@@ -3,7 +3,11 @@
     st_million.safetensors        a 1,000,000-entry header of empty tensors (~58 MB)
     hivgw_empty_entries.hivgw     a 16 MiB manifest of 8 M empty tensor entries
     hivgw_small_entries.hivgw     200,000 minimal valid entries (empty tensors), ~7 MB of manifest
-    hivgw_many_entries.hivgw      the same past the cap of 2^18 entries (refused before unpacking)
+    hivgw_many_entries.hivgw      the same past the cap of 2^18 entries (refused)
+    hivgw_short_entries.hivgw     ~141,000 entries with 1–3 byte names and dtype U8 (the most entries per byte)
+    hivgw_metadata_keys.hivgw     500,000 metadata pairs with short keys and empty values
+    hivgw_empty_metadata.hivgw    2 M empty metadata map entries (2 bytes each on the wire)
+    hivgw_long_shape.hivgw        one entry with a 4 M-dimension shape (refused before unpacking)
     gguf_big_array.gguf           one KV array of 16 M uint8 elements
 
 Standard library only; `sizes.json` beside them gives each file's metadata bytes.
@@ -100,6 +104,28 @@ def main(out):
     manifest = b"".join(parts) + varint(6 << 3) + varint(64)
     hivgw(os.path.join(out, "hivgw_many_entries.hivgw"), manifest, crc32c(manifest))
     sizes["hivgw_many_entries.hivgw"] = len(manifest)
+    # .hivgw: the most entries per manifest byte (1–3 byte names, U8).
+    printable = range(0x21, 0x7F)
+    names = [bytes([a]) for a in printable] + [bytes([a, b]) for a in printable for b in printable]
+    names += [bytes([a, b, c]) for a in printable for b in printable for c in range(0x21, 0x30)]
+    manifest = b"".join(field(2, field(1, n) + field(2, b"U8") + field(3, b"\x00") + field(7, checksum)) for n in names)
+    manifest += varint(6 << 3) + varint(64)
+    hivgw(os.path.join(out, "hivgw_short_entries.hivgw"), manifest, crc32c(manifest))
+    sizes["hivgw_short_entries.hivgw"] = len(manifest)
+    # .hivgw: metadata map entries, short distinct keys with empty values, and empty ones.
+    manifest = b"".join(field(4, field(1, b"%x" % i)) for i in range(500_000)) + varint(6 << 3) + varint(64)
+    hivgw(os.path.join(out, "hivgw_metadata_keys.hivgw"), manifest, crc32c(manifest))
+    sizes["hivgw_metadata_keys.hivgw"] = len(manifest)
+    unit = b"\x22\x00"
+    count = 2 << 20
+    hivgw(os.path.join(out, "hivgw_empty_metadata.hivgw"), unit * count + b"\x30\x40",
+          crc32c(b"\x30\x40", crc32c_repeated(unit, count)))
+    sizes["hivgw_empty_metadata.hivgw"] = len(unit) * count + 2
+    # .hivgw: one entry whose packed shape has 4 M dimensions.
+    entry = field(1, b"t") + field(2, b"F32") + field(3, b"\x01" * (4 << 20)) + field(7, checksum)
+    manifest = field(2, entry) + varint(6 << 3) + varint(64)
+    hivgw(os.path.join(out, "hivgw_long_shape.hivgw"), manifest, crc32c(manifest))
+    sizes["hivgw_long_shape.hivgw"] = len(manifest)
     # GGUF: one KV holding an array of 16 M uint8.
     elements = 16 << 20
     key = b"test.big_array"

@@ -178,36 +178,35 @@ public enum LinearAlgebra {
     /// OpenBLAS's own thread count (process-wide).
     public static func setThreads(_ n: Int) { lib.setThreads(Int32(n)) }
 
-    public enum Failure: Error, CustomStringConvertible {
-        case lapack(routine: String, info: Int)
-        public var description: String {
-            switch self { case let .lapack(r, info): return "LAPACK \(r) failed (info \(info))" }
-        }
-    }
-
     /// Thin SVD of a row-major m×n matrix (destroyed) in double precision: A = U·diag(S)·Vᵀ with U m×p,
     /// Vᵀ p×n (row-major), p = min(m, n), singular values descending.
     public static func svd(_ a: [Double], m: Int, n: Int) throws -> (u: [Double], s: [Double], vt: [Double]) {
         // LAPACK is column-major: the row-major m×n matrix is the column-major n×m matrix Aᵀ.
         // SVD of Aᵀ = V·S·Uᵀ, so LAPACK's "U" (n×p) is our V and its "Vᵀ" (p×m) is our Uᵀ.
+        let r = "dgesdd"
+        precondition(m >= 0 && n >= 0 && a.count == m * n, "svd: \(a.count) values for a \(m)×\(n) matrix")
         let p = min(m, n)
         if p == 0 { return ([], [], []) }
+        try requireFinite(a, r)
+        var mm = try lapackInt(n, "dimension", r), nn = try lapackInt(m, "dimension", r)
+        _ = try lapackInt(m * n, "element count", r)
+        var lda = mm, ldu = mm, ldvt = try lapackInt(p, "dimension", r)
         var at = a
         var s = [Double](repeating: 0, count: p)
         var lu = [Double](repeating: 0, count: n * p)   // column-major n×p = row-major p×n = Vᵀ
         var lvt = [Double](repeating: 0, count: p * m)  // column-major p×m = row-major m×p = U
         var jobz = Int8(UInt8(ascii: "S"))
-        var mm = Int32(n), nn = Int32(m), lda = Int32(n), ldu = Int32(n), ldvt = Int32(p)
         var info: Int32 = 0
         var lwork: Int32 = -1
         var query = 0.0
         var iwork = [Int32](repeating: 0, count: 8 * p)
         lib.dgesdd(&jobz, &mm, &nn, &at, &lda, &s, &lu, &ldu, &lvt, &ldvt, &query, &lwork, &iwork, &info)
-        if info != 0 { throw Failure.lapack(routine: "dgesdd (workspace query)", info: Int(info)) }
-        lwork = Int32(query)
+        try check(info, r + " (workspace query)")
+        lwork = try workspaceSize(query, r)
         var work = [Double](repeating: 0, count: Int(lwork))
         lib.dgesdd(&jobz, &mm, &nn, &at, &lda, &s, &lu, &ldu, &lvt, &ldvt, &work, &lwork, &iwork, &info)
-        if info != 0 { throw Failure.lapack(routine: "dgesdd", info: Int(info)) }
+        try check(info, r)
+        try requireFiniteResult(s, r)
         return (lvt, s, lu)
     }
 
@@ -236,11 +235,17 @@ public enum LinearAlgebra {
     /// triangle (destroyed), with their eigenvectors as the rows of a row-major count×n matrix (LAPACK
     /// dsyevr: tridiagonal reduction, then only the requested pairs, by MRRR).
     public static func topEigenpairs(_ c: UnsafeMutablePointer<Double>, n: Int, count: Int) throws -> (values: [Double], vectors: [Double]) {
+        let r = "dsyevr"
         let want = min(max(count, 0), n)
         if want == 0 { return ([], []) }
+        if let i = (0 ..< n).lazy.flatMap({ row in (row ..< n).lazy.map { row * n + $0 } }).first(where: { !c[$0].isFinite }) {
+            throw Failure.nonFiniteInput(routine: r, index: i)
+        }
         // The row-major upper triangle is LAPACK's column-major lower one.
         var jobz = Int8(UInt8(ascii: "V")), range = Int8(UInt8(ascii: "I")), uplo = Int8(UInt8(ascii: "L"))
-        var nn = Int32(n), lda = Int32(n), il = Int32(n - want + 1), iu = Int32(n), ldz = Int32(n)
+        var nn = try lapackInt(n, "dimension", r), lda = nn, ldz = nn
+        _ = try lapackInt(n * n, "element count", r)
+        var il = Int32(n - want + 1), iu = nn
         var vl = 0.0, vu = 0.0, abstol = 0.0
         var found: Int32 = 0, info: Int32 = 0
         var w = [Double](repeating: 0, count: n)
@@ -251,15 +256,17 @@ public enum LinearAlgebra {
         var iq: Int32 = 0
         lib.dsyevr(&jobz, &range, &uplo, &nn, c, &lda, &vl, &vu, &il, &iu, &abstol, &found, &w, &z, &ldz, &isuppz,
                    &wq, &lwork, &iq, &liwork, &info)
-        if info != 0 { throw Failure.lapack(routine: "dsyevr (workspace query)", info: Int(info)) }
-        lwork = max(Int32(wq), 1)
+        try check(info, r + " (workspace query)")
+        lwork = try workspaceSize(wq, r)
         liwork = max(iq, 1)
         var work = [Double](repeating: 0, count: Int(lwork))
         var iwork = [Int32](repeating: 0, count: Int(liwork))
         lib.dsyevr(&jobz, &range, &uplo, &nn, c, &lda, &vl, &vu, &il, &iu, &abstol, &found, &w, &z, &ldz, &isuppz,
                    &work, &lwork, &iwork, &liwork, &info)
-        if info != 0 { throw Failure.lapack(routine: "dsyevr", info: Int(info)) }
-        if Int(found) != want { throw Failure.lapack(routine: "dsyevr (found \(found) of \(want) eigenpairs)", info: 0) }
+        try check(info, r)
+        if Int(found) != want { throw Failure.lapack(routine: "\(r) (found \(found) of \(want) eigenpairs)", info: 0) }
+        try requireFiniteResult(Array(w.prefix(want)), r)
+        try requireFiniteResult(z, r)
         // LAPACK returns them ascending, column-major: reverse into descending rows.
         var values = [Double](repeating: 0, count: want), vectors = [Double](repeating: 0, count: want * n)
         for j in 0 ..< want {
@@ -279,28 +286,35 @@ public enum LinearAlgebra {
     /// Thin QR of a row-major m×k matrix in double precision: Q (m×p, row-major, orthonormal columns)
     /// and R (p×k, row-major, upper triangular), p = min(m, k).
     public static func qr(_ a: [Double], m: Int, k: Int) throws -> (q: [Double], r: [Double], p: Int) {
+        precondition(m >= 0 && k >= 0 && a.count == m * k, "qr: \(a.count) values for a \(m)×\(k) matrix")
         let p = min(m, k)
         if p == 0 { return ([], [], 0) }
+        try requireFinite(a, "dgeqrf")
+        var mm = try lapackInt(m, "dimension", "dgeqrf"), kk = try lapackInt(k, "dimension", "dgeqrf")
+        _ = try lapackInt(m * k, "element count", "dgeqrf")
+        var lda = mm, pp = Int32(p), info: Int32 = 0
         // Column-major copy of A (m×k).
         var cm = [Double](repeating: 0, count: m * k)
         for i in 0 ..< m { for j in 0 ..< k { cm[j * m + i] = a[i * k + j] } }
-        var mm = Int32(m), kk = Int32(k), lda = Int32(m), pp = Int32(p), info: Int32 = 0
         var tau = [Double](repeating: 0, count: p)
         var lwork: Int32 = -1
         var query = 0.0
         lib.dgeqrf(&mm, &kk, &cm, &lda, &tau, &query, &lwork, &info)
-        lwork = max(Int32(query), 1)
+        try check(info, "dgeqrf (workspace query)")
+        lwork = try workspaceSize(query, "dgeqrf")
         var work = [Double](repeating: 0, count: Int(lwork))
         lib.dgeqrf(&mm, &kk, &cm, &lda, &tau, &work, &lwork, &info)
-        if info != 0 { throw Failure.lapack(routine: "dgeqrf", info: Int(info)) }
+        try check(info, "dgeqrf")
         var r = [Double](repeating: 0, count: p * k)
         for i in 0 ..< p { for j in i ..< k { r[i * k + j] = cm[j * m + i] } }
         lwork = -1
         lib.dorgqr(&mm, &pp, &pp, &cm, &lda, &tau, &query, &lwork, &info)
-        lwork = max(Int32(query), 1)
+        try check(info, "dorgqr (workspace query)")
+        lwork = try workspaceSize(query, "dorgqr")
         work = [Double](repeating: 0, count: Int(lwork))
         lib.dorgqr(&mm, &pp, &pp, &cm, &lda, &tau, &work, &lwork, &info)
-        if info != 0 { throw Failure.lapack(routine: "dorgqr", info: Int(info)) }
+        try check(info, "dorgqr")
+        try requireFiniteResult(r, "dgeqrf")
         var q = [Double](repeating: 0, count: m * p)
         for i in 0 ..< m { for j in 0 ..< p { q[i * p + j] = cm[j * m + i] } }
         return (q, r, p)

@@ -27,7 +27,13 @@ public struct Tensor: Sendable {
         self.init(dtype: .f32, shape: shape, bytes: bytes, origin: origin)
     }
 
+    private static let unitStrides = [1]
+
+    /// Row-major strides, in elements, of a contiguous tensor of `shape`.
     public static func contiguousStrides(_ shape: [Int]) -> [Int] {
+        // One shared array for every 1-D tensor (a manifest of a quarter million tiny entries would
+        // otherwise allocate a quarter million `[1]`s).
+        if shape.count == 1 { return unitStrides }
         var strides = [Int](repeating: 1, count: shape.count)
         var acc = 1
         for i in stride(from: shape.count - 1, through: 0, by: -1) {

@@ -201,6 +201,19 @@ public enum FiniteCheck {
     /// not floating-point.
     public static func firstNonFinite(_ t: Tensor, name: String) throws -> (index: Int, value: Float)? {
         guard t.dtype.isFloatingPoint else { return nil }
+        if FiniteScan.handles(t.dtype) {
+            // The stored bits, scanned in place (no F32 copy of the tensor).
+            return try t.withContiguousBytes(name: name) { raw in
+                FiniteScan.firstNonFinite(raw, dtype: t.dtype).map { i -> (Int, Float) in
+                    switch t.dtype {
+                    case .f64: return (i, Float(raw.loadUnaligned(fromByteOffset: i * 8, as: Double.self)))
+                    case .f16: return (i, Float(Float16(bitPattern: raw.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self))))
+                    case .bf16: return (i, Float(bitPattern: UInt32(raw.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)) << 16))
+                    default: return (i, raw.loadUnaligned(fromByteOffset: i * 4, as: Float.self))
+                    }
+                }
+            }
+        }
         let v = try t.floats(name: name)
         return v.withUnsafeBufferPointer { p in p.firstIndex { !$0.isFinite }.map { ($0, p[$0]) } }
     }
@@ -224,9 +237,32 @@ public enum FiniteCheck {
         }
     }
 
-    /// Every floating-point weight and LoRA factor of `m`.
+    /// Throws when a block-quantized tensor's scales would decode to non-finite values; its quants
+    /// are small integers, so the scales alone decide (`FiniteScan.firstNonFiniteScale`), and the
+    /// tensor is not decoded.
+    public static func require(_ e: EncodedTensor, name: String, file: String) throws {
+        guard let scheme = QuantScheme(rawValue: e.scheme), let count = Tensor.checkedCount(e.shape), let cols = e.shape.last,
+              cols > 0, scheme.fits(rowLength: cols), e.source.byteCount == scheme.byteCount(rows: count / cols, cols: cols) else {
+            _ = try ModelLoader.decodeEncoded(e, file: file)  // throws the loader's error for a layout it refuses
+            return
+        }
+        if let (block, v) = try e.source.withBytes({ FiniteScan.firstNonFiniteScale($0, scheme: scheme, rows: count / cols, cols: cols) }) {
+            let unit = scheme == .int8 ? "row \(block)'s" : (scheme.blockSize == 1 ? "element \(block)'s" : "block \(block)'s")
+            throw ModelError.inconsistent(file: file, detail: "tensor `\(name)` (\(scheme.rawValue)): \(unit) scale \(v) decodes to non-finite values; refusing to compute with non-finite values")
+        }
+    }
+
+    /// Every floating-point weight and LoRA factor of `m`; block-quantized weights by their scales.
     public static func require(_ m: LoadedModel) throws {
-        for (name, t) in m.weights.entries { try require(t, name: name, file: m.source.path) }
+        var scanned = Set<String>()
+        for (name, t) in m.weights.entries {
+            if let e = m.encodedTensors[name] {
+                // A q;k;v split or transpose is a view of one encoded tensor: its scales are checked once.
+                if scanned.insert(e.name).inserted { try require(e, name: e.name, file: m.source.path) }
+                continue
+            }
+            try require(t, name: name, file: m.source.path)
+        }
         for linear in m.loraOrder {
             guard let p = m.lora[linear] else { continue }
             try require(p.a, name: linear + ".lora_A", file: m.source.path)

@@ -19,7 +19,9 @@ public enum Extract {
         var delta = [Double](repeating: 0, count: out * inn)
         for i in delta.indices { delta[i] = Double(merged[i]) - Double(base[i]) }
         let total = delta.reduce(0) { $0 + $1 * $1 }
-        let (u, s, vt) = try LinearAlgebra.svd(delta, m: out, n: inn)
+        let (u, s, vt) = try SurgeryError.naming(linear + ".weight", "extract: SVD of merged − base") {
+            try LinearAlgebra.svd(delta, m: out, n: inn)
+        }
         let p = s.count, r = min(rank, p)
         var a = [Float](repeating: 0, count: rank * inn), b = [Float](repeating: 0, count: out * rank)
         for j in 0 ..< r {

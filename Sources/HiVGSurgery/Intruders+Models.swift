@@ -44,7 +44,10 @@ extension Intruders {
             return Update(b: try finite(try p.b.floats(name: name + ".lora_B"), name + ".lora_B", m),
                           a: try finite(try p.a.floats(name: name + ".lora_A"), name + ".lora_A", m), rank: p.rank, scaling: p.scaling)
         }
-        return try analyse(w0: w0, rows: rows, cols: cols, updates: updates, topK: topK, epsilon: epsilon)
+        let series = models.map(\.source.path).joined(separator: ", ")
+        return try SurgeryError.naming(name + ".weight", "intruders: SVD of W₀ and eigenpairs of W₀ + s·B·A over \(series)") {
+            try analyse(w0: w0, rows: rows, cols: cols, updates: updates, topK: topK, epsilon: epsilon)
+        }
     }
 
     /// The values in float64; a NaN or infinity (which LAPACK would turn into garbage or a hang) is an error naming the tensor.

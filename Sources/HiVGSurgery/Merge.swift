@@ -8,12 +8,16 @@ public enum SurgeryError: Error, CustomStringConvertible, Sendable {
     case nonFinite(tensor: String)
     case unsupportedDType(tensor: String, dtype: DType)
     case mismatch(String)
+    /// A decomposition (SVD, QR, eigenpairs) of what comes from `tensor` failed or was refused;
+    /// `context` says which computation (and checkpoint) it was.
+    case decomposition(tensor: String, context: String, LinearAlgebra.Failure)
 
     public var description: String {
         switch self {
         case let .nonFinite(t): return "tensor `\(t)`: the merged values are not all finite (W + s·B·A overflows F32)"
         case let .unsupportedDType(t, d): return "tensor `\(t)`: cannot merge a \(d.rawValue) tensor"
         case let .mismatch(s): return s
+        case let .decomposition(t, c, f): return "tensor `\(t)` (\(c)): \(f)"
         }
     }
 }
@@ -129,5 +133,15 @@ public enum Merge {
             }
         }
         return out
+    }
+}
+
+extension SurgeryError {
+    /// Runs a decomposition, turning a `LinearAlgebra.Failure` into `.decomposition` naming the tensor
+    /// and the computation, so no LAPACK failure reaches the user without saying where it happened.
+    static func naming<R>(_ tensor: String, _ context: @autoclosure () -> String, _ body: () throws -> R) throws -> R {
+        do { return try body() } catch let f as LinearAlgebra.Failure {
+            throw SurgeryError.decomposition(tensor: tensor, context: context(), f)
+        }
     }
 }

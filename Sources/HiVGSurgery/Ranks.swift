@@ -111,9 +111,11 @@ public enum Ranks {
         if models.count == 1 || includeFirst {
             for linear in first.loraOrder {
                 guard let p = first.lora[linear], let w = first.baseWeight(linear) else { continue }
-                let wv = try w.floats(name: linear + ".weight")
+                let wv = try finiteWeight(w, linear, first)
                 let (u, v, k) = try LowRank.difference(p, nil)
-                let spec = try spectrum(u: u.map(Double.init), v: v.map(Double.init), out: p.b.shape[0], k: k, inn: p.a.shape[1])
+                let spec = try SurgeryError.naming(linear + ".lora_B·lora_A", "ranks: SVD of the LoRA product in \(first.source.path)") {
+                    try spectrum(u: u.map(Double.init), v: v.map(Double.init), out: p.b.shape[0], k: k, inn: p.a.shape[1])
+                }
                 let ref = spectralNorm(wv, rows: w.shape[0], cols: w.shape[1])
                 records.append(record(linear, stage: 0, pair: p, spec: spec, reference: ref, weightNorm: frobenius(wv),
                                       rtol: rtol, noiseRtol: noiseRtol))
@@ -127,14 +129,20 @@ public enum Ranks {
                 guard let p = m.lora[linear], let w = m.baseWeight(linear) else { continue }
                 let out = p.b.shape[0], inn = p.a.shape[1]
                 let (u, v, kk) = try LowRank.difference(p, before.lora[linear])
-                let inc = try spectrum(u: u.map(Double.init), v: v.map(Double.init), out: out, k: kk, inn: inn)
+                let tensor = linear + ".lora_B·lora_A", at = "stage \(k) in \(m.source.path)"
+                let inc = try SurgeryError.naming(tensor, "ranks: SVD of the increment over stage \(k - 1), \(at)") {
+                    try spectrum(u: u.map(Double.init), v: v.map(Double.init), out: out, k: kk, inn: inn)
+                }
                 let (u1, v1, k1) = try LowRank.difference(p, nil)
-                let full = try spectrum(u: u1.map(Double.init), v: v1.map(Double.init), out: out, k: k1, inn: inn)
+                let full = try SurgeryError.naming(tensor, "ranks: SVD of the LoRA product, \(at)") {
+                    try spectrum(u: u1.map(Double.init), v: v1.map(Double.init), out: out, k: k1, inn: inn)
+                }
                 var r = record(linear, stage: k, pair: p, spec: inc, reference: full.spectral,
-                               weightNorm: frobenius(try w.floats(name: linear + ".weight")), rtol: rtol, noiseRtol: noiseRtol)
+                               weightNorm: frobenius(try finiteWeight(w, linear, m)), rtol: rtol, noiseRtol: noiseRtol)
                 if let prev = previous[linear], prev.eff > 0, r.effectiveRank > 0 {
-                    r.overlapCosines = try principalCosines(prev.left, prev.n, prev.eff, inc.left, inc.singularValues.count,
-                                                            r.effectiveRank, rows: out)
+                    r.overlapCosines = try SurgeryError.naming(tensor, "ranks: principal angles against stage \(k - 1), \(at)") {
+                        try principalCosines(prev.left, prev.n, prev.eff, inc.left, inc.singularValues.count, r.effectiveRank, rows: out)
+                    }
                 }
                 current[linear] = (inc.left, inc.singularValues.count, r.effectiveRank)
                 records.append(r)
@@ -142,6 +150,17 @@ public enum Ranks {
             previous = current
         }
         return records
+    }
+
+    /// A base weight's values; a NaN or infinity is refused naming the tensor (it would make every
+    /// norm and rank of the layer NaN, i.e. a silently wrong rank).
+    static func finiteWeight(_ w: Tensor, _ linear: String, _ m: LoadedModel) throws -> [Float] {
+        let v = try w.floats(name: linear + ".weight")
+        if let i = v.firstIndex(where: { !$0.isFinite }) {
+            throw SurgeryError.decomposition(tensor: linear + ".weight", context: "ranks: base weight in \(m.source.path)",
+                                             .nonFiniteInput(routine: "the spectral norm", index: i))
+        }
+        return v
     }
 
     static func frobenius(_ w: [Float]) -> Double { w.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot() }

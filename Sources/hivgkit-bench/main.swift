@@ -4,6 +4,7 @@
 //   hivgkit-bench read FILE [--reps N]       read every tensor's bytes through the mmap (single thread)
 //   hivgkit-bench f16 [--mb 256] [--reps N]   HalfKernels.f32ToF16 over a warm buffer, best of N
 //   hivgkit-bench open FILE [--reps N]        inspect's phases in-process: parse, module summary, teardown
+//   hivgkit-bench finite FILE [--reps N] [--int8]  the load-time finiteness check against the load
 import Foundation
 import HiVGCore
 import HiVGFormats
@@ -186,8 +187,11 @@ case "read":
 case "open":
     guard args.count >= 2 else { fail("usage: hivgkit-bench open FILE [--reps N]") }
     openBench(args[1], reps: option(args, "--reps", 10))
+case "finite":
+    guard args.count >= 2 else { fail("usage: hivgkit-bench finite FILE [--reps N] [--int8]") }
+    finiteBench(args[1], weightPath: args.contains("--int8") ? .int8 : .decoded, reps: option(args, "--reps", 3))
 case "f16":
     f16Bench(mb: option(args, "--mb", 256), reps: option(args, "--reps", 10))
 default:
-    fail("usage: hivgkit-bench read FILE [--reps N] | open FILE [--reps N] | f16 [--mb 256] [--reps N]")
+    fail("usage: hivgkit-bench read FILE [--reps N] | open FILE [--reps N] | finite FILE [--reps N] [--int8] | f16 [--mb 256] [--reps N]")
 }

@@ -88,7 +88,7 @@ final class NativeFormatTests: XCTestCase {
         XCTAssertEqual(f.manifest.metadata, graph.metadata)
         XCTAssertTrue(f.quantized.isEmpty)
         // Zero-copy: the tensors are views of the file's map (behind their CRC-32C check).
-        for (name, t) in f.graph.entries { XCTAssert((t.storage.source as? NativeCheckedSource)?.underlying is MappedRegion, name) }
+        for (name, t) in f.graph.entries { XCTAssert((t.storage.source as? NativeCheckedSource)?.isMapped == true, name) }
         for t in f.manifest.tensors {
             XCTAssertEqual(t.offset % 64, 0, t.name)
             XCTAssertEqual((f.dataStart + t.offset) % 64, 0, t.name)

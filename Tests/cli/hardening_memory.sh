@@ -28,11 +28,15 @@ def run(path):
 _, _, baseline, _ = run("Fixtures/safetensors/basic.safetensors")
 # file, exit status, bytes of memory allowed per byte of metadata, seconds allowed. Time bounds are
 # for the debug binary of `make test` on a busy machine: they catch a hang or a quadratic, not speed
-# (the release figures are in the report of issue 20). The .hivgw of minimal entries is allowed 32
-# bytes a byte: each entry is ~36 bytes on the wire and ~1 KB once listed. The GGUF array of one-byte
-# elements takes 16 bytes per element (a GGUFValue) plus the file's own mapped pages: 17.
+# (the release figures are in the report of issue 20). Goal: 16 bytes a byte. The .hivgw entries of
+# ~30–36 bytes are allowed 24: each is still ~650 bytes once read and listed (the entry, its graph
+# tensor, storage and checked source, the listing; docs/native-format.md, "Memory"), measured 20–22.
+# The GGUF array of one-byte elements takes 16 bytes per element (a GGUFValue) plus the file's own
+# mapped pages: 17.
 checks = [("st_million.safetensors", 0, 16, 180), ("hivgw_empty_entries.hivgw", 1, 16, 30),
-          ("hivgw_small_entries.hivgw", 0, 32, 120), ("hivgw_many_entries.hivgw", 1, 16, 30),
+          ("hivgw_small_entries.hivgw", 0, 24, 120), ("hivgw_short_entries.hivgw", 0, 24, 120),
+          ("hivgw_many_entries.hivgw", 1, 16, 30), ("hivgw_metadata_keys.hivgw", 0, 16, 120),
+          ("hivgw_empty_metadata.hivgw", 0, 16, 30), ("hivgw_long_shape.hivgw", 1, 16, 30),
           ("gguf_big_array.gguf", 0, 17, 120)]
 failed = False
 for name, want, per_byte, seconds in checks:

@@ -34,7 +34,13 @@ public struct NativeTensorEntry: Equatable, Sendable {
     /// Logical shape, row-major.
     public var shape: [Int]
     /// nil: plain (contiguous little-endian values).
-    public var quantization: NativeQuantization?
+    public var quantization: NativeQuantization? {
+        get { quantizationBox?.value }
+        set { quantizationBox = newValue.map(QuantizationBox.init) }
+    }
+    /// Boxed: most entries have none, and inline it would double every entry's size (~70 of 130 bytes,
+    /// a quarter million times in the largest manifests the reader takes).
+    private var quantizationBox: QuantizationBox?
     /// From the start of the data region.
     public var offset: Int
     public var length: Int
@@ -46,7 +52,7 @@ public struct NativeTensorEntry: Equatable, Sendable {
         self.name = name
         self.dtype = dtype
         self.shape = shape
-        self.quantization = quantization
+        self.quantizationBox = quantization.map(QuantizationBox.init)
         self.offset = offset
         self.length = length
         self.crc32c = crc32c
@@ -73,6 +79,13 @@ public struct NativeTensorEntry: Equatable, Sendable {
         let (total, o3) = rows.multipliedReportingOverflow(by: rowBytes)
         return o1 || o2 || o3 ? nil : total
     }
+}
+
+/// An immutable box for `NativeTensorEntry.quantization` (compared by value).
+private final class QuantizationBox: Equatable, Sendable {
+    let value: NativeQuantization
+    init(_ value: NativeQuantization) { self.value = value }
+    static func == (a: QuantizationBox, b: QuantizationBox) -> Bool { a.value == b.value }
 }
 
 /// A block encoding laid along each row (the last dimension), as the quantizers produce it. With

@@ -168,32 +168,64 @@ enum NativeManifestCodec {
     /// Parses manifest bytes. Values are converted as they are (unsigned values over `Int.max` become
     /// `Int.max`); the reader's layout checks judge them. Throws `manifestInvalid` for bytes that are
     /// not a `Manifest`, strings that are not UTF-8, an unknown dtype or checksum algorithm.
+    ///
+    /// Memory stays proportional to the bytes (`NativeManifestWire`): tensor entries are unpacked one
+    /// at a time, metadata never goes through protobuf-c, and the rest is unpacked with an allocation
+    /// budget of `restBudget` bytes per wire byte.
     static func decode(_ bytes: UnsafeRawBufferPointer, file: String) throws -> NativeManifest {
-        try NativeManifestWire.precheck(bytes, file: file)
+        var out = NativeManifest()
+        let counts = NativeManifestWire.counts(bytes)
+        out.tensors.reserveCapacity(counts.tensors)
+        out.metadata.reserveCapacity(counts.metadata)
+        let rest = try NativeManifestWire.walk(bytes, file: file, tensor: { entry, index in
+            let at = NativeFormat.headerSize + (entry.baseAddress.map { $0 - bytes.baseAddress! } ?? 0)
+            out.tensors.append(try unpackTensor(entry, index: index, at: at, file: file))
+        }, metadata: { key, value in
+            out.metadata[key] = value  // protobuf map semantics: the last entry of a key wins
+        })
+        let budget = ProtobufAllocationBudget(limit: rest.count * restBudget + (64 << 10))
+        var allocator = budgeted(budget)
         var zero: UInt8 = 0  // protobuf-c wants a pointer even for no bytes
-        let unpacked = withUnsafePointer(to: &zero) { empty in
-            hivgw__manifest__unpack(nil, bytes.count, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? empty)
+        let unpacked = rest.withUnsafeBufferPointer { r in
+            withUnsafePointer(to: &zero) { empty in hivgw__manifest__unpack(&allocator, r.count, r.baseAddress ?? empty) }
         }
         guard let pm = unpacked else {
-            throw NativeFormatError(.manifestInvalid, file: file, offset: NativeFormat.headerSize,
-                                    "the manifest is not a valid protobuf hivgw.Manifest")
+            throw NativeFormatError(.manifestInvalid, file: file, offset: NativeFormat.headerSize, budget.exceeded
+                ? "the manifest's config and provenance need more than \(budget.limit) bytes to decode (\(restBudget) per byte)"
+                : "the manifest is not a valid protobuf hivgw.Manifest")
         }
-        defer { hivgw__manifest__free_unpacked(pm, nil) }
+        defer { hivgw__manifest__free_unpacked(pm, &allocator) }
         let m = pm.pointee
-        var out = NativeManifest()
         out.dataSize = clamp(m.data_size)
         out.alignment = Int(m.alignment)
-        out.metadata = try map(m.metadata, m.n_metadata, file: file) { e in
-            (try string(e.key, file, "a metadata key"), try string(e.value, file, "a metadata value"))
-        }
         if let c = m.config { out.config = try decodeConfig(c.pointee, file: file) }
         if let p = m.provenance { out.provenance = try decodeProvenance(p.pointee, file: file) }
-        out.tensors.reserveCapacity(m.n_tensors)
-        for i in 0 ..< m.n_tensors {
-            guard let tp = m.tensors?[i] else { continue }
-            out.tensors.append(try decodeTensor(tp.pointee, index: i, file: file))
-        }
         return out
+    }
+
+    /// Bytes protobuf-c may allocate per wire byte of the config and provenance. Real ones take 2–4
+    /// (strings copied, a struct per source); repeated empty messages or map entries take 30 and more.
+    static let restBudget = 8
+
+    /// An allocator that counts protobuf-c's allocations against `budget` (which must outlive its use).
+    private static func budgeted(_ budget: ProtobufAllocationBudget) -> ProtobufCAllocator {
+        ProtobufCAllocator(
+            alloc: { data, size in Unmanaged<ProtobufAllocationBudget>.fromOpaque(data!).takeUnretainedValue().allocate(size) },
+            free: { data, pointer in Unmanaged<ProtobufAllocationBudget>.fromOpaque(data!).takeUnretainedValue().release(pointer) },
+            allocator_data: Unmanaged.passUnretained(budget).toOpaque())
+    }
+
+    /// One tensor entry's bytes through protobuf-c, its tree freed before the next.
+    private static func unpackTensor(_ entry: UnsafeRawBufferPointer, index: Int, at: Int, file: String) throws -> NativeTensorEntry {
+        var zero: UInt8 = 0
+        let unpacked = withUnsafePointer(to: &zero) { empty in
+            hivgw__tensor_entry__unpack(nil, entry.count, entry.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? empty)
+        }
+        guard let t = unpacked else {
+            throw NativeFormatError(.manifestInvalid, file: file, offset: at, "tensor entry #\(index) is not a valid protobuf hivgw.TensorEntry")
+        }
+        defer { hivgw__tensor_entry__free_unpacked(t, nil) }
+        return try decodeTensor(t.pointee, index: index, file: file)
     }
 
     private static func clamp(_ v: UInt64) -> Int { v > UInt64(Int.max) ? Int.max : Int(v) }

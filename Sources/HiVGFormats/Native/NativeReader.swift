@@ -59,16 +59,14 @@ public enum NativeFormat {
         if let c = manifest.config { graph.metadata[configMetadataKey] = c.json }
         if let p = manifest.provenance { graph.metadata[provenanceMetadataKey] = p.json }
         var quantized: [NativeQuantizedTensor] = []
-        var payloads: [any ByteSource] = []
-        payloads.reserveCapacity(manifest.tensors.count)
+        var sources: [NativeCheckedSource] = []
+        sources.reserveCapacity(manifest.tensors.count)
+        graph.reserveCapacity(manifest.tensors.count)
         for t in manifest.tensors {
-            let start = dataStart + t.offset
-            let origin = "\(file):\(t.name)"
-            let source: any ByteSource = mapped.map { MappedRegion(file: $0, offset: start, count: t.length, origin: origin) }
-                ?? OwnedBytes(Array(bytes[start ..< start + t.length]), origin: origin)
-            payloads.append(source)
             // Every entry has a checksum (validated); users of the graph get bytes checked against it.
-            let checked = NativeCheckedSource(source, crc32c: t.crc32c ?? 0, tensor: t.name, file: file, fileOffset: start)
+            let checked = NativeCheckedSource(mapped: mapped, all: bytes, fileOffset: dataStart + t.offset, count: t.length,
+                                              crc32c: t.crc32c ?? 0, tensor: t.name, file: file)
+            sources.append(checked)
             if let q = t.quantization {
                 quantized.append(NativeQuantizedTensor(entry: t, quantization: q, source: checked))
             } else {
@@ -79,7 +77,7 @@ public enum NativeFormat {
         // Without a map the bytes are not kept: check the padding now, while they are at hand.
         let padding = mapped == nil ? paddingFindings(bytes, manifest, dataStart: dataStart, file: file) : []
         return NativeFile(path: file, manifest: manifest, manifestLength: n, dataStart: dataStart, graph: graph, quantized: quantized,
-                          payloads: payloads, mapped: mapped, paddingAtOpen: padding)
+                          sources: sources, mapped: mapped, paddingAtOpen: padding)
     }
 
     /// Start of the data region for a manifest of `n` bytes.
@@ -276,7 +274,8 @@ public struct NativeFile: Sendable {
     public let graph: WeightGraph
     /// The quantized tensors, in manifest order.
     public let quantized: [NativeQuantizedTensor]
-    let payloads: [any ByteSource]
+    /// Each manifest entry's bytes, in manifest order.
+    let sources: [NativeCheckedSource]
     let mapped: MappedFile?
     let paddingAtOpen: [NativeFormatError]
 
@@ -305,7 +304,7 @@ public struct NativeFile: Sendable {
         }
         for i in order {
             let t = manifest.tensors[i]
-            let actual = try payloads[i].withBytes { Checksum.crc32c($0) }
+            let actual = sources[i].withUncheckedBytes { Checksum.crc32c($0) }
             if actual != t.crc32c {
                 v.failures.append(NativeFormatError(.checksum, file: path, offset: dataStart + t.offset, tensor: t.name,
                                                     "CRC-32C of the \(t.length) bytes is \(NativeFormat.hex(actual)), "

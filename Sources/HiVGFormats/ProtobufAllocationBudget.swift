@@ -4,8 +4,9 @@ import Glibc
 import Darwin
 #endif
 
-/// Counts protobuf-c's allocations against a limit (each block carries its size in a 16-byte header).
-final class ONNXAllocationBudget {
+/// Counts protobuf-c's allocations against a limit (each block carries its size in a 16-byte header):
+/// the ONNX reader's model unpack and the `.hivgw` manifest's config and provenance.
+final class ProtobufAllocationBudget {
     let limit: Int
     private(set) var used = 0
     private(set) var exceeded = false
@@ -27,3 +28,6 @@ final class ONNXAllocationBudget {
         free(base)
     }
 }
+
+/// The ONNX reader's name for it.
+typealias ONNXAllocationBudget = ProtobufAllocationBudget
