@@ -77,7 +77,8 @@ public enum AdapterWriter {
             throw FormatError(.io, file: dir, "exists and is not a folder (an adapter is a folder of files)")
         }
         do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
-            throw FormatError(.io, file: dir, "cannot create the folder: \(SystemErrorText.phrase(of: error))")
+            // Foundation's error here is often a bare code (512): say what can cause it.
+            throw FormatError(.io, file: dir, "cannot create the output folder (a part of the path is a file, or a folder on it is not writable)")
         }
         func file(_ name: String) -> String { (dir as NSString).appendingPathComponent(name) }
         try writeText((config(c).rendered(pretty: true)) + "\n", to: file("adapter_config.json"))
