@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
-#include <sys/mman.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -26,18 +25,6 @@ int hivg_start_writeback(int fd, int64_t offset, int64_t len) {
 #else
     (void)fd; (void)offset; (void)len;
     errno = ENOSYS;
-    return -1;
-#endif
-}
-
-int hivg_advise_hugepages(void *p, size_t len) {
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    const uintptr_t page = 4096, lo = ((uintptr_t)p + page - 1) & ~(page - 1), hi = ((uintptr_t)p + len) & ~(page - 1);
-    if (hi <= lo) return 0;
-    return madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
-#else
-    (void)p; (void)len;
-    errno = EINVAL;
     return -1;
 #endif
 }

@@ -10,9 +10,6 @@ long hivg_copy_file_range(int fd_in, int64_t *offset, int fd_out, size_t len);
 /// Starts writeback of [offset, offset + len) without waiting (sync_file_range SYNC_FILE_RANGE_WRITE);
 /// 0, or -1 with errno. A hint: the data is made durable by fsync as before.
 int hivg_start_writeback(int fd, int64_t offset, int64_t len);
-/// madvise(MADV_HUGEPAGE) on the whole 4 KB pages inside [p, p + len): 0, or -1 with errno (a hint;
-/// EINVAL where transparent huge pages are not built in).
-int hivg_advise_hugepages(void *p, size_t len);
 /// An unnamed regular file in `dir` (O_TMPFILE, mode 0644 less the umask) for writing: its fd, or -1
 /// with errno where the filesystem or kernel has none, or /proc/self/fd (needed to name it later) is
 /// not there. A process killed before hivg_link_unnamed leaves nothing behind.
