@@ -70,9 +70,9 @@ void hivg_lora_merge(float *w, const float *a, const float *b, size_t out, size_
     merge_plain(w, a, b, out, in, r, scale);
 }
 
-// 1 when no element is NaN or ±inf: the exponent field of each value is compared with all ones
+// 1 when no element is NaN or ±inf (the fused merge's check of what it wrote): the exponent field of each value is compared with all ones
 // (integer max over the masked bits, which vectorizes; a float reduction would not).
-int hivg_all_finite(const float *x, size_t n) {
+static int all_finite(const float *x, size_t n) {
     const uint32_t *u = (const uint32_t *)x;
     uint32_t worst = 0;
     for (size_t i = 0; i < n; i++) {
@@ -178,5 +178,5 @@ int hivg_lora_merge_rows(float *dst, const float *w, const float *a, const float
     float *d = dst + row0 * in;
     if (dst != w) memcpy(d, w + row0 * in, (row1 - row0) * in * sizeof(float));
     hivg_lora_merge(d, a, b + row0 * r, row1 - row0, in, r, scale);
-    return hivg_all_finite(d, (row1 - row0) * in);
+    return all_finite(d, (row1 - row0) * in);
 }

@@ -93,9 +93,11 @@ struct InspectRun {
                 var head = report
                 head.tensors = LazyRecords(count: 0) { _ in fatalError("empty") }
                 head.modules = LazyRecords(count: 0) { _ in fatalError("empty") }
+                head.metadata = [:]
                 try printJSON(report: head, streaming: [
                     StreamedMember(key: "tensors", count: report.tensors.count) { report.tensors.element($0).json },
                     StreamedMember(key: "modules", count: report.modules.count) { report.modules.element($0).json },
+                    StreamedMember(key: "metadata", object: report.metadata),
                 ])
             } else {
                 Console.print(report.lines(width: wide ? nil : Console.terminalWidth, listTensors: tensors || filter != nil || hash))

@@ -7,11 +7,28 @@ func printJSON<T: Encodable>(report: T) throws {
     FileHandle.standardOutput.write(Data((try JSONValueEncoder().encode(report).rendered(pretty: true) + "\n").utf8))
 }
 
-/// A member of a report written one element at a time (`printJSON(report:streaming:)`).
+/// A member of a report written one element at a time (`printJSON(report:streaming:)`): an array of
+/// `count` elements, or, with `keys`, an object whose j-th member is `keys[j]: element(j)`.
 struct StreamedMember {
     var key: String
     var count: Int
+    var keys: [String]? = nil
     var element: (Int) throws -> JSONValue
+
+    init(key: String, count: Int, element: @escaping (Int) throws -> JSONValue) {
+        self.key = key
+        self.count = count
+        self.element = element
+    }
+
+    /// An object member from a dictionary, its keys in the writer's order (UTF-8 byte order).
+    init(key: String, object: [String: String]) {
+        let keys = object.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        self.key = key
+        count = keys.count
+        self.keys = keys
+        element = { .string(object[keys[$0]]!) }
+    }
 }
 
 /// Prints a report whose listings can hold a million records (`inspect`): `head` is encoded whole,
@@ -30,14 +47,16 @@ func printJSON<T: Encodable>(report head: T, streaming streamed: [StreamedMember
     for (i, key) in keys.enumerated() {
         out += (i > 0 ? ",\n  " : "\n  ") + JSONValue.string(key).rendered() + ": "
         if let s = streamed.first(where: { $0.key == key }) {
-            if s.count == 0 { out += "[]"; continue }
-            out += "["
+            let (open, close) = s.keys == nil ? ("[", "]") : ("{", "}")
+            if s.count == 0 { out += open + close; continue }
+            out += open
             for j in 0 ..< s.count {
                 out += j > 0 ? ",\n    " : "\n    "
+                if let keys = s.keys { out += JSONValue.string(keys[j]).rendered() + ": " }
                 try s.element(j).append(to: &out, pretty: true, indent: 2)
                 flush()
             }
-            out += "\n  ]"
+            out += "\n  " + close
         } else if let v = members.first(where: { $0.0 == key })?.1 {
             out += v.rendered(pretty: true, indent: 1)
         }

@@ -1,4 +1,4 @@
-// The LoRA merge (merge.c): whole-matrix and fused row ranges, and the finiteness scan they share.
+// The LoRA merge (merge.c): whole matrices and fused row ranges.
 #ifndef HIVG_MERGE_H
 #define HIVG_MERGE_H
 #include <stddef.h>
@@ -6,8 +6,6 @@
 
 /// W (out×in) += scale · B (out×r) · A (r×in), all row-major F32 (the LoRA merge).
 void hivg_lora_merge(float *w, const float *a, const float *b, size_t out, size_t in, size_t r, float scale);
-/// 1 when no element of x is NaN or ±inf.
-int hivg_all_finite(const float *x, size_t n);
 
 /// Rows [row0, row1) of dst (out×in) = w + scale · B (out×r) · A (r×in), all row-major F32. `dst` may
 /// equal `w` (in place) but must not overlap it otherwise. Each element is w, then one FMA per k in

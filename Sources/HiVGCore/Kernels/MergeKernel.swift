@@ -1,18 +1,12 @@
 import CKernels
 
 /// The one Swift wrapper of CKernels' LoRA merge (hivg_merge.h), vectorized per CPU: whole matrices,
-/// fused row ranges, and the finiteness scan.
+/// and fused row ranges.
 public enum MergeKernel {
     /// W (out×in) += scale · B (out×r) · A (r×in), row-major F32.
     public static func loraMerge(w: UnsafeMutablePointer<Float>, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
                                  out: Int, inFeatures: Int, rank: Int, scale: Float) {
         hivg_lora_merge(w, a, b, out, inFeatures, rank, scale)
-    }
-
-    /// True when no value is NaN or ±inf.
-    public static func allFinite(_ x: UnsafeBufferPointer<Float>) -> Bool {
-        guard let base = x.baseAddress, x.count > 0 else { return true }
-        return hivg_all_finite(base, x.count) != 0
     }
 
     /// Rows `rows` of dst = w + scale · B · A (out × in, row-major F32), the same bits as `loraMerge`
