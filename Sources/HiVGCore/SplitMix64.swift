@@ -1,6 +1,5 @@
-/// SplitMix64: the one reproducible random sequence the tests draw from (damaged bytes, random texts,
-/// quantizer inputs), so a failure reproduces from its seed.
-public struct SplitMix64: RandomNumberGenerator {
+/// SplitMix64: a small deterministic generator — `verify`'s random inputs and the tests' reproducible data.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
     public var state: UInt64
     public init(seed: UInt64) { state = seed }
 
@@ -12,4 +11,7 @@ public struct SplitMix64: RandomNumberGenerator {
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
+
+    /// Uniform in [0, 1).
+    public mutating func uniform() -> Float { Float(next() >> 40) / Float(1 << 24) }
 }
