@@ -5,12 +5,23 @@
 # single tensor byte of any output fails. Tensor bytes are read back through `inspect --hash`
 # (quantized tensors: their decoded values, which are a function of the stored blocks).
 # Default: one line per output (the SHA-256 of its sorted tensor lines); --full: every tensor line.
+# Forward outputs depend on the CPU's OpenBLAS kernels in their last bits, so they are not hashed: with
+# --forward-values FILE they are compared with FILE within tolerances (scripts/forward_values.py; the
+# script then fails when they differ), with --record-forward-values FILE their figures are written there.
 set -euo pipefail
-FULL=0
-[ "${1:-}" = --full ] && { FULL=1; shift; }
-BIN=${1:?usage: output-digests.sh [--full] PATH/TO/hivgkit}
+FULL=0 FORWARD_MODE="" FORWARD_FILE=""
+while [ $# -gt 1 ]; do
+  case $1 in
+    --full) FULL=1; shift ;;
+    --forward-values) FORWARD_MODE=check FORWARD_FILE=$(realpath "$2"); shift 2 ;;
+    --record-forward-values) FORWARD_MODE=record FORWARD_FILE=$(realpath -m "$2"); shift 2 ;;
+    *) break ;;
+  esac
+done
+BIN=${1:?usage: output-digests.sh [--full] [--forward-values FILE | --record-forward-values FILE] PATH/TO/hivgkit}
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
 cd "$(dirname "$0")/.."
+ROOT=$PWD
 H=Fixtures/hivg
 HEADS=(--text-heads 2 --vision-heads 2 --vl-heads 2)
 T=$(mktemp -d)
@@ -42,18 +53,25 @@ for s in q5_1 q5_k; do
   q export "${HEADS[@]}" "$H/stage3.pth" --scheme $s -o "$T/export-$s.gguf"
 done
 q extract "$T/merge-series.safetensors" --base "$H/debiased_clip.pth" --rank 4 -o "$T/adapter" "${HEADS[@]}"
+F=$T/forward
+mkdir -p "$F"
 for f in f32 q8_0; do
   src=$T/export.hivgw; [ $f = q8_0 ] && src=$T/quant-q8_0.hivgw
   for w in decoded int8; do
-    "$BIN" forward "$src" --inputs "$H/goldens/stage3.safetensors" -o "$T/forward-$f-$w.safetensors" --all --weights $w --quiet >/dev/null
+    "$BIN" forward "$src" --inputs "$H/goldens/stage3.safetensors" -o "$F/forward-$f-$w.safetensors" --all --weights $w --quiet >/dev/null
   done
 done
-"$BIN" forward "$T/quant-q5_k.hivgw" --inputs "$H/goldens/stage3.safetensors" -o "$T/forward-q5_k-decoded.safetensors" --all --quiet >/dev/null
-"$BIN" forward "${HEADS[@]}" "$H/gref_stage3.pth" --inputs "$H/goldens/gref_stage3.safetensors" -o "$T/forward-gref.safetensors" --all --quiet >/dev/null
-"$BIN" forward "${HEADS[@]}" "$H/large_stage3.pth" --inputs "$H/goldens/large_stage3.safetensors" -o "$T/forward-large.safetensors" --all --quiet >/dev/null
-"$BIN" forward "${HEADS[@]}" "$H/mixup_stage3.pth" --inputs "$H/goldens/mixup_stage3.safetensors" -o "$T/forward-mixup.safetensors" --all --quiet >/dev/null
-"$BIN" forward $H/goldens/hf_clip_tiny --inputs "$H/goldens/hf_clip_tiny_embeds.safetensors" -o "$T/forward-clip.safetensors" --all --quiet >/dev/null
+"$BIN" forward "$T/quant-q5_k.hivgw" --inputs "$H/goldens/stage3.safetensors" -o "$F/forward-q5_k-decoded.safetensors" --all --quiet >/dev/null
+"$BIN" forward "${HEADS[@]}" "$H/gref_stage3.pth" --inputs "$H/goldens/gref_stage3.safetensors" -o "$F/forward-gref.safetensors" --all --quiet >/dev/null
+"$BIN" forward "${HEADS[@]}" "$H/large_stage3.pth" --inputs "$H/goldens/large_stage3.safetensors" -o "$F/forward-large.safetensors" --all --quiet >/dev/null
+"$BIN" forward "${HEADS[@]}" "$H/mixup_stage3.pth" --inputs "$H/goldens/mixup_stage3.safetensors" -o "$F/forward-mixup.safetensors" --all --quiet >/dev/null
+"$BIN" forward $H/goldens/hf_clip_tiny --inputs "$H/goldens/hf_clip_tiny_embeds.safetensors" -o "$F/forward-clip.safetensors" --all --quiet >/dev/null
 
+case $FORWARD_MODE in
+  check) python3 "$ROOT/scripts/forward_values.py" check "$F" "$FORWARD_FILE" ;;
+  record) python3 "$ROOT/scripts/forward_values.py" record "$F" > "$FORWARD_FILE" ;;
+esac
+rm -rf "$F"
 cd "$T"
 # Block-quantized tensors are listed apart (`encoded`, no hash): the data region of .hivgw and GGUF
 # files (every tensor's stored bytes, in order) is hashed as a whole too.

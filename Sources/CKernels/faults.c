@@ -91,6 +91,12 @@ static void on_bus(int sig, siginfo_t *info, void *context) {
     for (int i = 0; i < MAPPINGS; i++) {
         if (atomic_load(&mappings[i].state) != 2) continue;
         if (at >= mappings[i].base && at - mappings[i].base < mappings[i].length) {
+            // Several threads can fault on the same truncated file at once (the reader and the source
+            // hasher): the first reports and exits, the others wait for that exit.
+            static atomic_int reporting;
+            if (atomic_exchange(&reporting, 1)) {
+                for (;;) pause();
+            }
             remove_temporaries();
             say(program_name);
             say(": error: ");

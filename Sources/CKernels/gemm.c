@@ -145,8 +145,8 @@ AVX512 static INLINE void tile512(const int mr, size_t kc, const float *restrict
         if (i < mr) {
             __m512 v0 = _mm512_add_ps(c0[i], bias0), v1 = _mm512_add_ps(c1[i], bias1);
             if (fin->act == HIVG_GEMM_RELU) {
-                v0 = _mm512_max_ps(v0, _mm512_setzero_ps());
-                v1 = _mm512_max_ps(v1, _mm512_setzero_ps());
+                v0 = _mm512_max_ps(_mm512_setzero_ps(), v0);  // NaN passes (maxps returns its second operand), as in torch
+                v1 = _mm512_max_ps(_mm512_setzero_ps(), v1);
             } else if (fin->act == HIVG_GEMM_QUICK_GELU) {  // in registers: the same arithmetic as hivg_quick_gelu
                 v0 = gelu16(v0);
                 v1 = gelu16(v1);

@@ -187,7 +187,7 @@ VNNI static inline void q8_tile(const uint8_t *xq, size_t ldq, const float *xd, 
         for (size_t r = 0; r < mr; r++) {
             float *out = c + r * ldc + h * 16;
             __m512 v = _mm512_add_ps(y[r][h], bv);
-            if (act == HIVG_GEMM_RELU) v = _mm512_max_ps(v, _mm512_setzero_ps());
+            if (act == HIVG_GEMM_RELU) v = _mm512_max_ps(_mm512_setzero_ps(), v);  // NaN passes, as in torch
             else if (act == HIVG_GEMM_QUICK_GELU) v = gelu16(v);
             if (accumulate) v = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, out), v);
             _mm512_mask_storeu_ps(out, mask, v);

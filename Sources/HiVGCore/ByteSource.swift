@@ -27,11 +27,17 @@ public final class MappedFile: @unchecked Sendable {
     public let base: UnsafeRawPointer?
     private var faultSlot: Int32 = -1
 
-    public init(path: String) throws {
-        self.path = path
+    public convenience init(path: String) throws {
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         if fd < 0 { throw CoreError.io(path: path, detail: SystemErrorText.current) }
         defer { close(fd) }
+        try self.init(descriptor: fd, path: path)
+    }
+
+    /// Maps the file open on `fd` (the caller keeps and closes the descriptor; the map outlives it).
+    /// For a caller that also needs the descriptor, e.g. to compare `fstat` before and after reading.
+    public init(descriptor fd: Int32, path: String) throws {
+        self.path = path
         var st = stat()
         if fstat(fd, &st) != 0 { throw CoreError.io(path: path, detail: SystemErrorText.current) }
         switch st.st_mode & S_IFMT {

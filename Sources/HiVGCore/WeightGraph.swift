@@ -48,8 +48,12 @@ public struct WeightGraph: Sendable {
         slots.reserveCapacity(slots.count + n)
     }
 
-    /// Tensors in order.
+    /// Tensors in order (a new array of pairs: for a listing of every tensor, `tensorsInOrder` with
+    /// `names` costs no copy).
     public var entries: [(name: String, tensor: Tensor)] { zip(names, tensors).map { ($0, $1) } }
+
+    /// The tensors in the order of `names` (the graph's own storage, not a copy).
+    public var tensorsInOrder: [Tensor] { tensors }
 
     /// Saturating: broadcast views can claim more elements than any machine holds.
     public var parameterCount: Int { tensors.reduce(0) { $0.saturatingAdd($1.elementCount) } }
@@ -59,6 +63,7 @@ public struct WeightGraph: Sendable {
     public func moduleSummary(depth: Int) -> [ModuleSummary] {
         var out: [ModuleSummary] = []
         var slot: [String: Int] = [:]
+        slot.reserveCapacity(min(names.count, 1 << 20))  // no rehashing while a million one-tensor modules are added
         for (name, t) in zip(names, tensors) {
             // The first `depth` components, but never the whole name (a tensor is not a module): one
             // scan of the UTF-8 bytes for the cut. Names come grouped by module, so the prefix is
@@ -80,7 +85,7 @@ public struct WeightGraph: Sendable {
             out[i].tensors += 1
             out[i].parameters = out[i].parameters.saturatingAdd(t.elementCount)
             out[i].bytes = out[i].bytes.saturatingAdd(t.nbytes)
-            if !out[i].dtypes.contains(t.dtype.rawValue) { out[i].dtypes.insert(t.dtype.rawValue) }
+            out[i].dtypeBits |= ModuleSummary.bit(t.dtype)
         }
         return out
     }
@@ -120,7 +125,17 @@ public struct ModuleSummary: Sendable {
     public var tensors = 0
     public var parameters = 0
     public var bytes = 0
-    public var dtypes: Set<String> = []
+    /// One bit per dtype present (`DType.allCases` index): no set per module, so a file of a million
+    /// one-tensor modules lists in a few words each (issue 20's metadata budget).
+    var dtypeBits: UInt64 = 0
+
+    /// The dtypes of the module's tensors, their names in byte order.
+    public var dtypes: [String] {
+        DType.allCases.enumerated().filter { dtypeBits & (1 << UInt64($0.offset)) != 0 }.map(\.element.rawValue)
+            .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+    }
+
+    static func bit(_ d: DType) -> UInt64 { 1 << UInt64(DType.allCases.firstIndex(of: d)!) }
 }
 
 public enum GraphError: Error, CustomStringConvertible, Sendable {

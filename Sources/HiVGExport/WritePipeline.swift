@@ -65,6 +65,9 @@ public enum WritePipeline {
     public static func run(_ model: LoadedModel, _ request: WriteRequest, to path: String, stagesMerged: Int, sources: [String],
                            tool: String, useHashCache: Bool = true, planned: ((ExportPlan) -> Void)? = nil,
                            progress: ((String, Int) -> Void)? = nil) throws -> WriteOutcome {
+        // Every weight and factor finite (and F64 values within F32's range) before anything is written:
+        // a model `forward` would refuse is refused here, naming the source's tensor.
+        try FiniteCheck.require(model)
         let hasher = SourceHasher(files: sources, useCache: useHashCache)
         defer { _ = try? hasher.wait() }
         let (merged, plan) = try self.plan(model, request)

@@ -8,6 +8,8 @@ public enum ForwardError: Error, CustomStringConvertible, Sendable {
     case badInput(name: String, detail: String)
     case unsupported(String)
     case missingWeight(String)
+    /// An output came out NaN or ±Inf from finite inputs and weights (F32 overflow on the way).
+    case nonFinite(output: String, index: [Int], value: Float)
     /// An input error with the inputs file it concerns.
     indirect case inInputs(file: String, ForwardError)
 
@@ -28,6 +30,8 @@ public enum ForwardError: Error, CustomStringConvertible, Sendable {
         case let .badInput(n, d): return "inputs: `\(n)`: \(d)"
         case let .unsupported(s): return s
         case let .missingWeight(n): return "model: tensor `\(n)` is needed by the forward pass but absent"
+        case let .nonFinite(o, i, v):
+            return "output `\(o)` is \(v) at index \(i): the computation overflowed F32 (inputs or weights too large); no result is given"
         }
     }
 }

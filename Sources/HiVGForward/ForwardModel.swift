@@ -94,7 +94,14 @@ public final class ForwardModel: @unchecked Sendable {
     public func run(_ inp: ForwardInputs, options: ForwardOptions = ForwardOptions()) throws -> ForwardOutputs {
         try validate(inp)
         try LinearAlgebra.prepare()
-        return config.architecture == "clip" ? try runCLIP(inp, options) : try runHiVG(inp, options)
+        let out = config.architecture == "clip" ? try runCLIP(inp, options) : try runHiVG(inp, options)
+        // Finite inputs and weights can still overflow F32 on the way (values near 3e38): the outputs say
+        // so instead of a box that only looks plausible (the kernels' ReLU keeps NaN, as torch's does).
+        for name in out.names {
+            guard let o = out[name], !o.isMask, let i = o.values.firstIndex(where: { !$0.isFinite }) else { continue }
+            throw ForwardError.nonFinite(output: name, index: FiniteCheck.index(i, in: o.shape), value: o.values[i])
+        }
+        return out
     }
 
     /// The workers of one run; OpenBLAS itself runs one thread per call (the pool splits the work).

@@ -105,11 +105,18 @@ public enum Verify {
         return union > 0 ? inter / union : (inter == 0 && a == b ? 1 : 0)
     }
 
+    /// The most synthetic samples one verification makes: all images are held at once (256 at 336 × 336
+    /// are 347 MB of pixels) and the figures of a few dozen already settle a gate.
+    public static let maxSyntheticSamples = 256
+
     /// Deterministic synthetic inputs for `config`: N images at the model's own size with a random
     /// content rectangle (values ~ U(−2, 2), zero padding outside, mask 1 there, as HiVG's
     /// NormalizeAndPad leaves it) and N token sequences `[49406] + k tokens + [49407]`, 0-padded to the
     /// text length, tokens drawn from the vocabulary rows whose embedding is not all zero.
     public static func syntheticInputs(_ m: LoadedModel, samples n: Int, seed: UInt64) throws -> ForwardInputs {
+        guard (1 ... maxSyntheticSamples).contains(n) else {
+            throw ForwardError.unsupported("\(n) synthetic samples: between 1 and \(maxSyntheticSamples) (all are held at once)")
+        }
         let c = m.config
         var rng = SplitMix64(seed: seed)
         let size = c.imageSize, l = c.maxPositions

@@ -35,7 +35,7 @@ extension GGUFNames {
                 guard let y = Int32(exactly: x) else { throw ModelError.inconsistent(file: file, detail: "config value \(x) in `\(k)` does not fit an INT32") }
                 a.append(.int32(y))
             }
-            put(k, .array(.int32, a))
+            put(k, .array(.int32, GGUFArray(a)))
         }
         put(GGUF.architectureKey, .string("clip"))
         put(GGUF.alignmentKey, .uint32(UInt32(GGUF.defaultAlignment)))
@@ -57,8 +57,8 @@ extension GGUFNames {
         // HiVG, OpenAI's for plain CLIP.
         let pixels: ImageNormalization
         do { pixels = try ModelDescription(c).imageNormalization } catch { throw ModelError.inconsistent(file: file, detail: "\(error)") }
-        put("clip.vision.image_mean", .array(.float32, pixels.mean.map { .float32($0) }))
-        put("clip.vision.image_std", .array(.float32, pixels.std.map { .float32($0) }))
+        put("clip.vision.image_mean", .array(.float32, GGUFArray(pixels.mean.map { .float32($0) })))
+        put("clip.vision.image_std", .array(.float32, GGUFArray(pixels.std.map { .float32($0) })))
 
         put("clip.has_text_encoder", .bool(true))
         try u32("clip.text.context_length", c.maxPositions)

@@ -104,23 +104,20 @@ public enum SourceHashCache {
     /// else hashed through a memory map of the opened file (and stored when `useCache`).
     public static func describe(_ path: String, useCache: Bool, cacheDirectory: String? = directory) throws -> Provenance.Source {
         let name = (path as NSString).lastPathComponent
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         guard fd >= 0 else { throw CoreError.io(path: path, detail: SystemErrorText.current) }
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw CoreError.io(path: path, detail: SystemErrorText.current) }
         let before = Key(st)
         if useCache, let hit = lookup(before, in: cacheDirectory) { return Provenance.Source(file: name, bytes: Int(st.st_size), sha256: hit) }
-        let count = Int(st.st_size)
-        var hex = SHA256.hex(UnsafeRawBufferPointer(start: nil, count: 0))
-        if count > 0 {
-            guard let p = mmap(nil, count, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
-                throw CoreError.io(path: path, detail: "cannot map the file: \(SystemErrorText.current)")
-            }
-            defer { munmap(p, count) }
-            madvise(p, count, MADV_SEQUENTIAL)
-            hex = SHA256.hex(UnsafeRawBufferPointer(start: p, count: count))
-        }
+        // Through MappedFile: only a regular file is mapped, and the map is noted with `Faults`, so a
+        // source truncated while it is hashed (on the hasher's thread, during an export) is reported as
+        // "changed while being read" naming it, not a bare SIGBUS.
+        let mapped = try MappedFile(descriptor: fd, path: path)
+        mapped.adviseSequential()
+        let count = mapped.count
+        let hex = SHA256.hex(mapped.bytes)
         if useCache, fstat(fd, &st) == 0, Key(st) == before { store(before, sha256: hex, in: cacheDirectory) }
         return Provenance.Source(file: name, bytes: count, sha256: hex)
     }

@@ -227,13 +227,31 @@ public enum FiniteCheck {
         return out
     }
 
-    /// Throws when `t` holds a non-finite value.
+    /// The first F64 value of `t` that F32 cannot hold (rounds to ±Inf), nil when all fit or `t` is not F64.
+    /// Every computation and output is F32 or narrower, so such a value is as bad as an Inf.
+    public static func firstBeyondF32(_ t: Tensor, name: String) throws -> (index: Int, value: Double)? {
+        guard t.dtype == .f64 else { return nil }
+        return try t.withContiguousBytes(name: name) { raw in
+            for i in 0 ..< raw.count / 8 {
+                let d = raw.loadUnaligned(fromByteOffset: i * 8, as: Double.self)
+                if !Float(d).isFinite { return (i, d) }
+            }
+            return nil
+        }
+    }
+
+    /// Throws when `t` holds a non-finite value (or, F64, one beyond F32's range).
     public static func require(_ t: Tensor, name: String, file: String) throws {
-        if let (i, v) = try firstNonFinite(t, name: name) {
-            // A tensor from another file than the model's (an adapter's factor over --base) says where it lies.
+        // A tensor from another file than the model's (an adapter's factor over --base) says where it lies.
+        func at() -> String {
             let origin = t.storage.source.origin
-            let at = origin.hasPrefix(file) ? "" : " (from \(origin))"
-            throw ModelError.inconsistent(file: file, detail: "tensor `\(name)`\(at): value \(v) at index \(index(i, in: t.shape)); refusing to compute with non-finite values")
+            return origin.hasPrefix(file) ? "" : " (from \(origin))"
+        }
+        if let (i, v) = try firstNonFinite(t, name: name) {
+            throw ModelError.inconsistent(file: file, detail: "tensor `\(name)`\(at()): value \(v) at index \(index(i, in: t.shape)); refusing to compute with non-finite values")
+        }
+        if let (i, v) = try firstBeyondF32(t, name: name) {
+            throw ModelError.inconsistent(file: file, detail: "tensor `\(name)`\(at()): F64 value \(v) at index \(index(i, in: t.shape)) does not fit F32 (every computation and output is F32 or narrower)")
         }
     }
 

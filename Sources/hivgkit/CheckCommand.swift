@@ -54,9 +54,10 @@ struct CheckCommand: ParsableCommand {
         if !report.ok { throw ExitCode(1) }
     }
 
+    /// Through a map, which refuses a FIFO or a device without blocking (a plain open of a FIFO waits for
+    /// a writer forever); a file that cannot be mapped is left to the `.hivgw` reader's error.
     private var isGGUF: Bool {
-        guard let h = FileHandle(forReadingAtPath: file) else { return false }
-        defer { try? h.close() }
-        return (try? h.read(upToCount: 4)) == Data("GGUF".utf8)
+        guard let m = try? MappedFile(path: file) else { return false }
+        return GGUFReader.looksLikeGGUF(m.bytes)
     }
 }

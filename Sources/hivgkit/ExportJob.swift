@@ -46,7 +46,9 @@ struct QuantOptionGroup: ParsableArguments {
 
     func validate() throws {
         if let threads, threads <= 0 { throw ValidationError("--threads must be positive") }
-        if verifySamples <= 0 { throw ValidationError("--verify-samples must be positive") }
+        if !(1 ... Verify.maxSyntheticSamples).contains(verifySamples) {
+            throw ValidationError("--verify-samples must be between 1 and \(Verify.maxSyntheticSamples), not \(verifySamples)")
+        }
         if let maxNMSE, !(maxNMSE >= 0) { throw ValidationError("--max-nmse must be ≥ 0") }
         for g in keep + only where g.isEmpty { throw ValidationError("--keep / --only take a non-empty glob") }
     }

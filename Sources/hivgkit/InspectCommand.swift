@@ -95,8 +95,10 @@ struct InspectRun {
                 head.modules = LazyRecords(count: 0) { _ in fatalError("empty") }
                 head.metadata = [:]
                 try printJSON(report: head, streaming: [
-                    StreamedMember(key: "tensors", count: report.tensors.count) { report.tensors.element($0).json },
-                    StreamedMember(key: "modules", count: report.modules.count) { report.modules.element($0).json },
+                    StreamedMember(key: "tensors", count: report.tensors.count, element: { report.tensors.element($0).json },
+                                   write: { report.tensors.element($0).write(to: &$1) }),
+                    StreamedMember(key: "modules", count: report.modules.count, element: { report.modules.element($0).json },
+                                   write: { report.modules.element($0).write(to: &$1) }),
                     StreamedMember(key: "metadata", object: report.metadata),
                 ])
             } else {

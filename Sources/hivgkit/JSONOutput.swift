@@ -14,11 +14,16 @@ struct StreamedMember {
     var count: Int
     var keys: [String]? = nil
     var element: (Int) throws -> JSONValue
+    /// When set, writes element `j` straight into the byte writer (the same text as `element(j)` renders;
+    /// a million records are written without a `JSONValue` each).
+    var write: ((Int, inout PrettyJSONBytes) -> Void)? = nil
 
-    init(key: String, count: Int, element: @escaping (Int) throws -> JSONValue) {
+    init(key: String, count: Int, element: @escaping (Int) throws -> JSONValue,
+         write: ((Int, inout PrettyJSONBytes) -> Void)? = nil) {
         self.key = key
         self.count = count
         self.element = element
+        self.write = write
     }
 
     /// An object member from a dictionary, its keys in the writer's order (UTF-8 byte order).
@@ -37,30 +42,41 @@ struct StreamedMember {
 /// Same document as `printJSON(report:)` would write.
 func printJSON<T: Encodable>(report head: T, streaming streamed: [StreamedMember]) throws {
     guard case let .object(members) = try JSONValueEncoder().encode(head) else { return try printJSON(report: head) }
-    var out = "{"
+    var out: [UInt8] = [UInt8(ascii: "{")]
+    out.reserveCapacity(1 << 21)
     func flush(_ force: Bool = false) {
-        guard force || out.utf8.count >= 1 << 20 else { return }
-        FileHandle.standardOutput.write(Data(out.utf8))
-        out = ""
+        guard force || out.count >= 1 << 20 else { return }
+        FileHandle.standardOutput.write(Data(out))
+        out.removeAll(keepingCapacity: true)
     }
     let keys = Set(members.map(\.0)).union(streamed.map(\.key)).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+    var record = PrettyJSONBytes(indent: 2)
     for (i, key) in keys.enumerated() {
-        out += (i > 0 ? ",\n  " : "\n  ") + JSONValue.string(key).rendered() + ": "
+        out += (i > 0 ? ",\n  " : "\n  ").utf8
+        out += (JSONValue.string(key).rendered() + ": ").utf8
         if let s = streamed.first(where: { $0.key == key }) {
             let (open, close) = s.keys == nil ? ("[", "]") : ("{", "}")
-            if s.count == 0 { out += open + close; continue }
-            out += open
+            if s.count == 0 { out += (open + close).utf8; continue }
+            out += open.utf8
             for j in 0 ..< s.count {
-                out += j > 0 ? ",\n    " : "\n    "
-                if let keys = s.keys { out += JSONValue.string(keys[j]).rendered() + ": " }
-                try s.element(j).append(to: &out, pretty: true, indent: 2)
+                out += (j > 0 ? ",\n    " : "\n    ").utf8
+                if let keys = s.keys { out += (JSONValue.string(keys[j]).rendered() + ": ").utf8 }
+                if let write = s.write {
+                    record.reset()
+                    write(j, &record)
+                    out += record.bytes
+                } else {
+                    var text = ""
+                    try s.element(j).append(to: &text, pretty: true, indent: 2)
+                    out += text.utf8
+                }
                 flush()
             }
-            out += "\n  " + close
+            out += ("\n  " + close).utf8
         } else if let v = members.first(where: { $0.0 == key })?.1 {
-            out += v.rendered(pretty: true, indent: 1)
+            out += v.rendered(pretty: true, indent: 1).utf8
         }
     }
-    out += keys.isEmpty ? "}\n" : "\n}\n"
+    out += (keys.isEmpty ? "}\n" : "\n}\n").utf8
     flush(true)
 }

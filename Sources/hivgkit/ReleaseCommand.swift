@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HiVGFormats
+import HiVGForward
 import HiVGModel
 import HiVGRelease
 
@@ -47,7 +48,9 @@ struct ReleaseCommand: ParsableCommand {
     @OptionGroup var hashCache: HashCacheOptionGroup
 
     func validate() throws {
-        if verifySamples <= 0 { throw ValidationError("--verify-samples must be positive") }
+        if !(1 ... Verify.maxSyntheticSamples).contains(verifySamples) {
+            throw ValidationError("--verify-samples must be between 1 and \(Verify.maxSyntheticSamples), not \(verifySamples)")
+        }
         if let threads, threads <= 0 { throw ValidationError("--threads must be positive") }
         do { try settings().validate() } catch let e as ReleaseError { throw ValidationError(e.description) }
     }

@@ -24,9 +24,12 @@ func reportingErrors(_ body: () throws -> Void) throws {
 /// line on screen (a message never lands after a half-drawn bar).
 enum Console {
     /// Prints report lines on stdout.
+    /// Lines on stdout, each with control and invisible format characters escaped and cut at 4000
+    /// characters: every report's human form goes through here, so no name or string from a file can
+    /// rewrite the terminal or flood it (`--json` keeps them whole).
     static func print(_ lines: [String]) {
         Progress.clearLine()
-        for l in lines { Swift.print(l) }
+        for l in lines { Swift.print(TerminalText.needsEscaping(l, limit: 4000) ? TerminalText.escaped(l, limit: 4000) : l) }
     }
 
     /// `hivgkit: error: MESSAGE` on stderr (control characters escaped, cut at 4000 characters).

@@ -53,7 +53,9 @@ struct VerifyCommand: ParsableCommand {
     @OptionGroup var out: OutputOptionGroup
 
     func validate() throws {
-        if samples <= 0 { throw ValidationError("--samples must be positive") }
+        if !(1 ... Verify.maxSyntheticSamples).contains(samples) {
+            throw ValidationError("--samples must be between 1 and \(Verify.maxSyntheticSamples), not \(samples)")
+        }
         if let threads, threads <= 0 { throw ValidationError("--threads must be positive") }
         if let maxNMSE, !(maxNMSE >= 0) { throw ValidationError("--max-nmse must be ≥ 0") }
     }

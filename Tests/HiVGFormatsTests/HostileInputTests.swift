@@ -169,5 +169,9 @@ final class HostileInputTests: XCTestCase {
         XCTAssertFalse(TerminalText.needsEscaping("visual.proj.weight ✓"))
         XCTAssertTrue(TerminalText.needsEscaping("a\u{85}"))
         XCTAssertTrue(TerminalText.needsEscaping("a\u{1B}"))
+        // Invisible format characters: a bidi override ("Trojan Source"), zero-width, the byte-order mark.
+        XCTAssertTrue(TerminalText.needsEscaping("evil\u{202E}gpj.exe"))
+        XCTAssertEqual(TerminalText.escaped("evil\u{202E}gpj\u{200B}.\u{FEFF}x"), "evil\\u{202e}gpj\\u{200b}.\\u{feff}x")
+        XCTAssertFalse(TerminalText.needsEscaping("layers.0 … ✓ – „quoted“"), "other U+2000-block characters are fine")
     }
 }

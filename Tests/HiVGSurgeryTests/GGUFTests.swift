@@ -121,6 +121,14 @@ private func ggufAllTypesKV() -> [GGUFKeyValue] {
         GGUFKeyValue("t.array_str", .array(.string, [.string("a"), .string(""), .string("ccc")])),
         GGUFKeyValue("t.array_nested", .array(.array, [.array(.uint8, [.uint8(1)]), .array(.uint8, [])])),
         GGUFKeyValue("t.array_bool", .array(.bool, [.bool(false), .bool(true)])),
+        // Read back packed (GGUFArray): every fixed-size element type, NaN and -0 kept by bit pattern.
+        GGUFKeyValue("t.array_f32", .array(.float32, [.float32(1.5), .float32(Float(bitPattern: 0x7FC0_0001)), .float32(-0.0)])),
+        GGUFKeyValue("t.array_u64", .array(.uint64, [.uint64(UInt64.max), .uint64(0)])),
+        GGUFKeyValue("t.array_i64", .array(.int64, [.int64(Int64.min)])),
+        GGUFKeyValue("t.array_f64", .array(.float64, [.float64(-1e300), .float64(Double(bitPattern: 0x7FF8_0000_0000_0001))])),
+        GGUFKeyValue("t.array_u16", .array(.uint16, [.uint16(65_535)])), GGUFKeyValue("t.array_i16", .array(.int16, [.int16(-3)])),
+        GGUFKeyValue("t.array_u32", .array(.uint32, [.uint32(4_000_000_000)])),
+        GGUFKeyValue("t.array_u8", .array(.uint8, [.uint8(0), .uint8(255)])), GGUFKeyValue("t.array_i8", .array(.int8, [.int8(-128), .int8(127)])),
     ]
 }
 
@@ -422,6 +430,10 @@ extension GGUFTests {
         expectGGUFError(.unsupported, "element type 99") { _ = try readGGUF(with(RawGGUF.entry("k", 9) { $0.u32(99); $0.u64(1) })) }
         expectGGUFError(.truncated, "cannot fit") { _ = try readGGUF(with(RawGGUF.entry("k", 9) { $0.u32(4); $0.u64(1 << 40) })) }
         expectGGUFError(.unknownFormat, "bool byte is 2") { _ = try readGGUF(with(RawGGUF.entry("k", 7) { $0.u8(2) })) }
+        // In a (packed) array of bools, naming the element.
+        expectGGUFError(.unknownFormat, "bool byte is 3 at element 1") {
+            _ = try readGGUF(with(RawGGUF.entry("k", 9) { $0.u32(7); $0.u64(2); $0.u8(1); $0.u8(3) }))
+        }
         expectGGUFError(.unknownFormat, "not UTF-8") {
             var e = LE(); e.u64(2); e.raw([0xC3, 0x28]); e.u32(7); e.u8(1)
             _ = try readGGUF(with(e.b))

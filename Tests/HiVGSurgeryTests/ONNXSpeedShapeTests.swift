@@ -7,7 +7,7 @@ import HiVGCore
 import HiVGSurgery
 
 /// The graph-shape choices made for ONNX Runtime's speed (docs/onnx.md, "Fusion-friendly"): the tiled
-/// transposition of linear weights gives the same bytes as the definition, and plain CLIP's image tower
+/// transposition of linear weights gives the same bytes as the definition on any thread count, and plain CLIP's image tower
 /// computes its last layer for the class token alone while HiVG keeps every token.
 final class ONNXSpeedShapeTests: XCTestCase {
     private var dir: String!
@@ -19,30 +19,41 @@ final class ONNXSpeedShapeTests: XCTestCase {
 
     override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
 
-    /// Shapes around the 32 × 32 tile and the 256 KiB block (rows × 4 bytes × columns per block), F32 and
-    /// F16 sources: element (i, j) of the stored [cols, rows] initializer is W[j, i].
+    /// Shapes around the kernel's 8 × 8 blocks and 64 × 64 tiles and the writer's ~1 MiB blocks (rows × element
+    /// size × columns per block; 300 × 2000 F32 and 1500 × 1700 bytes span several), F32, F16 and 1-byte
+    /// sources: element (i, j) of the stored [cols, rows] initializer is W[j, i], and the file is the same
+    /// written on one thread and on two (block k + 1 transposed while block k is written).
     func testTiledTransposeEqualsTheDefinition() throws {
-        for (rows, cols, dtype) in [(1, 1, DType.f32), (33, 65, .f32), (31, 2053, .f32), (3000, 37, .f32), (70, 45, .f16)] {
+        for (rows, cols, dtype) in [(1, 1, DType.f32), (33, 65, .f32), (31, 2053, .f32), (3000, 37, .f32), (300, 2000, .f32),
+                                    (70, 45, .f16), (257, 3001, .f16), (1500, 1700, .u8)] {
             var rng = SampleRandom(seed: UInt64(rows * 7919 + cols))
             let values = rng.floats(rows * cols)
             let bytes: [UInt8]
-            if dtype == .f16 {
-                bytes = ONNXEmitter.halfBytes(values)
-            } else {
-                bytes = values.withUnsafeBytes { Array($0) }
+            switch dtype {
+            case .f16: bytes = ONNXEmitter.halfBytes(values)
+            case .u8: bytes = values.map { UInt8(truncatingIfNeeded: Int(($0 + 1) * 127)) }
+            default: bytes = values.withUnsafeBytes { Array($0) }
             }
             let t = Tensor(dtype: dtype, shape: [rows, cols], bytes: bytes)
+            let type: ONNXElementType = dtype == .f16 ? .float16 : dtype == .u8 ? .uint8 : .float
             let g = ONNXGraphBuilder(name: "t")
-            let x = g.input("x", dtype == .f16 ? .float16 : .float, [.batch, .fixed(cols)])
-            let w = g.initializer("w", dtype == .f16 ? .float16 : .float, dims: [cols, rows], data: .transposed(t, name: "w"))
-            g.output(g.rename(g.matmul(x, w, name: "/mm"), to: "y"))
-            let path = dir + "/t\(rows)x\(cols).onnx"
-            try ONNXWriter.write(try g.model(opsets: [.default17], producerVersion: "test"), to: path)
-            let stored = [UInt8](try ONNXModelFile(path: path).initializerBytes("w"))
+            let x = g.input("x", type == .uint8 ? .float : type, [.batch, .fixed(cols)])
+            let w = g.initializer("w", type, dims: [cols, rows], data: .transposed(t, name: "w"))
+            g.output(g.rename(g.matmul(x, type == .uint8 ? g.cast(w, to: .float) : w, name: "/mm"), to: "y"))
             let s = dtype.size
             var want = [UInt8](repeating: 0, count: bytes.count)
             for i in 0 ..< rows { for j in 0 ..< cols { for b in 0 ..< s { want[(j * rows + i) * s + b] = bytes[(i * cols + j) * s + b] } } }
-            XCTAssertEqual(stored, want, "\(rows)×\(cols) \(dtype)")
+            var files: [Data] = []
+            for threads in [1, 2] {
+                let path = dir + "/t\(rows)x\(cols)-\(threads).onnx"
+                var options = ONNXWriteOptions()
+                options.threads = threads
+                try ONNXWriter.write(try g.model(opsets: [.default17], producerVersion: "test"), to: path, options: options)
+                let stored = [UInt8](try ONNXModelFile(path: path).initializerBytes("w"))
+                XCTAssertEqual(stored, want, "\(rows)×\(cols) \(dtype), \(threads) threads")
+                files.append(try Data(contentsOf: URL(fileURLWithPath: path)))
+            }
+            XCTAssertEqual(files[0], files[1], "\(rows)×\(cols) \(dtype)")
         }
     }
 

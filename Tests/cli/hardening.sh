@@ -35,6 +35,8 @@ PY
 mkfifo $T/fifo
 run timeout 10 "$BIN" inspect $T/fifo
 [ $status = 1 ] && grep -q "FIFO" <<<"$err" && ok || bad "FIFO input: exit $status, $err"
+run timeout 10 "$BIN" check $T/fifo
+[ $status = 2 ] && grep -q "FIFO" <<<"$err" && ok || bad "check of a FIFO: exit $status, $err"
 run timeout 10 "$BIN" inspect /dev/zero
 [ $status = 1 ] && grep -q "device" <<<"$err" && ok || bad "device input: exit $status, $err"
 

@@ -46,6 +46,30 @@ for f in failures:
 sys.exit(1 if failures else 0)
 PY
 
+# A non-finite weight is refused by every command that computes with it or writes a model from it (a
+# written model would only be refused later by forward), naming the tensor; nothing is written.
+for cmd in "merge nan_weight.safetensors -o $T/nan-merged.safetensors" "export nan_weight.safetensors -o $T/nan.hivgw" \
+           "diff nan_weight.safetensors micro.safetensors" "verify micro.safetensors nan_weight.safetensors --inputs inputs.safetensors" \
+           "quantize nan_weight.safetensors --scheme q8_0 -o $T/nan-q8.hivgw"; do
+  err=$("$BIN" $cmd --quiet 2>&1 >/dev/null); status=$?
+  { [ $status = 1 ] && grep -q "nan_weight.safetensors: tensor \`.*q_proj.weight\`: value nan" <<<"$err"; } && ok || bad "$cmd: exit $status, $err"
+done
+ls $T/nan* >/dev/null 2>&1 && bad "a refused non-finite model left an output: $(ls $T/nan*)" || ok
+# Finite inputs that overflow F32 inside the model (pixels of 3e38): no plausible-looking box, but an
+# error naming the output (the kernels' ReLU keeps NaN, as torch's does).
+python3 - inputs.safetensors $T/inputs_huge.safetensors <<'PY'
+import json, struct, sys
+data = open(sys.argv[1], "rb").read()
+n = struct.unpack_from("<Q", data)[0]
+header = json.loads(data[8:8 + n])
+lo, hi = header["pixel_values"]["data_offsets"]
+body = bytearray(data[8 + n:])
+body[lo:hi] = struct.pack("<%df" % ((hi - lo) // 4), *[3e38] * ((hi - lo) // 4))
+open(sys.argv[2], "wb").write(data[:8 + n] + bytes(body))
+PY
+err=$("$BIN" forward micro.safetensors --inputs $T/inputs_huge.safetensors -o $T/huge-out.safetensors --quiet 2>&1); status=$?
+{ [ $status = 1 ] && grep -q "output \`.*\` is nan at index .*overflowed F32" <<<"$err" && [ ! -e $T/huge-out.safetensors ]; } && ok || bad "forward of overflowing inputs: exit $status, $err"
+
 # rsLoRA: PEFT scales by lora_alpha / sqrt(r) (alpha 4, r 2: 2.828…), plain LoRA by alpha / r (2).
 s=$("$BIN" lora adapter_rslora --base micro.safetensors --json | python3 -c "import json,sys; print(json.load(sys.stdin)['linears'][0]['scaling'])")
 python3 -c "import sys, math; sys.exit(0 if abs(float(sys.argv[1]) - 4 / math.sqrt(2)) < 1e-12 else 1)" "$s" && ok || bad "rsLoRA scaling $s"

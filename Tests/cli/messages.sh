@@ -47,6 +47,8 @@ long = "clip.vision_model.encoder.layers.11.a_module_with_a_long_name." + "x" * 
 assert len(long) > 120
 write(sys.argv[1] + "/long.safetensors", [(long, 4), ("short.weight", 2)])
 write(sys.argv[1] + "/one.safetensors", [("only.weight", 3)])
+# A 100,000-character name and one with a right-to-left override (U+202E) and a zero-width space.
+write(sys.argv[1] + "/huge_name.safetensors", [("h" * 100000, 1), ("evil\u202eexe.\u200bweight", 1)])
 open(sys.argv[1] + "/long.txt", "w").write(long)
 PY
 LONG=$(cat "$T/long.txt")
@@ -63,6 +65,17 @@ assert any("…" in l and l.strip().endswith("F32     [4]") for l in lines), lin
 PY
 tty 80 "$BIN" inspect --tensors --wide "$T/long.safetensors"
 grep -qF -- "$LONG" "$T/tty" && ok || bad "inspect --wide on a terminal: the whole name"
+
+# Names past 1,000 characters are cut in the middle even whole (--wide, a pipe); --json keeps them whole;
+# invisible format characters (bidi overrides, zero-width) are escaped like control characters.
+expect 0 "$BIN" inspect --tensors --wide "$T/huge_name.safetensors"
+[ "$(awk '{ if (length($0) > m) m = length($0) } END { print m }' <<<"$out")" -le 1100 ] && ok || bad "a 100,000-character name printed whole"
+contains "$out" 'evil\u{202e}exe.\u{200b}weight' "inspect of a name with U+202E and U+200B"
+expect 0 "$BIN" inspect --json "$T/huge_name.safetensors"
+python3 -c "import json,sys; d=json.load(sys.stdin); assert any(len(t['name']) == 100000 for t in d['tensors'])" <<<"$out" && ok || bad "inspect --json: the whole name"
+# Flags that size an allocation are bounded before anything is loaded.
+expect 64 "$BIN" verify $H/stage3.pth $H/stage3.pth --samples 100000000
+contains "$err" "--samples must be between 1 and 256" "verify --samples 100000000"
 
 # A plain state dict: its tensors are not listed as "contents" without --tensors.
 expect 0 "$BIN" inspect $H/merged/stage3.pth

@@ -7,6 +7,14 @@ VOLATILE = {"seconds", "load_seconds", "forward_seconds", "forward_cpu_seconds",
             "input_gb_per_s", "prepare_seconds", "threads", "blas", "vnni", "b_weights", "weights_path"}
 
 
+# Figures computed through OpenBLAS and LAPACK (forward passes, verification, SVDs) depend on the kernels
+# OpenBLAS picks for the CPU: the same float sums in another order move the last bits (seen between two
+# machines: boxes within 6e-8, SVD energies within 1e-15, the quantized verify figures within 1.1e-6 where a
+# block's rounding flips). Floats therefore compare within RTOL relative + ATOL absolute; a real change (a
+# formula, a key, a count, a type) is far outside it. Integers, strings and structure compare exactly.
+RTOL, ATOL = 1e-4, 1e-6
+
+
 # Deliberate changes since the snapshots were recorded, by report: the difference line and why.
 CHANGES = {
     "inspect_gguf": {"$.kv: added": "inspect of GGUF lists the numeric, boolean and array KV pairs too (issue 17)"},
@@ -52,6 +60,16 @@ def differences(before, now, path="$"):
             return [f"{path}: {len(before)} items → {len(now)}"]
         for i, (a, b) in enumerate(zip(before, now)):
             out += differences(a, b, f"{path}[{i}]")
+    elif isinstance(before, float):
+        if not abs(before - now) <= ATOL + RTOL * max(abs(before), abs(now)):
+            out.append(f"{path}: {json.dumps(before)[:80]} → {json.dumps(now)[:80]}")
+    elif isinstance(before, str) and before != now and before[:1] in "{[" and now[:1] in "{[":
+        # A JSON document carried as a string (a provenance record in metadata): compared as values.
+        try:
+            a, b = json.loads(before), json.loads(now)
+        except ValueError:
+            return [f"{path}: {json.dumps(before)[:80]} → {json.dumps(now)[:80]}"]
+        out += differences(a, b, path + "(json)")
     elif before != now:
         out.append(f"{path}: {json.dumps(before)[:80]} → {json.dumps(now)[:80]}")
     return out

@@ -362,10 +362,20 @@ public enum GGUFReader {
                                       "KV `\(key)`: \(count) array elements exceed the limit of \(limits.maxArrayElements) for a file")
                 }
                 budget -= Int(count)
+                if let size = element.fixedSize {
+                    // Scalars stay packed as stored (count ≤ remaining / size was checked above).
+                    let start = try take(Int(count) * size, what)
+                    let stored = Array(UnsafeRawBufferPointer(rebasing: bytes[start ..< start + Int(count) * size]))
+                    if element == .bool, let bad = stored.firstIndex(where: { $0 > 1 }) {
+                        throw FormatError(.unknownFormat, file: file, offset: start + bad,
+                                          "KV `\(key)`: bool byte is \(stored[bad]) at element \(bad), not 0 or 1")
+                    }
+                    return .array(element, GGUFArray(packed: stored, of: element))
+                }
                 var values: [GGUFValue] = []
                 values.reserveCapacity(Int(count))
                 for _ in 0 ..< Int(count) { values.append(try value(element, key: key, depth: depth + 1, limits: limits, budget: &budget)) }
-                return .array(element, values)
+                return .array(element, GGUFArray(values))
             }
         }
     }

@@ -62,9 +62,8 @@ public enum GGUFValueType: UInt32, CaseIterable, Sendable {
 /// One metadata value. Arrays carry their element type (an empty array still has one) and hold
 /// values of exactly that type; arrays of arrays are allowed, as the format allows them.
 /// Equality compares floats by bit pattern, so a NaN equals itself after a round trip.
-/// Only strings and arrays are boxed: every value is then 16 bytes, so a file's array of 16 M
-/// one-byte elements takes 256 MB, not the 720 MB of a box per element (and at most 16 bytes of
-/// memory per byte of the file: the budget of issue 20).
+/// Only strings and arrays are boxed: every value is then 16 bytes; the elements of an array of
+/// fixed-size scalars read from a file stay packed as stored (`GGUFArray`).
 public enum GGUFValue: Sendable, Equatable, CustomStringConvertible {
     case uint8(UInt8)
     case int8(Int8)
@@ -75,7 +74,7 @@ public enum GGUFValue: Sendable, Equatable, CustomStringConvertible {
     case float32(Float)
     case bool(Bool)
     indirect case string(String)
-    indirect case array(GGUFValueType, [GGUFValue])
+    indirect case array(GGUFValueType, GGUFArray)
     case uint64(UInt64)
     case int64(Int64)
     case float64(Double)
@@ -145,7 +144,7 @@ public enum GGUFValue: Sendable, Equatable, CustomStringConvertible {
 
     public var bool: Bool? { if case let .bool(v) = self { return v }; return nil }
     public var string: String? { if case let .string(v) = self { return v }; return nil }
-    public var array: [GGUFValue]? { if case let .array(_, v) = self { return v }; return nil }
+    public var array: GGUFArray? { if case let .array(_, v) = self { return v }; return nil }
 
     /// An array of integers as [Int].
     public var ints: [Int]? {
@@ -203,7 +202,7 @@ public enum GGUFValue: Sendable, Equatable, CustomStringConvertible {
         case let .array(t, values):
             GGUFBytes.append(t.rawValue, to: &out)
             GGUFBytes.append(UInt64(values.count), to: &out)
-            for v in values { v.encode(into: &out) }
+            if let stored = values.packedBytes { out.append(contentsOf: stored) } else { for v in values { v.encode(into: &out) } }
         case let .uint64(v): GGUFBytes.append(v, to: &out)
         case let .int64(v): GGUFBytes.append(v, to: &out)
         case let .float64(v): GGUFBytes.append(v.bitPattern, to: &out)
@@ -242,6 +241,69 @@ public enum GGUFValue: Sendable, Equatable, CustomStringConvertible {
         case let .int64(v): return NSNumber(value: v)
         case let .float64(v): return f(v)
         }
+    }
+}
+
+/// The elements of a GGUF array, a collection of `GGUFValue`. Scalars of one fixed-size type read from a
+/// file stay packed as they are stored (1–8 little-endian bytes each, decoded when an element is read):
+/// a file's array of 16 M one-byte elements then takes 16 MB, not the 256 MB of a 16-byte `GGUFValue`
+/// each (issue 20's budget is 16 bytes of memory per byte of metadata). Strings, nested arrays and
+/// arrays built in code hold their values.
+public struct GGUFArray: Sendable, Equatable, RandomAccessCollection, ExpressibleByArrayLiteral {
+    private let packedType: GGUFValueType?
+    private let packed: [UInt8]
+    private let values: [GGUFValue]
+
+    /// Values as they are.
+    public init(_ values: [GGUFValue]) {
+        packedType = nil
+        packed = []
+        self.values = values
+    }
+
+    public init(arrayLiteral elements: GGUFValue...) { self.init(elements) }
+
+    /// Elements of the fixed-size scalar `type`, little-endian, as a file stores them (bools 0 or 1: the
+    /// reader checks them first).
+    init(packed bytes: [UInt8], of type: GGUFValueType) {
+        precondition(type.fixedSize.map { bytes.count % $0 == 0 } ?? false, "GGUFArray: \(bytes.count) bytes of \(type.name)")
+        packedType = type
+        packed = bytes
+        values = []
+    }
+
+    /// The stored bytes when the elements are packed (what `encode` writes as is).
+    var packedBytes: [UInt8]? { packedType == nil ? nil : packed }
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { packedType.map { packed.count / $0.fixedSize! } ?? values.count }
+
+    public subscript(i: Int) -> GGUFValue {
+        guard let t = packedType else { return values[i] }
+        precondition(i >= 0 && i < endIndex, "GGUFArray: index \(i) outside 0..<\(endIndex)")
+        return packed.withUnsafeBytes { b in
+            func load<T: FixedWidthInteger>(_: T.Type) -> T { T(littleEndian: b.loadUnaligned(fromByteOffset: i * MemoryLayout<T>.size, as: T.self)) }
+            switch t {
+            case .uint8: return .uint8(b[i])
+            case .int8: return .int8(Int8(bitPattern: b[i]))
+            case .bool: return .bool(b[i] != 0)
+            case .uint16: return .uint16(load(UInt16.self))
+            case .int16: return .int16(Int16(bitPattern: load(UInt16.self)))
+            case .uint32: return .uint32(load(UInt32.self))
+            case .int32: return .int32(Int32(bitPattern: load(UInt32.self)))
+            case .float32: return .float32(Float(bitPattern: load(UInt32.self)))
+            case .uint64: return .uint64(load(UInt64.self))
+            case .int64: return .int64(Int64(bitPattern: load(UInt64.self)))
+            case .float64: return .float64(Double(bitPattern: load(UInt64.self)))
+            case .string, .array: preconditionFailure("GGUFArray: \(t.name) is not packed")
+            }
+        }
+    }
+
+    /// Element by element (a packed array equals the same values held one by one; floats by bit pattern).
+    public static func == (a: GGUFArray, b: GGUFArray) -> Bool {
+        if let x = a.packedBytes, let y = b.packedBytes, a.packedType == b.packedType { return x == y }
+        return a.elementsEqual(b)
     }
 }
 

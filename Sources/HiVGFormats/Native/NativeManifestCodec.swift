@@ -177,9 +177,15 @@ enum NativeManifestCodec {
         let counts = NativeManifestWire.counts(bytes)
         out.tensors.reserveCapacity(counts.tensors)
         out.metadata.reserveCapacity(counts.metadata)
+        // Equal shapes share one array (a model repeats a few dozen shapes; a manifest of a quarter
+        // million tiny entries would otherwise hold a quarter million copies of `[0]`). The table stops
+        // growing at 4096 shapes, so entries of all-different shapes cost no more than before.
+        var shapes: [[Int]: [Int]] = [:]
         let rest = try NativeManifestWire.walk(bytes, file: file, tensor: { entry, index in
             let at = NativeFormat.headerSize + (entry.baseAddress.map { $0 - bytes.baseAddress! } ?? 0)
-            out.tensors.append(try unpackTensor(entry, index: index, at: at, file: file))
+            var t = try unpackTensor(entry, index: index, at: at, file: file)
+            if let shared = shapes[t.shape] { t.shape = shared } else if shapes.count < 4096 { shapes[t.shape] = t.shape }
+            out.tensors.append(t)
         }, metadata: { key, value in
             out.metadata[key] = value  // protobuf map semantics: the last entry of a key wins
         })

@@ -50,13 +50,13 @@ public enum ONNXTensorData: @unchecked Sendable {
         .bytes(v.withUnsafeBytes { Array($0) })
     }
 
-    /// Sends the bytes to `sink`.
-    func write(to sink: ONNXByteSink, file: String, initializer: String) throws {
+    /// Sends the bytes to `sink` (a transpose runs on up to `threads` threads; the bytes never depend on it).
+    func write(to sink: ONNXByteSink, file: String, initializer: String, threads: Int = 1) throws {
         do {
             switch self {
             case let .bytes(b): try sink.write(b)
             case let .tensor(t, name): try t.withContiguousBytes(name: name) { try sink.write($0) }
-            case let .transposed(t, name): try Self.writeTransposed(t, name: name, to: sink)
+            case let .transposed(t, name): try Self.writeTransposed(t, name: name, to: sink, threads: threads)
             case let .stream(_, produce): try produce(sink)
             }
         } catch let e as CoreError {
@@ -64,61 +64,54 @@ public enum ONNXTensorData: @unchecked Sendable {
         }
     }
 
-    /// Output row `j` of the transpose is column `j` of the input: gathered into a block buffer of
-    /// ~256 KiB (small enough to stay in L2 between being filled and being copied into the file's pages,
-    /// large enough for few write calls) so the source is read once per block.
-    private static func writeTransposed(_ t: Tensor, name: String, to sink: ONNXByteSink) throws {
+    /// Output row `j` of the transpose is column `j` of the input: a block of output rows is transposed
+    /// (`TransposeKernel`) into a buffer of ~1 MiB and written while the next block is transposed on the
+    /// other threads. Two buffers alternate: block k + 1 is produced while block k goes into the file,
+    /// so the copy into the page cache (a third of the work) no longer waits for the transpose.
+    private static func writeTransposed(_ t: Tensor, name: String, to sink: ONNXByteSink, threads: Int) throws {
         guard t.shape.count == 2 else {
             throw CoreError.invalidGeometry(tensor: name, detail: "transposed initializer data needs a 2-D tensor, not shape \(t.shape)")
         }
         let rows = t.shape[0], cols = t.shape[1], size = t.dtype.size
         guard rows > 0, cols > 0 else { return }
         try t.withContiguousBytes(name: name) { src in
+            precondition(src.count >= rows * cols * size, "writeTransposed: source smaller than its shape")
             let rowBytes = rows * size
-            let block = max(1, (1 << 18) / rowBytes)
-            var buffer = [UInt8](repeating: 0, count: min(block, cols) * rowBytes)
-            var j0 = 0
-            while j0 < cols {
-                let n = min(block, cols - j0)
-                buffer.withUnsafeMutableBytes { dst in
-                    transposeBlock(src, dst, size: size, rows: rows, cols: cols, j0: j0, n: n)
-                }
-                try buffer.withUnsafeBytes { try sink.write(UnsafeRawBufferPointer(rebasing: $0[0 ..< n * rowBytes])) }
-                j0 += n
+            let block = max(1, min(cols, (1 << 20) / rowBytes))
+            let blocks = (cols + block - 1) / block
+            let buffers = [UnsafeMutableRawPointer.allocate(byteCount: block * rowBytes, alignment: 64),
+                           UnsafeMutableRawPointer.allocate(byteCount: block * rowBytes, alignment: 64)]
+            defer { buffers.forEach { $0.deallocate() } }
+            let base = src.baseAddress!
+            func produce(_ k: Int, threads: Int) {
+                let c0 = k * block, c1 = min(cols, c0 + block)
+                TransposeKernel.transposeColumns(base, buffers[k & 1], elementSize: size, rows: rows, cols: cols,
+                                                 columns: c0 ..< c1, threads: threads)
             }
-        }
-    }
-
-    /// Columns `j0 ..< j0 + n` of the row-major `rows × cols` source (elements of `size` bytes) as rows of
-    /// `dst` (`n × rows`), in 32 × 32 tiles: the source is read along its rows and each tile's destination
-    /// lines stay in cache (a column-at-a-time byte copy ran the real-size export's ~340 MB of linear weights
-    /// at ~1 GB/s). 4-byte elements (every F32 weight) move as `UInt32` with unaligned loads (a mapped
-    /// safetensors tensor need not be aligned); other sizes byte by byte.
-    private static func transposeBlock(_ src: UnsafeRawBufferPointer, _ dst: UnsafeMutableRawBufferPointer,
-                                       size s: Int, rows: Int, cols: Int, j0: Int, n: Int) {
-        guard let from = src.baseAddress, let to = dst.baseAddress else { return }
-        precondition(src.count >= rows * cols * s && dst.count >= n * rows * s, "transposeBlock: buffers smaller than the block")
-        let tile = 32
-        var i0 = 0
-        while i0 < rows {
-            let i1 = min(i0 + tile, rows)
-            var jt = 0
-            while jt < n {
-                let j1 = min(jt + tile, n)
-                for i in i0 ..< i1 {
-                    let rowBase = (i * cols + j0) * s
-                    if s == 4 {
-                        for j in jt ..< j1 {
-                            to.storeBytes(of: from.loadUnaligned(fromByteOffset: rowBase + j * 4, as: UInt32.self),
-                                          toByteOffset: (j * rows + i) * 4, as: UInt32.self)
-                        }
+            func bytes(_ k: Int) -> UnsafeRawBufferPointer {
+                UnsafeRawBufferPointer(start: buffers[k & 1], count: (min(cols, (k + 1) * block) - k * block) * rowBytes)
+            }
+            produce(0, threads: threads)
+            if threads < 2 || blocks == 1 {
+                for k in 0 ..< blocks {
+                    if k > 0 { produce(k, threads: 1) }
+                    try sink.write(bytes(k))
+                }
+                return
+            }
+            // Part 0 writes block k into the file while part 1 transposes block k + 1 (the sink is only
+            // ever called from part 0, in order); the join before the next round orders the buffers.
+            var failure: Error?
+            for k in 0 ..< blocks {
+                Parallel.run(k + 1 < blocks ? 2 : 1) { p in
+                    if p == 0 {
+                        do { try sink.write(bytes(k)) } catch { failure = failure ?? error }
                     } else {
-                        for j in jt ..< j1 { (to + (j * rows + i) * s).copyMemory(from: from + rowBase + j * s, byteCount: s) }
+                        produce(k + 1, threads: max(1, threads - 1))
                     }
                 }
-                jt = j1
+                if let failure { throw failure }
             }
-            i0 = i1
         }
     }
 }

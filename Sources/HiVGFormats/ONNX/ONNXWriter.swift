@@ -20,6 +20,8 @@ public struct ONNXWriteOptions: Sendable {
     /// Initializers smaller than this stay inline even in external mode (onnx's own `size_threshold`),
     /// so shape vectors and scalars need no file access.
     public var inlineThreshold = 1024
+    /// Threads for the work done while bytes are written (weight transposes); the bytes never depend on it.
+    public var threads = 1
 
     /// Default options.
     public init() {}
@@ -87,7 +89,7 @@ public enum ONNXWriter {
             for (i, place) in zip(model.initializers, layout.places) {
                 guard case let .external(offset) = place else { continue }
                 try d.write([UInt8](repeating: 0, count: offset - d.bytesWritten))
-                try stream(i, into: d, file: d.path)
+                try stream(i, into: d, file: d.path, threads: options.threads)
             }
         }
         let m = try AtomicFile(path: path)
@@ -99,7 +101,7 @@ public enum ONNXWriter {
             try m.write(layout.heads[k])
             if case .inline = place {
                 try m.write(Wire.lengthField(9, i.data.byteCount))
-                try stream(i, into: m, file: path)
+                try stream(i, into: m, file: path, threads: options.threads)
             }
         }
         try m.write(pieces.graphTail)
@@ -115,9 +117,9 @@ public enum ONNXWriter {
     /// The external data file of a model file: `<model>.data` beside it.
     public static func dataPath(_ modelPath: String) -> String { modelPath + ".data" }
 
-    private static func stream(_ i: ONNXInitializer, into f: AtomicFile, file: String) throws {
+    private static func stream(_ i: ONNXInitializer, into f: AtomicFile, file: String, threads: Int) throws {
         let sink = ONNXByteSink { try f.write($0) }
-        try i.data.write(to: sink, file: file, initializer: i.name)
+        try i.data.write(to: sink, file: file, initializer: i.name, threads: threads)
         if sink.count != i.data.byteCount {
             f.abort()
             throw FormatError(.onnx, file: file, tensor: i.name, "data source wrote \(sink.count) bytes, \(i.data.byteCount) expected")

@@ -72,7 +72,9 @@ extension InspectReport {
     /// Width of a name column: the longest name, or on a terminal what is left of `width` after `rest`
     /// columns (at least 24).
     static func column(_ longest: Int, width: Int?, rest: Int) -> Int {
-        guard let width else { return longest }
+        // Without a terminal (or --wide): whole names, but a name past TerminalText's limit is cut in the
+        // middle like any other text from a file, and the column is never wider than that.
+        guard let width else { return min(longest, TerminalText.defaultLimit) }
         return min(longest, max(24, width - rest))
     }
 

@@ -20,6 +20,17 @@ public struct InspectReport: Encodable, Sendable {
             m.append(("shape", .array(shape.map { .int($0) })))
             return .object(m)
         }
+
+        /// `json`'s text, written straight into `w` (no `JSONValue`: a million records are streamed).
+        public func write(to w: inout PrettyJSONBytes) {
+            w.beginObject()
+            w.key("dtype"); w.string(dtype)
+            w.key("name"); w.string(name)
+            w.key("nbytes"); w.int(nbytes)
+            if let sha256 { w.key("sha256"); w.string(sha256) }
+            w.key("shape"); w.ints(shape)
+            w.endObject()
+        }
     }
 
     /// One prefix of the module tree.
@@ -32,6 +43,17 @@ public struct InspectReport: Encodable, Sendable {
         public var json: HiVGCore.JSONValue {
             .object([("bytes", .int(bytes)), ("dtypes", .array(dtypes.map { .string($0) })), ("parameters", .int(parameters)),
                      ("prefix", .string(prefix)), ("tensors", .int(tensors))])
+        }
+
+        /// `json`'s text, written straight into `w` (see `TensorRecord.write`).
+        public func write(to w: inout PrettyJSONBytes) {
+            w.beginObject()
+            w.key("bytes"); w.int(bytes)
+            w.key("dtypes"); w.strings(dtypes)
+            w.key("parameters"); w.int(parameters)
+            w.key("prefix"); w.string(prefix)
+            w.key("tensors"); w.int(tensors)
+            w.endObject()
         }
     }
 
@@ -105,15 +127,19 @@ public struct InspectReport: Encodable, Sendable {
         tensorCount = c.graph.count
         parameters = c.graph.parameterCount
         bytes = c.graph.byteCount
-        let listed = filter.map { f in c.graph.entries.filter { f($0.name) } } ?? c.graph.entries
-        tensors = LazyRecords(count: listed.count) { i in
-            let (name, t) = listed[i]
-            return TensorRecord(name: name, dtype: t.dtype.rawValue, shape: t.shape, nbytes: t.nbytes, sha256: hashes[name])
+        // Indices into the graph's own arrays, not a copy of its (name, tensor) pairs: a million-entry
+        // header lists within issue 20's metadata budget.
+        let names = c.graph.names, all = c.graph.tensorsInOrder
+        let listed: [Int]? = filter.map { f in names.indices.filter { f(names[$0]) } }
+        tensors = LazyRecords(count: listed?.count ?? names.count) { k in
+            let i = listed?[k] ?? k
+            let t = all[i]
+            return TensorRecord(name: names[i], dtype: t.dtype.rawValue, shape: t.shape, nbytes: t.nbytes, sha256: hashes[names[i]])
         }
         let summary = c.graph.moduleSummary(depth: depth)
         modules = LazyRecords(count: summary.count) { i in
             let m = summary[i]
-            return ModuleRecord(prefix: m.prefix, tensors: m.tensors, parameters: m.parameters, bytes: m.bytes, dtypes: m.dtypes.sorted())
+            return ModuleRecord(prefix: m.prefix, tensors: m.tensors, parameters: m.parameters, bytes: m.bytes, dtypes: m.dtypes)
         }
         ignored = c.ignored.map { Ignored(name: $0.name, type: $0.type) }
         encoded = c.encoded.filter { filter?($0.name) ?? true }.map {
@@ -124,7 +150,7 @@ public struct InspectReport: Encodable, Sendable {
             (try? JSONSerialization.jsonObject(with: Data(text.utf8))).map { HiVGCore.JSONValue(any: $0) } ?? .string(text)
         }
         var dtypes: [String: Int] = [:]
-        for (_, t) in c.graph.entries { dtypes[t.dtype.rawValue, default: 0] += 1 }
+        for t in c.graph.tensorsInOrder { dtypes[t.dtype.rawValue, default: 0] += 1 }
         dtypeCounts = dtypes.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         encodedAll = c.encoded.map { Encoded(name: $0.name, encoding: $0.scheme, shape: $0.shape, nbytes: $0.source.byteCount) }
         contents = InspectReport.structure(c).map { e in

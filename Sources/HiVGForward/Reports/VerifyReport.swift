@@ -113,6 +113,9 @@ extension Verify {
         var ob = overrides
         ob.fallback = ma.config
         let mb = try ModelLoader.load(b, read: read, overrides: ob, base: base)
+        // Both are computed with: a non-finite weight or factor is refused naming it, not compared.
+        try FiniteCheck.require(ma)
+        try FiniteCheck.require(mb)
         let fa = try ForwardModel(ma, lora: .unfolded), fb = try ForwardModel(mb, weightPath: weightPath)
         guard fa.config.architecture == fb.config.architecture else {
             throw ForwardError.unsupported("A is a \(fa.config.architecture) model and B a \(fb.config.architecture) model")

@@ -65,6 +65,9 @@ public struct DiffReport: Codable, Sendable {
         let ma = try source.load(a)
         source.overrides.fallback = ma.config
         let mb = try source.load(b)
+        // A NaN makes every figure NaN, which no threshold catches ("equal"): refused naming the tensor.
+        try FiniteCheck.require(ma)
+        try FiniteCheck.require(mb)
         func graph(_ m: LoadedModel) throws -> WeightGraph {
             if !raw { return try Merge.merged(m) }
             var g = m.weights

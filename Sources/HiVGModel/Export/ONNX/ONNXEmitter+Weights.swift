@@ -75,14 +75,22 @@ extension ONNXEmitter {
             let qname = path.description + suffix + ".int8.T", sname = path.description + suffix + ".scale"
             record(path, qname)
             record(path, sname)
+            let quantized = int8Once(rows: out, cols: inFeatures, load)
+            let threads = job.threads
             let q = g.initializer(qname, .int8, dims: dims, data: .stream(count: inFeatures * out) { sink in
-                let bytes = Quantizer.quantize(try load(), rows: out, cols: inFeatures, scheme: .int8)
+                let bytes = try quantized()
+                // Row o of the quantized block is a 4-byte scale and then `inFeatures` int8 values.
                 var tq = [UInt8](repeating: 0, count: inFeatures * out)
-                for o in 0 ..< out { for i in 0 ..< inFeatures { tq[i * out + o] = bytes[o * (4 + inFeatures) + 4 + i] } }
+                bytes.withUnsafeBytes { src in
+                    tq.withUnsafeMutableBytes { dst in
+                        TransposeKernel.transposeColumns(src.baseAddress!, dst.baseAddress!, elementSize: 1, rows: out, cols: 4 + inFeatures,
+                                                         columns: 4 ..< 4 + inFeatures, threads: threads)
+                    }
+                }
                 try sink.write(tq)
             })
             let s = g.initializer(sname, .float, dims: [out], data: .stream(count: 4 * out) { sink in
-                let bytes = Quantizer.quantize(try load(), rows: out, cols: inFeatures, scheme: .int8)
+                let bytes = try quantized()
                 try sink.write((0 ..< out).flatMap { o in bytes[o * (4 + inFeatures) ..< o * (4 + inFeatures) + 4] })
             })
             return g.dequantizeLinear(q, scale: s, zeroPoint: nil, axis: 1, name: name + "/DequantizeLinear")
@@ -93,11 +101,22 @@ extension ONNXEmitter {
         }
         let type = compute
         return g.initializer(tname, type, dims: dims, data: .stream(count: inFeatures * out * (type.byteSize ?? 4)) { sink in
-            let x = try load()
-            var y = [Float](repeating: 0, count: x.count)
-            for o in 0 ..< out { for i in 0 ..< inFeatures { y[i * out + o] = x[o * inFeatures + i] } }
+            let y = TransposeKernel.transposed(try load(), rows: out, cols: inFeatures, threads: self.job.threads)
             try sink.write(self.precision == .f16 ? Self.halfBytes(y) : y.withUnsafeBytes { Array($0) })
         })
+    }
+
+    /// Our int8 scheme's block (per row: a 4-byte scale, then `cols` int8 values) of what `load` gives,
+    /// for the two streams of one weight (values, scales): the first to run quantizes and keeps the block,
+    /// the second takes it, so each weight is quantized once whichever order a writer asks in.
+    private func int8Once(rows: Int, cols: Int, _ load: @escaping () throws -> [Float]) -> () throws -> [UInt8] {
+        let memo = QuantizedRows(), threads = job.threads
+        return {
+            if let q = memo.take() { return q }
+            let q = Quantizer.quantize(try load(), rows: rows, cols: cols, scheme: .int8, threads: threads)
+            memo.keep(q)
+            return q
+        }
     }
 
     /// A 2-D tensor in our int8 scheme, row-major: int8 values (rows × cols) and scales (rows × 1).
@@ -106,14 +125,25 @@ extension ONNXEmitter {
         let qname = path.description + ".int8", sname = path.description + ".scale"
         record(path, qname)
         record(path, sname)
+        let quantized = int8Once(rows: rows, cols: cols) { try t.floats(name: path.description) }
         let q = g.initializer(qname, .int8, dims: [rows, cols], data: .stream(count: rows * cols) { sink in
-            let bytes = Quantizer.quantize(try t.floats(name: path.description), rows: rows, cols: cols, scheme: .int8)
+            let bytes = try quantized()
             for r in 0 ..< rows { try sink.write(Array(bytes[r * (4 + cols) + 4 ..< (r + 1) * (4 + cols)])) }
         })
         let s = g.initializer(sname, .float, dims: [rows, 1], data: .stream(count: 4 * rows) { sink in
-            let bytes = Quantizer.quantize(try t.floats(name: path.description), rows: rows, cols: cols, scheme: .int8)
+            let bytes = try quantized()
             try sink.write((0 ..< rows).flatMap { r in bytes[r * (4 + cols) ..< r * (4 + cols) + 4] })
         })
         return (q, s)
+    }
+}
+
+/// The last quantized block of one int8 weight, handed from its values' stream to its scales' stream.
+final class QuantizedRows: @unchecked Sendable {
+    private var bytes: [UInt8]?
+    func keep(_ b: [UInt8]) { bytes = b }
+    func take() -> [UInt8]? {
+        defer { bytes = nil }
+        return bytes
     }
 }

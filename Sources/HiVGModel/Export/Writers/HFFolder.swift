@@ -25,8 +25,8 @@ extension HFTokenizerVocabulary {
     public var ggufKV: [GGUFKeyValue] {
         [
             GGUFKeyValue("tokenizer.ggml.model", .string("gpt2")),
-            GGUFKeyValue("tokenizer.ggml.tokens", .array(.string, encoder.map { .string($0.token) })),
-            GGUFKeyValue("tokenizer.ggml.merges", .array(.string, merges.map { .string($0.0 + " " + $0.1) })),
+            GGUFKeyValue("tokenizer.ggml.tokens", .array(.string, GGUFArray(encoder.map { .string($0.token) }))),
+            GGUFKeyValue("tokenizer.ggml.merges", .array(.string, GGUFArray(merges.map { .string($0.0 + " " + $0.1) }))),
             GGUFKeyValue("tokenizer.ggml.bos_token_id", .uint32(49406)),
             GGUFKeyValue("tokenizer.ggml.eos_token_id", .uint32(49407)),
             GGUFKeyValue("tokenizer.ggml.padding_token_id", .uint32(0)),

@@ -39,6 +39,7 @@ public enum ONNXOutput: OutputWriter {
         let model = try emitter.model(provenance: provenance)
         var options = ONNXWriteOptions()
         options.externalData = job.onnx.externalData
+        options.threads = job.threads
         let recipe = emitter.preprocessRecipe().rendered(pretty: true, sortedKeys: false) + "\n"
         try ONNXWriter.write(model, to: job.path, options: options)
         let file = try AtomicFile(path: preprocessPath(job.path))

@@ -1,0 +1,37 @@
+import XCTest
+import HiVGCore
+@testable import HiVGFormats
+
+/// `inspect --json` streams its listings through `PrettyJSONBytes` (no `JSONValue` per record): the text
+/// must be byte for byte what `JSONValue.rendered(pretty:)` writes for the same record, escapes, empty
+/// arrays and the optional hash included.
+final class InspectRecordTextTests: XCTestCase {
+    private func bytes(_ write: (inout PrettyJSONBytes) -> Void) -> String {
+        var w = PrettyJSONBytes(indent: 2)
+        write(&w)
+        return String(decoding: w.bytes, as: UTF8.self)
+    }
+
+    func testRecordsAreSpelledAsTheirJSONValue() {
+        let names = ["visual.proj", "", "a\"b\\c", "tab\there\nnew\rline", "\u{1}\u{1F}\u{7F}", "é✓ 名前", "x.y.z.\u{202E}"]
+        for (k, name) in names.enumerated() {
+            for shape in [[], [0], [3, 4], [1, 2, 3, 4, 5]] {
+                for sha in [nil, "ab" + String(repeating: "0", count: 62)] {
+                    let t = InspectReport.TensorRecord(name: name, dtype: k % 2 == 0 ? "F32" : "BF16", shape: shape, nbytes: k * 1000 - 1, sha256: sha)
+                    XCTAssertEqual(bytes { t.write(to: &$0) }, t.json.rendered(pretty: true, indent: 2), "\(name) \(shape)")
+                }
+            }
+            for dtypes in [[], ["F32"], ["BF16", "F16", "U8"]] {
+                let m = InspectReport.ModuleRecord(prefix: name, tensors: k, parameters: Int.max - k, bytes: -k, dtypes: dtypes)
+                XCTAssertEqual(bytes { m.write(to: &$0) }, m.json.rendered(pretty: true, indent: 2), "\(name) \(dtypes)")
+            }
+        }
+        // The writer is reused across records: reset leaves nothing behind.
+        var w = PrettyJSONBytes(indent: 2)
+        let a = InspectReport.TensorRecord(name: "a", dtype: "F32", shape: [2], nbytes: 8, sha256: nil)
+        a.write(to: &w)
+        w.reset()
+        a.write(to: &w)
+        XCTAssertEqual(String(decoding: w.bytes, as: UTF8.self), a.json.rendered(pretty: true, indent: 2))
+    }
+}
