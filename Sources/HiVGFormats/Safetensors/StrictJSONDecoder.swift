@@ -47,16 +47,17 @@ public struct JSONNumberLiteral: Decodable, Sendable {
 public struct StrictJSONDecoder: Sendable {
     public init() {}
 
+    /// `T` from `data`; every failure is a `StrictJSONError`.
     public func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
         let root: JSONValue
         do {
-            root = try data.withUnsafeBytes { try StrictJSON.parse($0) }
+            root = try data.withUnsafeBytes { try StrictJSON.parse($0, subject: "the text") }
         } catch let f as JSONFailure {
-            let where_ = f.path + (f.key.map { [$0] } ?? [])
+            let keyPath = f.path + (f.key.map { [$0] } ?? [])
             let reason = f.kind == .duplicate
-                ? "key `\(where_.joined(separator: "."))` appears twice (Python's json would keep the last value, Foundation the first)"
-                : (f.path.isEmpty ? "" : "in `\(f.path.joined(separator: "."))`: ") + f.message.replacingOccurrences(of: "header is", with: "document is")
-            throw StrictJSONError(kind: f.kind == .duplicate ? .duplicate : .syntax, path: where_.joined(separator: "."),
+                ? "key `\(keyPath.joined(separator: "."))` appears twice (Python's json would keep the last value, Foundation the first)"
+                : (f.path.isEmpty ? "" : "in `\(f.path.joined(separator: "."))`: ") + f.message
+            throw StrictJSONError(kind: f.kind == .duplicate ? .duplicate : .syntax, path: keyPath.joined(separator: "."),
                                   node: nil, offset: f.offset, reason: reason)
         }
         return try T(from: StrictValueDecoder(value: root, codingPath: []))
