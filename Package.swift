@@ -74,6 +74,6 @@ let package = Package(
         .testTarget(name: "HiVGPipelineTests", dependencies: ["HiVGCore", "HiVGFormats", "HiVGPipeline", "HiVGTestSupport"]),
         .testTarget(name: "HiVGExportTests", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGSurgery", "HiVGForward", "HiVGExport", "HiVGTestSupport"]),
         .testTarget(name: "HiVGGroundTests", dependencies: ["HiVGModel", "HiVGForward", "HiVGPipeline", "HiVGGround", "HiVGTestSupport"]),
-        .testTarget(name: "HiVGReleaseTests", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGRelease", "HiVGTestSupport"]),
+        .testTarget(name: "HiVGReleaseTests", dependencies: ["HiVGCore", "HiVGFormats", "HiVGModel", "HiVGForward", "HiVGRelease", "HiVGTestSupport"]),
     ]
 )

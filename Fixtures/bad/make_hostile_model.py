@@ -217,7 +217,15 @@ def main():
     model("vl_heads_negative.safetensors", meta=cfg(["head", "heads"], -2), message="VL heads = -2")
     model("text_heads_zero.safetensors", meta=cfg(["text", "heads"], 0), message="text heads = 0")
     model("extract_beyond_tower.safetensors", meta=cfg(["extract_layers"], [1, 9]), message="`extract_layers` = 9")
-    model("carried_config_wrong_type.safetensors", meta=cfg(["text", "heads"], "2"), message="carried config (`hivgkit.config`) does not decode")
+    model("carried_config_wrong_type.safetensors", meta=cfg(["text", "heads"], "2"),
+          message="carried_config_wrong_type.safetensors: the carried config (`hivgkit.config`): `text.heads` = \"2\": must be an integer")
+    model("vl_heads_fraction.safetensors", meta=cfg(["head", "heads"], 2.0000001),
+          message="vl_heads_fraction.safetensors: the carried config (`hivgkit.config`): `head.heads` = 2.0000001: must be an integer")
+    model("vl_heads_huge.safetensors", meta=cfg(["head", "heads"], 1e300), message="`head.heads` = 1e+300: must be an integer")
+    # A key given twice (Python's json keeps the last, Foundation's decoder the first): refused.
+    dup = config_text()[:-1] + ',"mixup":true}'
+    model("carried_config_duplicate.safetensors", meta=dup,
+          message=f"carried_config_duplicate.safetensors: the carried config (`hivgkit.config`): offset {dup.rindex(chr(34) + 'mixup')}: key `mixup` appears twice")
     def with_condition(t):
         t["condition_text_proj.weight"] = ([DV, D], Values().take(DV * D))
         t["condition_text_proj.bias"] = ([DV], [0.0] * DV)
@@ -269,6 +277,13 @@ def main():
     config_file("config_heads_indivisible.json", '{"text_config": {"num_attention_heads": 3}}',
                 "config_heads_indivisible.json: text heads = 3")
     config_file("config_unparsable.json", '{"text_config": ', "config_unparsable.json: not valid JSON")
+    doc = '{"text_config": {"num_attention_heads": 2, "num_attention_heads": 4}}'
+    config_file("config_heads_duplicate.json", doc,
+                f"config_heads_duplicate.json: offset {doc.rindex(chr(34) + 'num_attention_heads')}: key `text_config.num_attention_heads` appears twice")
+    config_file("config_heads_null.json", '{"text_config": {"num_attention_heads": null}}',
+                "config_heads_null.json: `text_config.num_attention_heads` = null: must be an integer")
+    config_file("config_heads_huge.json", '{"text_config": {"num_attention_heads": 1e400}}',
+                "config_heads_huge.json: `text_config.num_attention_heads` = 1e400: must be an integer")
 
     # A PEFT adapter over the micro model (rank 2 on the text q_proj), and its hostile variants.
     lv = Values()
@@ -301,6 +316,12 @@ def main():
             message="adapter_config.json: `lora_alpha` = \"16\": must be a finite number")
     adapter("adapter_rslora_string", cfg=dict(adapter_cfg, use_rslora="true"),
             message="adapter_config.json: `use_rslora` = \"true\": must be true or false")
+    adapter("adapter_alpha_null", cfg=dict(adapter_cfg, lora_alpha=None),
+            message="adapter_config.json: `lora_alpha` = null: must be a finite number")
+    adapter("adapter_alpha_duplicate", cfg_text='{"lora_alpha": 4, "lora_alpha": 400, "peft_type": "LORA", "r": 2, "target_modules": ["q_proj"]}',
+            message="adapter_alpha_duplicate/adapter_config.json: offset 18: key `lora_alpha` appears twice")
+    adapter("adapter_alpha_huge", cfg_text='{"lora_alpha": 1e400, "peft_type": "LORA", "r": 2, "target_modules": ["q_proj"]}',
+            message="adapter_config.json: `lora_alpha` = 1e400: is out of range for a 64-bit float")
     adapter("adapter_config_folder", folder=True, message="adapter_config.json: is a folder, not a JSON file")
     adapter("adapter_rank_mismatch", cfg=dict(adapter_cfg, r=8), message="adapter_config.json: `r` = 8, but")
     nan_b = "q_proj.lora_B.weight): value nan at index [1, 1]"

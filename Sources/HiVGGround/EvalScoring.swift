@@ -1,4 +1,5 @@
 import Foundation
+import HiVGFormats
 import HiVGPipeline
 
 /// HiVG's box scoring (utils/eval_utils.py `trans_vg_eval_test`, utils/box_utils.py `bbox_iou`), in float32
@@ -118,15 +119,31 @@ public struct EvalSummary: Codable, Sendable, Equatable {
         meanIoU = count == 0 ? 0 : sum / Double(count)
     }
 
-    /// Reads per-line result files (JSON lines as `eval -o` writes them), in any shard split.
+    /// Reads per-line result files (JSON lines as `eval -o` writes them), in any shard split. Each line is
+    /// read strictly (a key given twice is refused) and checked: `index` ≥ 0, `iou` in [0, 1], and
+    /// `correct` as HiVG's threshold says for that `iou` (a hand-edited or foreign line would otherwise
+    /// change the accuracy silently). Errors name the file, the line (blank lines counted) and the value.
     public static func lines(fromResultFiles paths: [String]) throws -> [EvalLineResult] {
         var all: [EvalLineResult] = []
         for path in paths {
             let data = try QueryFile.readFile(path)
-            for (n, bytes) in data.split(separator: UInt8(ascii: "\n")).enumerated() {
-                guard let l = try? JSONDecoder().decode(EvalLineResult.self, from: Data(bytes)),
-                      l.index >= 0, (l.iou != nil && l.correct != nil) || l.error != nil else {
-                    throw GroundingError.badLine(file: path, line: n + 1, detail: "not an eval result line (index, iou and correct, or error)")
+            for (n, bytes) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() where !bytes.isEmpty {
+                func bad(_ detail: String) -> GroundingError { .badLine(file: path, line: n + 1, detail: detail) }
+                let l: EvalLineResult
+                do { l = try StrictJSONDecoder().decode(EvalLineResult.self, from: Data(bytes)) } catch let e as StrictJSONError {
+                    throw bad("not an eval result line: \(e)")
+                }
+                guard l.index >= 0 else { throw bad("`index` = \(l.index): must be non-negative") }
+                switch (l.iou, l.correct, l.error) {
+                case let (iou?, correct?, _):
+                    guard (0 ... 1).contains(iou) else { throw bad("`iou` = \(iou): must be within [0, 1]") }
+                    guard correct == (iou >= 0.5) else {
+                        throw bad("`correct` = \(correct) but `iou` = \(iou) is \(correct ? "below" : "at or above") HiVG's threshold 0.5")
+                    }
+                case (nil, nil, _?):
+                    break
+                default:
+                    throw bad("not an eval result line (index, iou and correct, or error)")
                 }
                 all.append(l)
             }

@@ -95,7 +95,8 @@ public enum QueryFile {
         } catch DecodingError.keyNotFound(let key, _) {
             return bad("no \"\(key.stringValue)\"")
         } catch DecodingError.typeMismatch(_, let ctx) {
-            return bad("\"\(ctx.codingPath.map(\.stringValue).joined(separator: "."))\" has the wrong type")
+            // Array positions as numbers (`box.0`), not the decoder's internal key names.
+            return bad("\"\(ctx.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: "."))\" has the wrong type")
         } catch {
             return bad(bytes.isEmpty ? "empty line" : "not a JSON object {\"image\": …, \"text\": …}")
         }

@@ -1,19 +1,33 @@
 import Foundation
 import HiVGCore
+import HiVGFormats
 
 /// A JSON config (`--config`, `config.json`, `adapter_config.json`) read with its types kept, so a key
 /// of the wrong type (heads as `4.0001` or `"6"`, alpha as a string) is refused naming the file, the
-/// key and the value instead of being dropped for a default. Absent keys and `null` read as nil.
+/// key and the value instead of being dropped for a default. The text is read strictly
+/// (`StrictJSONDecoder`): a key given twice is refused (Python's json, which transformers and PEFT use,
+/// keeps the last; Foundation's decoder the first). Absent keys read as nil; `null` reads as nil where
+/// absence has a meaning (flags, lists, nested objects) and is refused where a number or a string is
+/// required (PEFT fails on `"lora_alpha": null`; a default would compute another model).
 public struct ConfigJSON: Sendable {
     /// One JSON value with its type.
     public indirect enum Value: Decodable, Sendable, CustomStringConvertible {
         case null, bool(Bool), int(Int), double(Double), string(String), array([Value]), object([String: Value])
+        /// A number beyond its type, as written: an integer literal beyond `Int` (`9223372036854775808`),
+        /// or a float literal beyond `Double` (`1e400`).
+        case number(String)
 
         public init(from decoder: Decoder) throws {
             let c = try decoder.singleValueContainer()
             // Bool before numbers (JSON `true` is no count); Int before Double (4.0001 is no count).
             if c.decodeNil() { self = .null }
             else if let b = try? c.decode(Bool.self) { self = .bool(b) }
+            else if let n = try? c.decode(JSONNumberLiteral.self) {
+                // The literal decides: `2.0` and `1e2` are floats (as Python reads them), never counts.
+                if !n.text.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) { self = Int(n.text).map(Value.int) ?? .number(n.text) }
+                else if let d = Double(n.text), d.isFinite { self = .double(d) }
+                else { self = .number(n.text) }
+            }
             else if let i = try? c.decode(Int.self) { self = .int(i) }
             else if let d = try? c.decode(Double.self) { self = .double(d) }
             else if let s = try? c.decode(String.self) { self = .string(s) }
@@ -29,7 +43,8 @@ public struct ConfigJSON: Sendable {
             case let .bool(b): s = "\(b)"
             case let .int(i): s = "\(i)"
             case let .double(d): s = "\(d)"
-            case let .string(t): s = "\"\(t)\""
+            case let .number(t): s = String(t.prefix(100))
+            case let .string(t): s = "\"\(String(t.unicodeScalars.prefix(100)))\""
             case let .array(a): s = "[" + a.map(\.description).joined(separator: ", ") + "]"
             case let .object(o): s = "{" + o.keys.sorted().map { "\"\($0)\": \(o[$0]!)" }.joined(separator: ", ") + "}"
             }
@@ -45,11 +60,11 @@ public struct ConfigJSON: Sendable {
     /// The object's members by key.
     public let members: [String: Value]
 
-    /// Parses `data`, which must hold one JSON object.
+    /// Parses `data`, which must hold one JSON object with no key given twice.
     public init(data: Data, file: String) throws {
         let v: Value
-        do { v = try JSONDecoder().decode(Value.self, from: data) } catch {
-            throw ModelError.inconsistent(file: file, detail: "not valid JSON (\(Self.reason(error)))")
+        do { v = try StrictJSONDecoder().decode(Value.self, from: data) } catch let e as StrictJSONError {
+            throw ModelError.inconsistent(file: file, detail: e.kind == .syntax ? "not valid JSON (\(e))" : "\(e)")
         }
         guard case let .object(o) = v else { throw ModelError.inconsistent(file: file, detail: "not a JSON object (found \(v))") }
         self.init(file: file, path: "", members: o)
@@ -76,13 +91,6 @@ public struct ConfigJSON: Sendable {
         self.file = file; self.path = path; self.members = members
     }
 
-    private static func reason(_ e: Error) -> String {
-        if case let DecodingError.dataCorrupted(c) = e {
-            return (c.underlyingError.map { "\($0.localizedDescription)" } ?? c.debugDescription)
-        }
-        return "\(e)"
-    }
-
     /// The error for `key` holding `value`.
     public func refused(_ key: String, _ value: Value, _ detail: String) -> ModelError {
         .inconsistent(file: file, detail: "`\(qualified(key))` = \(value): \(detail)")
@@ -99,21 +107,25 @@ public struct ConfigJSON: Sendable {
         }
     }
 
-    /// An integer (a JSON number with no fraction that fits an Int; not a bool or a string).
+    /// An integer (a JSON number written with no fraction or exponent that fits an Int; not a bool, a
+    /// string or null).
     public func int(_ key: String) throws -> Int? {
         switch members[key] {
-        case nil, .null?: return nil
+        case nil: return nil
         case let .int(i)?: return i
+        case let .number(t)? where !t.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }):
+            throw refused(key, .number(t), "is out of range (an integer from \(Int.min) to \(Int.max))")
         case let v?: throw refused(key, v, "must be an integer")
         }
     }
 
-    /// A finite number (integer or not).
+    /// A finite number (integer or not; not null).
     public func double(_ key: String) throws -> Double? {
         switch members[key] {
-        case nil, .null?: return nil
+        case nil: return nil
         case let .int(i)?: return Double(i)
         case let .double(d)? where d.isFinite: return d
+        case let .number(t)?: throw refused(key, .number(t), "is out of range for a 64-bit float")
         case let v?: throw refused(key, v, "must be a finite number")
         }
     }
@@ -140,10 +152,10 @@ public struct ConfigJSON: Sendable {
         }
     }
 
-    /// A string.
+    /// A string (not null).
     public func string(_ key: String) throws -> String? {
         switch members[key] {
-        case nil, .null?: return nil
+        case nil: return nil
         case let .string(s)?: return s
         case let v?: throw refused(key, v, "must be a string")
         }

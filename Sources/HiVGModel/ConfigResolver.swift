@@ -20,9 +20,10 @@ enum ConfigResolver {
         let carriedText = weights.metadata[metadataKey] ?? c.root?.asDict?[metadataKey]?.asString
         var carried: ModelConfig? = overrides.fallback
         if let carriedText {
-            // A carried config that does not decode is refused: falling back to defaults would compute another model.
-            do { carried = try JSONDecoder().decode(ModelConfig.self, from: Data(carriedText.utf8)) } catch {
-                throw ModelError.inconsistent(file: file, detail: "the carried config (`\(metadataKey)`) does not decode: \(decodingReason(error))")
+            // A carried config that does not decode is refused naming the key and the value (strictly: a key
+            // given twice too): falling back to defaults would compute another model.
+            do { carried = try StrictJSONDecoder().decode(ModelConfig.self, from: Data(carriedText.utf8)) } catch let e as StrictJSONError {
+                throw ModelError.inconsistent(file: file, detail: "the carried config (`\(metadataKey)`)\(e.kind == .syntax ? " is not valid JSON" : ""): \(e)")
             }
         }
         let args = namespace(c)
@@ -30,10 +31,14 @@ enum ConfigResolver {
         let hfFile = overrides.configJSON != nil ? (overrides.configPath ?? "--config") : (file as NSString).appendingPathComponent("config.json")
         let hf = try (overrides.configJSON ?? c.configJSON).map { try ConfigJSON(data: Data($0.utf8), file: hfFile) }
         let hfText = try hf?.object("text_config"), hfVision = try hf?.object("vision_config")
-        // An hf-hivg folder's config.json carries our config too (for weights re-saved without metadata).
-        if carriedText == nil, let text = overrides.configJSON ?? c.configJSON,
-           let folder = try? JSONDecoder().decode(HFHiVGFolderConfig.self, from: Data(text.utf8)), let cfg = folder.config {
-            carried = cfg
+        // An hf-hivg folder's config.json carries our config too (for weights re-saved without metadata);
+        // one that does not decode is refused naming that file and the key, as a carried config is.
+        if carriedText == nil, let text = overrides.configJSON ?? c.configJSON {
+            do {
+                if let cfg = try StrictJSONDecoder().decode(HFHiVGFolderConfig.self, from: Data(text.utf8)).config { carried = cfg }
+            } catch let e as StrictJSONError {
+                throw ModelError.inconsistent(file: hfFile, detail: "\(e)")
+            }
         }
 
         let shapes = CheckedShapes(weights: weights, file: file)
@@ -276,17 +281,6 @@ enum ConfigResolver {
         case let .string(s): return "'\(TerminalText.escaped(s, limit: 80))'"
         case let .bool(b): return b ? "True" : "False"
         default: return "a \(v.typeName)"
-        }
-    }
-
-    /// The path and reason of a decoding error, short.
-    static func decodingReason(_ e: Error) -> String {
-        switch e {
-        case let DecodingError.typeMismatch(_, c), let DecodingError.valueNotFound(_, c), let DecodingError.keyNotFound(_, c),
-             let DecodingError.dataCorrupted(c):
-            let path = c.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
-            return (path.isEmpty ? "" : "`\(path)`: ") + c.debugDescription
-        default: return "\(e)"
         }
     }
 }

@@ -123,9 +123,9 @@ extension GGUFNames {
     public static func config(fromKV kv: [GGUFKeyValue], file: String = "gguf") throws -> ModelConfig {
         if let e = kv.first(where: { $0.key == ModelWriter.configKey }), case let .string(json) = e.value {
             do {
-                return try JSONDecoder().decode(ModelConfig.self, from: Data(json.utf8))
-            } catch {
-                throw ModelError.inconsistent(file: file, detail: "`\(ModelWriter.configKey)` is not a model config: \(error)")
+                return try StrictJSONDecoder().decode(ModelConfig.self, from: Data(json.utf8))
+            } catch let e as StrictJSONError {
+                throw ModelError.inconsistent(file: file, detail: "`\(ModelWriter.configKey)` is not a model config: \(e)")
             }
         }
         return try configFromKeys(kv, file: file)

@@ -1,5 +1,6 @@
 import Foundation
 import HiVGCore
+import HiVGFormats
 import HiVGModel
 
 /// One `--schemes` entry: a plain dtype (`f32`, `f16`, `bf16`) or a quantization scheme of the
@@ -55,6 +56,14 @@ public struct ReleaseSkip: Error, Equatable, Sendable {
 /// Everything here that shapes an output is recorded per output (`ReleaseItemSettings`), so a change
 /// redoes exactly the outputs it touches.
 public struct ReleaseSettings: Sendable {
+    /// `--verify-samples` at most. Verification synthesises every sample at once (3·S² floats each:
+    /// 0.6 MB at 224 pixels), so the bound keeps an absurd count a usage error rather than a failed
+    /// allocation half-way through a release. The same bound as `verify --samples`
+    /// (`Verify.maxSyntheticSamples`, which the synthesis itself enforces; a test keeps them equal).
+    public static let maxVerifySamples = 256
+    /// `--date` at most, in characters.
+    public static let maxDateLength = 64
+
     /// `--formats` default.
     public static let defaultFormats: [OutputFormat] = [.safetensors, .hfHiVG]
     /// `--schemes` default.
@@ -87,6 +96,12 @@ public struct ReleaseSettings: Sendable {
     /// and head out, so its verification would not be of what it holds), and a scheme that none of the
     /// formats asked for can hold (a combination only some formats refuse is skipped with its reason).
     public func validate() throws {
+        guard (1 ... Self.maxVerifySamples).contains(verifySamples) else {
+            throw ReleaseError.usage("--verify-samples \(verifySamples): must be from 1 to \(Self.maxVerifySamples)")
+        }
+        if let date, let problem = Self.dateProblem(date) {
+            throw ReleaseError.usage("--date `\(TerminalText.escaped(date, limit: 80))`: \(problem)")
+        }
         if formats.isEmpty || encodings.isEmpty { throw ReleaseError.usage("--formats and --schemes need at least one entry each") }
         for (name, list) in [("--formats", formats.map(\.rawValue)), ("--schemes", encodings.map(\.token))] {
             if let d = Dictionary(grouping: list, by: { $0 }).first(where: { $0.value.count > 1 }) {
@@ -101,6 +116,19 @@ public struct ReleaseSettings: Sendable {
             throw ReleaseError.usage("no format asked for holds \(e.token) (\(formats.map(\.rawValue).joined(separator: ", "))); "
                                      + "formats that do: \(takers.joined(separator: ", "))")
         }
+    }
+
+    /// Why `date` cannot be printed in the README as given, or nil: it goes into Markdown and
+    /// release.json verbatim, so only a plain date-like string is taken (ASCII letters, digits, spaces
+    /// and `- : . / + ,`; no newline, escape or table bar).
+    static func dateProblem(_ date: String) -> String? {
+        if date.isEmpty { return "is empty" }
+        if date.unicodeScalars.count > maxDateLength { return "is longer than \(maxDateLength) characters" }
+        let allowed = Set("-:./+, ".unicodeScalars)
+        let plain = date.unicodeScalars.allSatisfy {
+            ("0" ... "9").contains($0) || ("a" ... "z").contains($0) || ("A" ... "Z").contains($0) || allowed.contains($0)
+        }
+        return plain ? nil : "must be a plain date (ASCII letters, digits, spaces and - : . / + ,)"
     }
 
     /// The model and read options as the manifest records them (what was given, nothing else): a

@@ -30,7 +30,7 @@ struct DiffCommand: ParsableCommand {
     @OptionGroup var out: OutputOptionGroup
 
     func validate() throws {
-        if threshold < 0 { throw ValidationError("--threshold must be non-negative") }
+        if !threshold.isFinite || threshold < 0 { throw ValidationError("--threshold must be a finite non-negative number, got \(threshold)") }
     }
 
     func run() throws {

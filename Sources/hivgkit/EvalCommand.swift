@@ -94,7 +94,12 @@ struct EvalCommand: ParsableCommand {
             print("\(s.count) scored, \(s.correct) correct: accuracy \(String(format: "%.4f", s.accuracy)), "
                   + "mean IoU \(String(format: "%.4f", s.meanIoU))" + (s.failed > 0 ? ", \(s.failed) failed" : "")
                   + (output.map { " (per-line results → \($0))" } ?? ""))
-            for l in lines { if let e = l.error { Console.note("hivgkit: line \(l.index + 1): \(TerminalText.escaped(e, limit: 400))") } }
+            // A bad annotations line's message already starts with its line; others (an image, a forward pass) get it.
+            for l in lines {
+                guard let e = l.error else { continue }
+                let prefix = "line \(l.index + 1): "
+                Console.note("hivgkit: " + (e.hasPrefix(prefix) ? "" : prefix) + TerminalText.escaped(e, limit: 400))
+            }
         }
         if s.failed > 0 { throw ExitCode(1) }
     }

@@ -30,10 +30,10 @@ struct ReleaseCommand: ParsableCommand {
     @Option(help: "Schemes, comma-separated: f32, f16, bf16 or a quantization scheme (q8_0, q4_k, int8, …).")
     var schemes = "f32"
 
-    @Option(name: .customLong("verify-samples"), help: "Synthetic samples of each output's verification.")
+    @Option(name: .customLong("verify-samples"), help: "Synthetic samples of each output's verification (at most 256).")
     var verifySamples = 2
 
-    @Option(help: "A date printed in the README and recorded in release.json (none by default: reruns stay byte-identical).")
+    @Option(help: "A date printed in the README and recorded in release.json (none by default: reruns stay byte-identical); letters, digits, spaces and - : . / + , only.")
     var date: String?
 
     @Flag(name: .customLong("dry-run"), help: "Print the plan and write nothing.")
@@ -48,8 +48,8 @@ struct ReleaseCommand: ParsableCommand {
     @OptionGroup var hashCache: HashCacheOptionGroup
 
     func validate() throws {
-        if !(1 ... Verify.maxSyntheticSamples).contains(verifySamples) {
-            throw ValidationError("--verify-samples must be between 1 and \(Verify.maxSyntheticSamples), not \(verifySamples)")
+        if !(1 ... ReleaseSettings.maxVerifySamples).contains(verifySamples) {
+            throw ValidationError("--verify-samples must be between 1 and \(ReleaseSettings.maxVerifySamples), not \(verifySamples)")
         }
         if let threads, threads <= 0 { throw ValidationError("--threads must be positive") }
         do { try settings().validate() } catch let e as ReleaseError { throw ValidationError(e.description) }

@@ -140,6 +140,39 @@ final class GroundTests: XCTestCase {
         XCTAssertThrowsError(try EvalSummary([line(0, 0.1), line(0, 0.2)]))
     }
 
+    /// `eval --merge-results` checks each line: an IoU outside [0, 1], a `correct` the threshold
+    /// contradicts, or a key given twice is refused naming the file, the line and the value.
+    func testMergedResultLinesAreChecked() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("evalmerge-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func refusal(_ lines: [String]) throws -> String {
+            let path = dir.appendingPathComponent("r.jsonl").path
+            try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: path))
+            do { _ = try EvalSummary.lines(fromResultFiles: [path]); return "accepted" } catch {
+                return "\(error)".replacingOccurrences(of: path, with: "r.jsonl")
+            }
+        }
+        let good = #"{"index": 0, "iou": 0.9, "correct": true}"#
+        XCTAssertEqual(try refusal([good, #"{"index": 1, "iou": 0.25, "correct": false}"#, #"{"index": 2, "error": "x"}"#]), "accepted")
+        XCTAssertEqual(try refusal([good, #"{"index": 1, "iou": 2.5, "correct": true}"#]), "r.jsonl: line 2: `iou` = 2.5: must be within [0, 1]")
+        XCTAssertEqual(try refusal([#"{"index": 1, "iou": -7, "correct": false}"#]), "r.jsonl: line 1: `iou` = -7.0: must be within [0, 1]")
+        // Blank lines count: the line number is the file's.
+        XCTAssertEqual(try refusal([good, "", #"{"index": 2, "iou": 0.3, "correct": true}"#]),
+                       "r.jsonl: line 3: `correct` = true but `iou` = 0.3 is below HiVG's threshold 0.5")
+        XCTAssertEqual(try refusal([#"{"index": 2, "iou": 0.5, "correct": false}"#]),
+                       "r.jsonl: line 1: `correct` = false but `iou` = 0.5 is at or above HiVG's threshold 0.5")
+        XCTAssertTrue(try refusal([#"{"index": 0, "iou": 0.9, "iou": 0.1, "correct": true}"#]).contains("line 1: not an eval result line: offset 25: key `iou` appears twice"))
+        XCTAssertEqual(try refusal([#"{"index": -1, "iou": 0.9, "correct": true}"#]), "r.jsonl: line 1: `index` = -1: must be non-negative")
+    }
+
+    /// A bad annotations line names the key path with array positions as numbers, not decoder internals.
+    func testWrongTypeInABoxNamesThePosition() throws {
+        let annotations = try queriesFile([#"{"image": "images/png_rgb.png", "text": "x", "box": ["a", 2, 3, 4]}"#])
+        let error = try QueryFile.read(path: annotations, needBox: true)[0].error ?? ""
+        XCTAssertTrue(error.hasPrefix("line 1: \"box.0\" has the wrong type"), error)
+    }
+
     func testShardSpec() {
         XCTAssertEqual(ShardSpec("2/3")?.index, 2)
         for bad in ["0/3", "4/3", "1/0", "a/b", "1", "1/2/3", "-1/2", ""] { XCTAssertNil(ShardSpec(bad), bad) }

@@ -3,6 +3,7 @@ import XCTest
 import HiVGTestSupport
 import HiVGCore
 import HiVGFormats
+import HiVGForward
 import HiVGModel
 import HiVGRelease
 
@@ -51,6 +52,26 @@ final class ReleaseTests: XCTestCase {
         refused([.hfCLIP], ["f32"], "hf-hivg")
         refused([.safetensors, .hfHiVG], ["f32", "q4_k"], "no format asked for holds q4_k")
         XCTAssertNoThrow(try ReleaseSettings(formats: [.safetensors, .gguf], encodings: ["f32", "q4_k"].map(enc), tool: "t").validate())
+        // --verify-samples is bounded (a huge count was a failed allocation mid-release), --date is plain text
+        // (it is written into README.md: a newline or an escape would be written raw).
+        var s = ReleaseSettings(formats: [.safetensors], encodings: ["f32"].map(enc), tool: "t")
+        XCTAssertEqual(ReleaseSettings.maxVerifySamples, Verify.maxSyntheticSamples, "release verifies with verify's synthesis")
+        for n in [0, ReleaseSettings.maxVerifySamples + 1, 100_000_000] {
+            s.verifySamples = n
+            XCTAssertThrowsError(try s.validate()) { XCTAssertTrue("\($0)".contains("--verify-samples \(n): must be from 1 to 256"), "\($0)") }
+        }
+        s.verifySamples = ReleaseSettings.maxVerifySamples
+        XCTAssertNoThrow(try s.validate())
+        for date in ["2024-06-01", "2024-06-01T12:00:00+02:00", "June 1, 2024", "01.06.2024"] {
+            s.date = date
+            XCTAssertNoThrow(try s.validate(), date)
+        }
+        for date in ["2024\n| injected |", "\u{1b}[31m2024", "2024 | x", "", String(repeating: "1", count: 65), "2024\u{202e}"] {
+            s.date = date
+            XCTAssertThrowsError(try s.validate(), date) { XCTAssertTrue("\($0)".hasPrefix("--date `"), "\($0)") }
+        }
+        s.date = "2024\n\u{1b}[31m"
+        XCTAssertThrowsError(try s.validate()) { XCTAssertEqual("\($0)", "--date `2024\\n\\e[31m`: must be a plain date (ASCII letters, digits, spaces and - : . / + ,)") }
         var o = tinyOverrides()
         o.configJSON = "{}"
         let m = ReleaseSettings.modelOptions(o, base: nil)

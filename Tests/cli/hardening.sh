@@ -56,6 +56,32 @@ mv $T/linked/$shard $T/outside/$shard && ln -s $T/outside/$shard $T/linked/$shar
 run "$BIN" inspect $T/linked
 [ $status = 1 ] && grep -q "leads outside the folder" <<<"$err" && ok || bad "symlinked shard: exit $status, $err"
 
+# Flags and result files checked before use: eval --merge-results lines (IoU in [0, 1], `correct` as the
+# threshold says, no key twice), diff --threshold finite, release --date plain text and --verify-samples
+# bounded, refused before anything is written.
+printf '{"index":0,"iou":0.9,"correct":true}\n{"index":1,"iou":2.5,"correct":true}\n' > $T/r_iou.jsonl
+run "$BIN" eval --merge-results $T/r_iou.jsonl
+[ $status = 1 ] && grep -qF 'r_iou.jsonl: line 2: `iou` = 2.5: must be within [0, 1]' <<<"$err" && ok || bad "eval IoU 2.5: exit $status, $err"
+printf '{"index":0,"iou":0.3,"correct":true}\n' > $T/r_correct.jsonl
+run "$BIN" eval --merge-results $T/r_correct.jsonl
+[ $status = 1 ] && grep -qF 'line 1: `correct` = true but `iou` = 0.3 is below' <<<"$err" && ok || bad "eval correct vs IoU: exit $status, $err"
+printf '{"index":0,"iou":0.9,"correct":true,"correct":false}\n' > $T/r_dup.jsonl
+run "$BIN" eval --merge-results $T/r_dup.jsonl
+[ $status = 1 ] && grep -qF 'key `correct` appears twice' <<<"$err" && ok || bad "eval key twice: exit $status, $err"
+# A bad annotations line is reported once with its line number (not "line 2: line 2:"), positions as numbers.
+printf '{"image": "nope.png", "text": "x", "box": [0, 0, 1, 1]}\n{"image": "nope.png", "text": "x", "box": ["a", 0, 1, 1]}\n' > $T/ann.jsonl
+run "$BIN" eval $HEADS $F/hivg/stage3.pth --annotations $T/ann.jsonl --quiet
+{ [ $status = 1 ] && grep -qF 'hivgkit: line 2: "box.0" has the wrong type' <<<"$err" && ! grep -q 'line 2: line 2' <<<"$err" \
+  && ! grep -q 'Index' <<<"$err"; } && ok || bad "eval bad line message: exit $status, $err"
+run "$BIN" diff --threshold nan $F/hivg/stage3.pth $F/hivg/stage3.pth
+[ $status = 64 ] && grep -q "threshold" <<<"$err" && ok || bad "diff --threshold nan: exit $status, $err"
+run "$BIN" release $HEADS $F/hivg/stage3.pth -o $T/rel --date $'2024\n| injected |\n\x1b[31m'
+{ [ $status = 64 ] && grep -qF -- '--date `2024\n| injected |\n\e[31m`: must be a plain date' <<<"$err" && [ ! -e $T/rel ]; } \
+  && ok || bad "release --date with control characters: exit $status, $err"
+run "$BIN" release $HEADS $F/hivg/stage3.pth -o $T/rel --verify-samples 100000000
+{ [ $status = 64 ] && grep -qF -- '--verify-samples must be between 1 and 256' <<<"$err" && [ ! -e $T/rel ]; } \
+  && ok || bad "release --verify-samples 100000000: exit $status, $err"
+
 # Killed writes leave nothing beside the target: SIGKILL at several moments of an export (each
 # either finished, leaving the whole file, or left nothing), then SIGTERM (exit 143 or finished).
 mkdir -p $T/kill

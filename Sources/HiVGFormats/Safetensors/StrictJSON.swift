@@ -70,10 +70,10 @@ struct StrictJSON {
         self.maxDepth = maxDepth
     }
 
-    /// Parses one JSON document, optionally surrounded by whitespace.
-    static func parse(_ bytes: UnsafeRawBufferPointer, maxDepth: Int = 64) throws -> JSONValue {
+    /// Parses one JSON document, optionally surrounded by whitespace; `subject` names it in messages.
+    static func parse(_ bytes: UnsafeRawBufferPointer, maxDepth: Int = 64, subject: String = "header") throws -> JSONValue {
         if let bad = firstInvalidUTF8(bytes) {
-            throw JSONFailure(kind: .syntax, offset: bad, path: [], key: nil, message: "header is not valid UTF-8")
+            throw JSONFailure(kind: .syntax, offset: bad, path: [], key: nil, message: "\(subject) is not valid UTF-8")
         }
         var parser = StrictJSON(bytes, maxDepth: maxDepth)
         parser.skipWhitespace()
