@@ -91,7 +91,7 @@ extension ONNXEmitter {
             })
             let s = g.initializer(sname, .float, dims: [out], data: .stream(count: 4 * out) { sink in
                 let bytes = try quantized()
-                try sink.write((0 ..< out).flatMap { o in bytes[o * (4 + inFeatures) ..< o * (4 + inFeatures) + 4] })
+                try sink.write(Self.int8Scales(bytes, rows: out, cols: inFeatures))
             })
             return g.dequantizeLinear(q, scale: s, zeroPoint: nil, axis: 1, name: name + "/DequantizeLinear")
         }
@@ -119,6 +119,11 @@ extension ONNXEmitter {
         }
     }
 
+    /// The F32 scales of an int8 block (the first 4 bytes of each row of `4 + cols` bytes), in row order.
+    private static func int8Scales(_ bytes: [UInt8], rows: Int, cols: Int) -> [UInt8] {
+        (0 ..< rows).flatMap { r in bytes[r * (4 + cols) ..< r * (4 + cols) + 4] }
+    }
+
     /// A 2-D tensor in our int8 scheme, row-major: int8 values (rows × cols) and scales (rows × 1).
     func int8Rows(_ path: TensorPath, rows: Int, cols: Int) throws -> (values: ONNXValue, scales: ONNXValue) {
         let t = try source(path, count: rows * cols)
@@ -132,7 +137,7 @@ extension ONNXEmitter {
         })
         let s = g.initializer(sname, .float, dims: [rows, 1], data: .stream(count: 4 * rows) { sink in
             let bytes = try quantized()
-            try sink.write((0 ..< rows).flatMap { r in bytes[r * (4 + cols) ..< r * (4 + cols) + 4] })
+            try sink.write(Self.int8Scales(bytes, rows: rows, cols: cols))
         })
         return (q, s)
     }
