@@ -23,6 +23,15 @@ import struct
 import sys
 
 RTOL, ATOL = 1e-4, 1e-5
+# Outputs of the int8 path (activations quantized to q8_0 per row) are compared more loosely, against
+# each tensor's largest magnitude. Quantizing an activation is a step function: a last-bit difference
+# before it (another ISA's exp in QuickGELU, another SGEMM summation order) can move a value across a
+# rounding boundary, a whole step of amax/127 (0.8 % of the row's largest value), and later layers carry
+# the step. Measured between an AVX-512 VNNI machine and an AVX2 one on the fixture: values 1.5e-2 of
+# max|x|, sums 6.1e-4 of sum|x|, sum|x| 1.1e-3, L2 1.5e-3, max|x| 8.4e-3 relative. The bounds are twice
+# to three times that; a wrong scale, layer or formula still moves these by far more.
+INT8_FILES = {"forward-q8_0-int8.safetensors"}
+INT8_VALUE, INT8_SUM, INT8_NORM = 3e-2, 2e-3, 2e-2
 SAMPLES = 16
 
 
@@ -85,7 +94,12 @@ def check(folder, reference):
             w, g = [float(x) for x in want[2:]], [float(x) for x in got[2:]]
             labels = ["sum", "sum|x|", "L2", "max|x|"] + [f"x[{i}/{SAMPLES}]" for i in range(SAMPLES)]
             for k, (a, b) in enumerate(zip(w, g)):
-                if not close(a, b, w[1] if k == 0 else None):
+                if f in INT8_FILES:
+                    bound = ATOL + (INT8_SUM * w[1] if k == 0 else INT8_NORM * abs(a) if k < 4 else INT8_VALUE * w[3])
+                    ok = abs(a - b) <= bound
+                else:
+                    ok = close(a, b, w[1] if k == 0 else None)
+                if not ok:
                     problems.append(f"{f} {name}: {labels[k]} {a!r} → {b!r}")
     for key in sorted(set(now) - seen):
         problems.append(f"{key[0]} {key[1]}: not in {reference}")

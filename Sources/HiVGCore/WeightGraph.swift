@@ -74,13 +74,9 @@ public struct WeightGraph: Sendable {
                 i = out.count - 1
             } else {
                 let prefix = cut == name.utf8.count ? name : String(Substring(name.utf8.prefix(cut)))
-                if let known = slot[prefix] {
-                    i = known
-                } else {
-                    i = out.count
-                    slot[prefix] = i
-                    out.append(ModuleSummary(prefix: prefix))
-                }
+                // One hash lookup, inserting when absent (the default-value subscript is accessed in place).
+                i = Self.slot(&slot[prefix, default: -1], next: out.count)
+                if i == out.count { out.append(ModuleSummary(prefix: prefix)) }
             }
             out[i].tensors += 1
             out[i].parameters = out[i].parameters.saturatingAdd(t.elementCount)
@@ -88,6 +84,11 @@ public struct WeightGraph: Sendable {
             out[i].dtypeBits |= ModuleSummary.bit(t.dtype)
         }
         return out
+    }
+
+    private static func slot(_ value: inout Int, next: Int) -> Int {
+        if value < 0 { value = next }
+        return value
     }
 
     /// UTF-8 length of a name's module prefix: up to its `depth`-th dot, or up to its last dot when it
@@ -131,11 +132,18 @@ public struct ModuleSummary: Sendable {
 
     /// The dtypes of the module's tensors, their names in byte order.
     public var dtypes: [String] {
-        DType.allCases.enumerated().filter { dtypeBits & (1 << UInt64($0.offset)) != 0 }.map(\.element.rawValue)
-            .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        var out: [String] = []
+        for (bit, name) in Self.bitsByName where dtypeBits & bit != 0 { out.append(name) }
+        return out
     }
 
-    static func bit(_ d: DType) -> UInt64 { 1 << UInt64(DType.allCases.firstIndex(of: d)!) }
+    /// `DType.allCases` once (the synthesized property builds a new array per call), and each dtype's
+    /// bit with its name, in name byte order.
+    private static let cases = DType.allCases
+    private static let bitsByName: [(UInt64, String)] = cases.map { (bit($0), $0.rawValue) }
+        .sorted { $0.1.utf8.lexicographicallyPrecedes($1.1.utf8) }
+
+    static func bit(_ d: DType) -> UInt64 { 1 << UInt64(cases.firstIndex(of: d)!) }
 }
 
 public enum GraphError: Error, CustomStringConvertible, Sendable {

@@ -31,7 +31,8 @@ public enum ForwardError: Error, CustomStringConvertible, Sendable {
         case let .unsupported(s): return s
         case let .missingWeight(n): return "model: tensor `\(n)` is needed by the forward pass but absent"
         case let .nonFinite(o, i, v):
-            return "output `\(o)` is \(v) at index \(i): the computation overflowed F32 (inputs or weights too large); no result is given"
+            // "nan" whatever its sign bit: x86 produces the negative quiet NaN, which Swift prints "-nan".
+            return "output `\(o)` is \(v.isNaN ? "nan" : "\(v)") at index \(i): the computation overflowed F32 (inputs or weights too large); no result is given"
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import HiVGCore
+import HiVGFormats
 
 /// `--shard I/N`: line j (counted from 0) belongs to shard (j mod N) + 1, so shards of one file are
 /// disjoint, cover it, and can run on different machines.
@@ -91,14 +92,23 @@ public enum QueryFile {
         }
         let raw: Raw
         do {
-            raw = try JSONDecoder().decode(Raw.self, from: bytes)
-        } catch DecodingError.keyNotFound(let key, _) {
-            return bad("no \"\(key.stringValue)\"")
-        } catch DecodingError.typeMismatch(_, let ctx) {
-            // Array positions as numbers (`box.0`), not the decoder's internal key names.
-            return bad("\"\(ctx.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: "."))\" has the wrong type")
+            // Strictly (RFC 8259, no key twice): Foundation's decoder would keep the first of two
+            // "text" keys and Python's json the last, so such a line would mean different queries.
+            raw = try StrictJSONDecoder().decode(Raw.self, from: bytes)
+        } catch let e as StrictJSONError {
+            switch e.kind {
+            case .duplicate:
+                return bad("key \"\(e.path)\" appears twice")
+            case .value where e.path.isEmpty:
+                return bad("not a JSON object {\"image\": …, \"text\": …}")
+            case .value:
+                // Array positions as numbers (`box.0`), as the path is dotted.
+                return bad(e.reason == "is missing" ? "no \"\(e.path)\"" : "\"\(e.path)\" has the wrong type (\(e.reason))")
+            case .syntax:
+                return bad(bytes.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D } ? "empty line" : "not a JSON object {\"image\": …, \"text\": …}")
+            }
         } catch {
-            return bad(bytes.isEmpty ? "empty line" : "not a JSON object {\"image\": …, \"text\": …}")
+            return bad("not a JSON object {\"image\": …, \"text\": …}")
         }
         if raw.image.isEmpty { return bad("empty \"image\"", text: raw.text) }
         if needBox {

@@ -248,7 +248,7 @@ public enum FiniteCheck {
             return origin.hasPrefix(file) ? "" : " (from \(origin))"
         }
         if let (i, v) = try firstNonFinite(t, name: name) {
-            throw ModelError.inconsistent(file: file, detail: "tensor `\(name)`\(at()): value \(v) at index \(index(i, in: t.shape)); refusing to compute with non-finite values")
+            throw ModelError.inconsistent(file: file, detail: "tensor `\(name)`\(at()): value \(v.isNaN ? "nan" : "\(v)") at index \(index(i, in: t.shape)); refusing to compute with non-finite values")
         }
         if let (i, v) = try firstBeyondF32(t, name: name) {
             throw ModelError.inconsistent(file: file, detail: "tensor `\(name)`\(at()): F64 value \(v) at index \(index(i, in: t.shape)) does not fit F32 (every computation and output is F32 or narrower)")

@@ -202,7 +202,8 @@ public struct ReleaseManifest: Codable, Equatable, Sendable {
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         guard let data = FileManager.default.contents(atPath: path) else { throw ReleaseError.data("\(path): cannot read it") }
         let m: ReleaseManifest
-        do { m = try JSONDecoder().decode(ReleaseManifest.self, from: data) } catch {
+        // Strictly: a manifest with a key twice (hand-edited) is refused, not read as its first value.
+        do { m = try StrictJSONDecoder().decode(ReleaseManifest.self, from: data) } catch {
             throw ReleaseError.data("\(path): not a release manifest of this tool (\(error)); move it away to release into this folder")
         }
         guard m.version == currentVersion else {

@@ -42,41 +42,40 @@ struct StreamedMember {
 /// Same document as `printJSON(report:)` would write.
 func printJSON<T: Encodable>(report head: T, streaming streamed: [StreamedMember]) throws {
     guard case let .object(members) = try JSONValueEncoder().encode(head) else { return try printJSON(report: head) }
-    var out: [UInt8] = [UInt8(ascii: "{")]
-    out.reserveCapacity(1 << 21)
+    // One buffer for the whole document: records are written into it in place (no copy per record)
+    // and it is flushed to stdout every megabyte.
+    var w = PrettyJSONBytes(indent: 2)
+    w.raw("{".utf8)
     func flush(_ force: Bool = false) {
-        guard force || out.count >= 1 << 20 else { return }
-        FileHandle.standardOutput.write(Data(out))
-        out.removeAll(keepingCapacity: true)
+        guard force || w.bytes.count >= 1 << 20 else { return }
+        FileHandle.standardOutput.write(Data(w.bytes))
+        w.reset()
     }
     let keys = Set(members.map(\.0)).union(streamed.map(\.key)).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-    var record = PrettyJSONBytes(indent: 2)
     for (i, key) in keys.enumerated() {
-        out += (i > 0 ? ",\n  " : "\n  ").utf8
-        out += (JSONValue.string(key).rendered() + ": ").utf8
+        w.raw((i > 0 ? ",\n  " : "\n  ").utf8)
+        w.raw((JSONValue.string(key).rendered() + ": ").utf8)
         if let s = streamed.first(where: { $0.key == key }) {
             let (open, close) = s.keys == nil ? ("[", "]") : ("{", "}")
-            if s.count == 0 { out += (open + close).utf8; continue }
-            out += open.utf8
+            if s.count == 0 { w.raw((open + close).utf8); continue }
+            w.raw(open.utf8)
             for j in 0 ..< s.count {
-                out += (j > 0 ? ",\n    " : "\n    ").utf8
-                if let keys = s.keys { out += (JSONValue.string(keys[j]).rendered() + ": ").utf8 }
+                w.raw(j > 0 ? ",\n    " as StaticString : "\n    ")
+                if let keys = s.keys { w.raw((JSONValue.string(keys[j]).rendered() + ": ").utf8) }
                 if let write = s.write {
-                    record.reset()
-                    write(j, &record)
-                    out += record.bytes
+                    write(j, &w)
                 } else {
                     var text = ""
                     try s.element(j).append(to: &text, pretty: true, indent: 2)
-                    out += text.utf8
+                    w.raw(text.utf8)
                 }
                 flush()
             }
-            out += ("\n  " + close).utf8
+            w.raw(("\n  " + close).utf8)
         } else if let v = members.first(where: { $0.0 == key })?.1 {
-            out += v.rendered(pretty: true, indent: 1).utf8
+            w.raw(v.rendered(pretty: true, indent: 1).utf8)
         }
     }
-    out += (keys.isEmpty ? "}\n" : "\n}\n").utf8
+    w.raw((keys.isEmpty ? "}\n" : "\n}\n").utf8)
     flush(true)
 }

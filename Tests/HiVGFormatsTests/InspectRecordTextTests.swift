@@ -26,6 +26,18 @@ final class InspectRecordTextTests: XCTestCase {
                 XCTAssertEqual(bytes { m.write(to: &$0) }, m.json.rendered(pretty: true, indent: 2), "\(name) \(dtypes)")
             }
         }
+        // Integers at the ends of their range, and nesting deeper than the writer's run of spaces.
+        for v in [Int.min, Int.min + 1, -1, 0, 9, 10, Int.max] {
+            XCTAssertEqual(bytes { $0.int(v) }, String(v))
+        }
+        var deep = PrettyJSONBytes(indent: 1)
+        var value = JSONValue.array([.int(-7), .string("x")])
+        for _ in 0 ..< 24 { deep.beginArray() }
+        deep.int(-7); deep.string("x")
+        for _ in 0 ..< 23 { deep.endArray(); deep.beginObject(); deep.key("k"); deep.ints([1, -2]); deep.endObject() }
+        deep.endArray()
+        for _ in 0 ..< 23 { value = .array([value, .object([("k", .array([.int(1), .int(-2)]))])]) }
+        XCTAssertEqual(String(decoding: deep.bytes, as: UTF8.self), value.rendered(pretty: true, indent: 1))
         // The writer is reused across records: reset leaves nothing behind.
         var w = PrettyJSONBytes(indent: 2)
         let a = InspectReport.TensorRecord(name: "a", dtype: "F32", shape: [2], nbytes: 8, sha256: nil)

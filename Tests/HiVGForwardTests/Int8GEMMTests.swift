@@ -177,7 +177,8 @@ final class Int8GEMMTests: XCTestCase {
 
     /// Plain CLIP from a q8_0 export on the int8 path: without intermediates the last vision layer runs
     /// for the class rows only, reading the quantized rows with a stride; every output row is its own
-    /// computation (activations quantized per row), so the embeddings equal the full layer's bit for bit.
+    /// computation (activations quantized per row), so the embeddings equal the full layer's up to the
+    /// float work after it (see the tolerance below).
     func testCLIPClassRowsOnInt8Path() throws {
         let (q8, _) = try q8Export(try ModelLoader.load(Fixtures.path("hivg/goldens/hf_clip_tiny")))
         let int8 = try ForwardModel(q8, weightPath: .int8), decoded = try ForwardModel(q8)
@@ -186,7 +187,14 @@ final class Int8GEMMTests: XCTestCase {
         let inp = try ForwardInputs.from(try ForwardGoldenTests.golden("hf_clip_tiny_embeds"))
         let fast = try int8.run(inp), full = try int8.run(inp, options: ForwardOptions(intermediates: true))
         XCTAssertNil(fast["vision_hidden_1"])
-        XCTAssertEqual(fast["image_embeds"]?.values, full["image_embeds"]?.values)
+        // The int8 layer gives the same rows either way; the float work after it (LayerNorm, the
+        // projection) goes through OpenBLAS, whose SGEMM kernel depends on the CPU and on M (one class
+        // row per image here, every row in the full pass): the two may differ by reassociation in the
+        // last bits. Bit-equal on an AVX-512 machine, 2e-8 apart on an AMD EPYC with AVX2; 1e-6 on these
+        // unit-vector components is ~10 float32 ulps of their largest, far below any real difference.
+        let a = try XCTUnwrap(fast["image_embeds"]?.values), b = try XCTUnwrap(full["image_embeds"]?.values)
+        XCTAssertEqual(a.count, b.count)
+        XCTAssertLessThanOrEqual(zip(a, b).map { abs($0 - $1) }.max() ?? .infinity, 1e-6)
         // Against the decoded weights: unit vectors within the q8_0 gate.
         let dec = try decoded.run(inp, options: ForwardOptions(intermediates: true))
         let rep = Verify.compare(dec, full, maxNMSE: QuantPolicy.verifyGate(.q8_0), samples: inp.batch)

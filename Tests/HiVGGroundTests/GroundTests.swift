@@ -173,6 +173,17 @@ final class GroundTests: XCTestCase {
         XCTAssertTrue(error.hasPrefix("line 1: \"box.0\" has the wrong type"), error)
     }
 
+    /// Query lines are read strictly: a key twice (Foundation would keep the first "text", Python the
+    /// last), a number beyond Double and a blank line of spaces each get their own message.
+    func testQueryLinesAreReadStrictly() throws {
+        let file = try queriesFile([#"{"image": "images/png_rgb.png", "text": "the man", "text": "the tree"}"#,
+                                    #"{"image": "images/png_rgb.png", "text": "x", "box": [1e400, 2, 3, 4]}"#, "   ",
+                                    #"{"image": "images/png_rgb.png", "text": "x", "box": [1, 2, 3, 4]}"#])
+        let lines = try QueryFile.read(path: file, needBox: true)
+        XCTAssertEqual(lines.map(\.error), ["line 1: key \"text\" appears twice",
+                                            "line 2: \"box.0\" has the wrong type (is out of range for Double)", "line 3: empty line", nil])
+    }
+
     func testShardSpec() {
         XCTAssertEqual(ShardSpec("2/3")?.index, 2)
         for bad in ["0/3", "4/3", "1/0", "a/b", "1", "1/2/3", "-1/2", ""] { XCTAssertNil(ShardSpec(bad), bad) }

@@ -20,10 +20,26 @@ public struct PrettyJSONBytes {
         started.removeAll(keepingCapacity: true)
     }
 
+    /// Text outside any record (separators, a document's own framing), appended as it is.
+    public mutating func raw<S: Sequence>(_ text: S) where S.Element == UInt8 {
+        bytes.append(contentsOf: text)
+    }
+
+    public mutating func raw(_ text: StaticString) {
+        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    }
+
     private mutating func newline(_ level: Int) {
         bytes.append(0x0A)
-        for _ in 0 ..< level { bytes.append(0x20); bytes.append(0x20) }
+        var spaces = 2 * level
+        while spaces > 0 {
+            let n = min(spaces, Self.spaces.utf8CodeUnitCount)
+            Self.spaces.withUTF8Buffer { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: $0[..<n])) }
+            spaces -= n
+        }
     }
+
+    private static let spaces: StaticString = "                                "
 
     /// Before a value inside the innermost container: the comma and the line break.
     private mutating func item() {
@@ -46,9 +62,15 @@ public struct PrettyJSONBytes {
     }
 
     /// `"key": ` inside an object; the value follows with `int`, `string`, `begin…` or a helper.
-    public mutating func key(_ k: String) {
+    /// Keys are the writers' own literals: their bytes are read in place (no `String` per key).
+    public mutating func key(_ k: StaticString) {
         item()
-        quote(k)
+        k.withUTF8Buffer { name in
+            assert(!name.contains { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0x7F }, "a key literal needs no escape")
+            bytes.append(0x22)
+            bytes.append(contentsOf: name)
+        }
+        bytes.append(0x22)
         bytes.append(UInt8(ascii: ":"))
         bytes.append(0x20)
         pendingKey = true
@@ -63,7 +85,19 @@ public struct PrettyJSONBytes {
 
     public mutating func int(_ v: Int) {
         valuePrefix()
-        bytes.append(contentsOf: String(v).utf8)
+        // Decimal digits written in place, as `String(v)` spells them.
+        var magnitude = v.magnitude
+        if v < 0 { bytes.append(UInt8(ascii: "-")) }
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for UInt64.max's 20 digits
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            var at = buffer.count
+            repeat {
+                at -= 1
+                buffer[at] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[at...]))
+        }
     }
 
     public mutating func string(_ s: String) {
@@ -91,14 +125,25 @@ public struct PrettyJSONBytes {
 
     /// `JSONValue.quote`'s escapes: `\"`, `\\`, `\n`, `\r`, `\t`, other C0 controls and DEL as `\u00XX`.
     private mutating func quote(_ s: String) {
+        // Native strings are contiguous UTF-8 (bridged ones are copied once).
+        if s.utf8.withContiguousStorageIfAvailable({ quote($0) }) == nil {
+            var copy = s
+            copy.makeContiguousUTF8()
+            copy.utf8.withContiguousStorageIfAvailable { quote($0) }
+        }
+    }
+
+    private mutating func quote(_ s: UnsafeBufferPointer<UInt8>) {
         bytes.append(0x22)
         // Most strings (names, dtypes, keys) need no escape: appended whole.
-        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0x7F }) {
-            bytes.append(contentsOf: s.utf8)
+        var clean = true
+        for c in s where c < 0x20 || c == 0x22 || c == 0x5C || c == 0x7F { clean = false; break }
+        if clean {
+            bytes.append(contentsOf: s)
             bytes.append(0x22)
             return
         }
-        for c in s.utf8 {
+        for c in s {
             switch c {
             case 0x22: bytes.append(0x5C); bytes.append(0x22)
             case 0x5C: bytes.append(0x5C); bytes.append(0x5C)

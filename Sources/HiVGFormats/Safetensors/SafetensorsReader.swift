@@ -92,6 +92,12 @@ public enum SafetensorsReader {
 
     /// Validates a whole file's bytes and returns its header (steps 1–8 above).
     public static func parseHeader(bytes: UnsafeRawBufferPointer, file: String) throws -> SafetensorsHeader {
+        try parseHeader(bytes: bytes, file: file, plainEntries: true)
+    }
+
+    /// `plainEntries: false` reads every entry through the general JSON parser (the tests compare it
+    /// with the plain-spelling path, which must give the same header or the same error).
+    static func parseHeader(bytes: UnsafeRawBufferPointer, file: String, plainEntries: Bool) throws -> SafetensorsHeader {
         guard bytes.count >= 8 else {
             throw FormatError(.safetensorsTruncated, file: file, offset: 0,
                               "file is \(bytes.count) bytes, shorter than the 8-byte header length")
@@ -113,7 +119,16 @@ public enum SafetensorsReader {
         var raw: [RawEntry] = []
         var firstBadEntry: Error?
         do {
-            let isObject = try StrictJSON.forEachMember(headerBytes) { member in
+            let isObject = try StrictJSON.forEachMember(headerBytes, plainEntries: !plainEntries ? nil : { name, offset, e in
+                guard firstBadEntry == nil else { return }
+                do {
+                    raw.append(try entry(name: name, offset: 8 + offset, file: file, dtypeName: e.dtype, dims: e.dims,
+                                         begin: e.begin, end: e.end))
+                } catch {
+                    firstBadEntry = error
+                    raw = []
+                }
+            }) { member in
                 guard firstBadEntry == nil else { return }
                 do {
                     if member.key == "__metadata__" {
@@ -135,13 +150,15 @@ public enum SafetensorsReader {
         }
         if let firstBadEntry { throw firstBadEntry }
 
-        var sized: [(raw: RawEntry, shape: [Int])] = []
-        sized.reserveCapacity(raw.count)
-        for entry in raw { sized.append((entry, try checkSize(entry, file: file))) }
+        // Each entry's shape replaces its unchecked dims in place (no second array of a million entries).
+        for k in raw.indices {
+            raw[k].shape = try checkSize(raw[k], file: file)
+            raw[k].dims = []
+        }
 
         let dataStart = 8 + n
-        let order = sized.indices.sorted { a, b in
-            let x = sized[a].raw, y = sized[b].raw
+        let order = raw.indices.sorted { a, b in
+            let x = raw[a], y = raw[b]
             if x.begin != y.begin { return x.begin < y.begin }
             if x.end != y.end { return x.end < y.end }
             return a < b
@@ -149,7 +166,7 @@ public enum SafetensorsReader {
         var covered: UInt64 = 0
         var previous: String?
         for i in order {
-            let e = sized[i].raw
+            let e = raw[i]
             if e.begin < covered {
                 throw FormatError(.safetensorsOverlap, file: file, offset: fileOffset(dataStart, e.begin), tensor: e.name,
                                   "data_offsets [\(e.begin), \(e.end)] overlap `\(previous ?? "")`, which ends at \(covered)")
@@ -172,8 +189,8 @@ public enum SafetensorsReader {
         }
 
         let entries = order.map { i in
-            let (e, shape) = sized[i]
-            return SafetensorsHeader.Entry(name: e.name, dtype: e.dtype, shape: shape, begin: Int(e.begin), end: Int(e.end))
+            let e = raw[i]
+            return SafetensorsHeader.Entry(name: e.name, dtype: e.dtype, shape: e.shape, begin: Int(e.begin), end: Int(e.end))
         }
         return SafetensorsHeader(metadata: metadata, entries: entries, headerLength: n)
     }
@@ -182,11 +199,13 @@ public enum SafetensorsReader {
     private struct RawEntry {
         let name: String
         let dtype: DType
-        let dims: [UInt64]
+        var dims: [UInt64]
         let begin: UInt64
         let end: UInt64
         /// File offset of the entry's key.
         let offset: Int
+        /// `dims` once checked (`checkSize`).
+        var shape: [Int] = []
     }
 
     private static func parseMetadata(_ member: JSONMember, file: String) throws -> [String: String] {
@@ -239,6 +258,21 @@ public enum SafetensorsReader {
         guard case let .array(offsetItems)? = offsetsValue else { throw bad("missing or non-array `data_offsets`") }
         guard offsetItems.count == 2, let begin = offsetItems[0].unsignedInteger, let end = offsetItems[1].unsignedInteger else {
             throw bad("data_offsets is not [begin, end] of non-negative integers")
+        }
+        guard begin <= end else { throw bad("data_offsets [\(begin), \(end)] end before they begin") }
+        return RawEntry(name: name, dtype: dtype, dims: dims, begin: begin, end: end, offset: offset)
+    }
+
+    /// An entry the parser read in its plain spelling (`PlainTensorEntry`): the checks of
+    /// `parseEntry` that its values can still fail, in the same order and with the same messages.
+    private static func entry(name: String, offset: Int, file: String, dtypeName: String, dims: [UInt64],
+                              begin: UInt64, end: UInt64) throws -> RawEntry {
+        func bad(_ message: String) -> FormatError {
+            FormatError(.safetensorsHeader, file: file, offset: offset, tensor: name, message)
+        }
+        if name.utf8.contains(0) { throw bad("the tensor name holds a NUL byte") }
+        guard let dtype = DType(safetensors: dtypeName), dtype != .c128 else {
+            throw bad("unknown dtype `\(dtypeName)`")
         }
         guard begin <= end else { throw bad("data_offsets [\(begin), \(end)] end before they begin") }
         return RawEntry(name: name, dtype: dtype, dims: dims, begin: begin, end: end, offset: offset)

@@ -43,6 +43,15 @@ struct JSONMember: Sendable {
     let offset: Int
 }
 
+/// A safetensors tensor entry read by `StrictJSON.forEachMember(_:maxDepth:plainEntries:_:)` without a
+/// `JSONValue`: the values as written, not yet checked against each other.
+struct PlainTensorEntry {
+    let dtype: String
+    let dims: [UInt64]
+    let begin: UInt64
+    let end: UInt64
+}
+
 /// Why a document was refused; `offset` is relative to the parsed bytes.
 struct JSONFailure: Error {
     enum Kind { case syntax, duplicate }
@@ -86,7 +95,14 @@ struct StrictJSON {
     /// Parses a document whose root must be an object, handing each of its members to `body` as
     /// soon as it is read; the members are not kept, so a header of a million entries never exists
     /// as one tree. Returns false (having called nothing) when the root is not an object.
-    static func forEachMember(_ bytes: UnsafeRawBufferPointer, maxDepth: Int = 64, _ body: (JSONMember) throws -> Void) throws -> Bool {
+    ///
+    /// With `plainEntries`, a member (other than `__metadata__`) whose value is a safetensors tensor
+    /// entry in its usual spelling goes there instead, read without building a `JSONValue`
+    /// (`PlainTensorEntry`); any other spelling, valid or not, goes through the general parser, so
+    /// what is accepted and every message are the same either way.
+    static func forEachMember(_ bytes: UnsafeRawBufferPointer, maxDepth: Int = 64,
+                              plainEntries: ((String, Int, PlainTensorEntry) throws -> Void)? = nil,
+                              _ body: (JSONMember) throws -> Void) throws -> Bool {
         if let bad = firstInvalidUTF8(bytes) {
             throw JSONFailure(kind: .syntax, offset: bad, path: [], key: nil, message: "header is not valid UTF-8")
         }
@@ -96,7 +112,7 @@ struct StrictJSON {
             _ = try parse(bytes, maxDepth: maxDepth)  // the same syntax errors as `parse`
             return false
         }
-        try parser.parseMembers(depth: 1, body)
+        try parser.parseMembers(depth: 1, plainEntries: maxDepth >= 3 ? plainEntries : nil, body)
         parser.skipWhitespace()
         if parser.pos != bytes.count { throw parser.fail("unexpected characters after the JSON value") }
         return true
@@ -125,17 +141,27 @@ struct StrictJSON {
         return String(decoding: out, as: UTF8.self)
     }
 
-    private static func firstInvalidUTF8(_ bytes: UnsafeRawBufferPointer) -> Int? {
-        var iterator = bytes.makeIterator()
-        var parser = Unicode.UTF8.ForwardParser()
+    /// Offset of the first byte that does not start a valid UTF-8 scalar, nil when all are valid.
+    /// ASCII (headers are almost all ASCII) is checked eight bytes at a time; each other scalar by
+    /// the standard library's decoder.
+    static func firstInvalidUTF8(_ bytes: UnsafeRawBufferPointer) -> Int? {
+        let n = bytes.count
         var offset = 0
-        while true {
+        while offset < n {
+            while offset + 8 <= n, bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 {
+                offset += 8
+            }
+            while offset < n, bytes[offset] < 0x80 { offset += 1 }
+            guard offset < n else { return nil }
+            var iterator = UnsafeRawBufferPointer(rebasing: bytes[offset...]).makeIterator()
+            var parser = Unicode.UTF8.ForwardParser()
             switch parser.parseScalar(from: &iterator) {
             case let .valid(scalar): offset += scalar.count
             case .emptyInput: return nil
             case .error: return offset
             }
         }
+        return nil
     }
 
     private func fail(_ message: String, at offset: Int? = nil) -> JSONFailure {
@@ -174,7 +200,8 @@ struct StrictJSON {
     }
 
     /// The members of the object at `pos`, each given to `body` when read.
-    private mutating func parseMembers(depth: Int, _ body: (JSONMember) throws -> Void) throws {
+    private mutating func parseMembers(depth: Int, plainEntries: ((String, Int, PlainTensorEntry) throws -> Void)? = nil,
+                                       _ body: (JSONMember) throws -> Void) throws {
         if depth > maxDepth { throw fail("nesting deeper than \(maxDepth)") }
         pos += 1
         // Duplicate keys: a linear scan while the object is small (a tensor entry has three keys, and
@@ -192,7 +219,13 @@ struct StrictJSON {
             if few.count < 16 {
                 repeated = few.contains(key)
                 few.append(key)
-                if few.count == 16 { seen = Set(few) }
+                if few.count == 16 {
+                    // A large object (a header's tensors): room for the members the rest of the
+                    // document could hold at 48 bytes or more each (a tensor entry is longer), so the
+                    // set is not rehashed again and again as it grows.
+                    seen.reserveCapacity(min((bytes.count - pos) / 48, 1 << 22))
+                    seen.formUnion(few)
+                }
             } else {
                 repeated = !seen.insert(key).inserted
             }
@@ -203,15 +236,131 @@ struct StrictJSON {
             skipWhitespace()
             try expect(UInt8(ascii: ":"), "`:`")
             skipWhitespace()
-            path.append(key)
-            let value = try parseValue(depth: depth)
-            path.removeLast()
-            try body(JSONMember(key: key, value: value, offset: keyOffset))
+            if let plainEntries, key != "__metadata__", let entry = plainTensorEntry() {
+                try plainEntries(key, keyOffset, entry)
+            } else {
+                path.append(key)
+                let value = try parseValue(depth: depth)
+                path.removeLast()
+                try body(JSONMember(key: key, value: value, offset: keyOffset))
+            }
             skipWhitespace()
             if current == UInt8(ascii: ",") { pos += 1; continue }
             try expect(UInt8(ascii: "}"), "`,` or `}`")
             return
         }
+    }
+
+    /// The tensor entry at `pos` when it is spelled plainly: an object of exactly `dtype` (a string
+    /// without escapes), `shape` (an array of unsigned integers) and `data_offsets` (two of them), in
+    /// any order, with any JSON whitespace, each integer 1–19 plain digits without a leading zero.
+    /// Otherwise nil with `pos` unchanged; the general parser then reads the value (and finds any
+    /// error in it, since everything accepted here is also valid JSON with the same values).
+    private mutating func plainTensorEntry() -> PlainTensorEntry? {
+        let start = pos
+        if let entry = readPlainTensorEntry() { return entry }
+        pos = start
+        return nil
+    }
+
+    private mutating func readPlainTensorEntry() -> PlainTensorEntry? {
+        guard current == UInt8(ascii: "{") else { return nil }
+        pos += 1
+        var dtype: String?, dims: [UInt64]?, offsets: (UInt64, UInt64)?
+        while true {
+            skipWhitespace()
+            guard let key = plainString() else { return nil }
+            skipWhitespace()
+            guard current == UInt8(ascii: ":") else { return nil }
+            pos += 1
+            skipWhitespace()
+            if Self.equal(key, "dtype") {
+                guard dtype == nil, let value = plainString() else { return nil }
+                dtype = String(decoding: value, as: UTF8.self)
+            } else if Self.equal(key, "shape") {
+                guard dims == nil else { return nil }
+                var values: [UInt64] = []
+                guard plainUnsignedArray(into: &values) else { return nil }
+                dims = values
+            } else if Self.equal(key, "data_offsets") {
+                guard offsets == nil, current == UInt8(ascii: "[") else { return nil }
+                pos += 1
+                skipWhitespace()
+                guard let begin = plainUnsigned() else { return nil }
+                skipWhitespace()
+                guard current == UInt8(ascii: ",") else { return nil }
+                pos += 1
+                skipWhitespace()
+                guard let end = plainUnsigned() else { return nil }
+                skipWhitespace()
+                guard current == UInt8(ascii: "]") else { return nil }
+                pos += 1
+                offsets = (begin, end)
+            } else {
+                return nil
+            }
+            skipWhitespace()
+            if current == UInt8(ascii: ",") { pos += 1; continue }
+            guard current == UInt8(ascii: "}") else { return nil }
+            pos += 1
+            guard let dtype, let dims, let offsets else { return nil }
+            return PlainTensorEntry(dtype: dtype, dims: dims, begin: offsets.0, end: offsets.1)
+        }
+    }
+
+    /// The bytes of a string literal at `pos` with no escape and no control character.
+    private mutating func plainString() -> UnsafeRawBufferPointer? {
+        guard current == UInt8(ascii: "\"") else { return nil }
+        var i = pos + 1
+        while i < bytes.count {
+            let c = bytes[i]
+            if c == UInt8(ascii: "\"") {
+                let text = UnsafeRawBufferPointer(rebasing: bytes[pos + 1 ..< i])
+                pos = i + 1
+                return text
+            }
+            if c == UInt8(ascii: "\\") || c < 0x20 { return nil }
+            i += 1
+        }
+        return nil
+    }
+
+    /// `[` unsigned integers separated by commas `]`, appended to `values`.
+    private mutating func plainUnsignedArray(into values: inout [UInt64]) -> Bool {
+        guard current == UInt8(ascii: "[") else { return false }
+        pos += 1
+        skipWhitespace()
+        if current == UInt8(ascii: "]") { pos += 1; return true }
+        while true {
+            skipWhitespace()
+            guard let v = plainUnsigned() else { return false }
+            values.append(v)
+            skipWhitespace()
+            if current == UInt8(ascii: ",") { pos += 1; continue }
+            guard current == UInt8(ascii: "]") else { return false }
+            pos += 1
+            return true
+        }
+    }
+
+    /// An integer of 1–19 digits (below 2⁶⁴ by construction) not followed by a fraction or exponent.
+    private mutating func plainUnsigned() -> UInt64? {
+        guard let first = current, first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9") else { return nil }
+        var v: UInt64 = 0, n = 0
+        while let c = current, c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") {
+            if n == 19 || (n == 1 && first == UInt8(ascii: "0")) { return nil }
+            v = v * 10 + UInt64(c - UInt8(ascii: "0"))
+            n += 1
+            pos += 1
+        }
+        if let c = current, c == UInt8(ascii: ".") || c == UInt8(ascii: "e") || c == UInt8(ascii: "E") { return nil }
+        return v
+    }
+
+    private static func equal(_ a: UnsafeRawBufferPointer, _ b: StaticString) -> Bool {
+        guard a.count == b.utf8CodeUnitCount else { return false }
+        for i in 0 ..< a.count where a[i] != b.utf8Start[i] { return false }
+        return true
     }
 
     private mutating func parseArray(depth: Int) throws -> JSONValue {
