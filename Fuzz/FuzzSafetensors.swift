@@ -1,12 +1,25 @@
 // fuzz-safetensors: the input is a whole .safetensors file: header length, strict JSON header
 // (UTF-8, duplicates, nesting), entry checks, tiling of the data buffer; then every tensor is read.
+// Differential: the header read with the plain-entry fast path and through the general JSON parser
+// alone must be the same header, or the same error (kind, offset, tensor, message).
 import HiVGCore
 @testable import HiVGFormats
+
+func fuzzHeaderText(_ bytes: UnsafeRawBufferPointer, plain: Bool) -> String {
+    do {
+        let h = try SafetensorsReader.parseHeader(bytes: bytes, file: "fuzz.safetensors", plainEntries: plain)
+        return "\(h.metadata.sorted { $0.key < $1.key }) \(h.entries.map { "\($0.name) \($0.dtype) \($0.shape) \($0.begin) \($0.end)" })"
+    } catch {
+        return "error \(String(describing: (error as? FormatError)?.kind)) \(error)"
+    }
+}
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzSafetensors(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let bytes = UnsafeRawBufferPointer(start: data, count: size)
     let header = try? SafetensorsReader.parseHeader(bytes: bytes, file: "fuzz.safetensors")
+    let plain = fuzzHeaderText(bytes, plain: true), general = fuzzHeaderText(bytes, plain: false)
+    precondition(plain == general, "plain-entry reading differs: \(plain.prefix(300)) vs \(general.prefix(300))")
     do {
         let r = try SafetensorsReader.read(bytes: bytes, file: "fuzz.safetensors", source: nil)
         precondition(header != nil, "read succeeded where parseHeader failed")
