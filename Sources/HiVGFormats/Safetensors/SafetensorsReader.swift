@@ -227,13 +227,13 @@ public enum SafetensorsReader {
         }
     }
 
+    /// An entry in any spelling, through the general parser: its structure (an object of `dtype`,
+    /// `shape` and `data_offsets`, each of the right JSON type), then the checks on its values (`entry`).
     private static func parseEntry(_ member: JSONMember, file: String) throws -> RawEntry {
-        let name = member.key
         let offset = 8 + member.offset
         func bad(_ message: String) -> FormatError {
-            FormatError(.safetensorsHeader, file: file, offset: offset, tensor: name, message)
+            FormatError(.safetensorsHeader, file: file, offset: offset, tensor: member.key, message)
         }
-        if name.utf8.contains(0) { throw bad("the tensor name holds a NUL byte") }
         guard case let .object(fields) = member.value else { throw bad("entry is not an object") }
         var dtypeValue: JSONValue?, shapeValue: JSONValue?, offsetsValue: JSONValue?
         for field in fields {
@@ -245,9 +245,6 @@ public enum SafetensorsReader {
             }
         }
         guard case let .string(dtypeName)? = dtypeValue else { throw bad("missing or non-string `dtype`") }
-        guard let dtype = DType(safetensors: dtypeName), dtype != .c128 else {
-            throw bad("unknown dtype `\(dtypeName)`")
-        }
         guard case let .array(shapeItems)? = shapeValue else { throw bad("missing or non-array `shape`") }
         var dims: [UInt64] = []
         dims.reserveCapacity(shapeItems.count)
@@ -259,12 +256,12 @@ public enum SafetensorsReader {
         guard offsetItems.count == 2, let begin = offsetItems[0].unsignedInteger, let end = offsetItems[1].unsignedInteger else {
             throw bad("data_offsets is not [begin, end] of non-negative integers")
         }
-        guard begin <= end else { throw bad("data_offsets [\(begin), \(end)] end before they begin") }
-        return RawEntry(name: name, dtype: dtype, dims: dims, begin: begin, end: end, offset: offset)
+        return try entry(name: member.key, offset: offset, file: file, dtypeName: dtypeName, dims: dims, begin: begin, end: end)
     }
 
-    /// An entry the parser read in its plain spelling (`PlainTensorEntry`): the checks of
-    /// `parseEntry` that its values can still fail, in the same order and with the same messages.
+    /// The checks on an entry's values, whichever way it was read (`parseEntry`, or the parser's plain
+    /// spelling, `PlainTensorEntry`, whose structure is right by construction): the name, the dtype,
+    /// the order of the offsets.
     private static func entry(name: String, offset: Int, file: String, dtypeName: String, dims: [UInt64],
                               begin: UInt64, end: UInt64) throws -> RawEntry {
         func bad(_ message: String) -> FormatError {

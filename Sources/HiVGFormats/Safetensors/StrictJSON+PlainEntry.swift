@@ -41,22 +41,17 @@ extension StrictJSON {
             } else if Self.equal(key, "shape") {
                 guard dims == nil else { return nil }
                 var values: [UInt64] = []
-                guard plainUnsignedArray(into: &values) else { return nil }
+                guard plainUnsignedList({ values.append($0); return true }) else { return nil }
                 dims = values
             } else if Self.equal(key, "data_offsets") {
-                guard offsets == nil, current == UInt8(ascii: "[") else { return nil }
-                pos += 1
-                skipWhitespace()
-                guard let begin = plainUnsigned() else { return nil }
-                skipWhitespace()
-                guard current == UInt8(ascii: ",") else { return nil }
-                pos += 1
-                skipWhitespace()
-                guard let end = plainUnsigned() else { return nil }
-                skipWhitespace()
-                guard current == UInt8(ascii: "]") else { return nil }
-                pos += 1
-                offsets = (begin, end)
+                guard offsets == nil else { return nil }
+                var pair: (UInt64, UInt64) = (0, 0), count = 0
+                guard plainUnsignedList({ v in
+                    count += 1
+                    if count == 1 { pair.0 = v } else { pair.1 = v }
+                    return count <= 2
+                }), count == 2 else { return nil }
+                offsets = pair
             } else {
                 return nil
             }
@@ -86,16 +81,16 @@ extension StrictJSON {
         return nil
     }
 
-    /// `[` unsigned integers separated by commas `]`, appended to `values`.
-    private mutating func plainUnsignedArray(into values: inout [UInt64]) -> Bool {
+    /// `[` unsigned integers separated by commas `]`, each given to `take`, which returns false to
+    /// refuse the list.
+    private mutating func plainUnsignedList(_ take: (UInt64) -> Bool) -> Bool {
         guard current == UInt8(ascii: "[") else { return false }
         pos += 1
         skipWhitespace()
         if current == UInt8(ascii: "]") { pos += 1; return true }
         while true {
             skipWhitespace()
-            guard let v = plainUnsigned() else { return false }
-            values.append(v)
+            guard let v = plainUnsigned(), take(v) else { return false }
             skipWhitespace()
             if current == UInt8(ascii: ",") { pos += 1; continue }
             guard current == UInt8(ascii: "]") else { return false }
