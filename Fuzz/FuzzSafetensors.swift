@@ -5,20 +5,22 @@
 import HiVGCore
 @testable import HiVGFormats
 
-func fuzzHeaderText(_ bytes: UnsafeRawBufferPointer, plain: Bool) -> String {
+/// The header read one way (`plain`: with the plain-entry fast path, as `parseHeader` reads it), and
+/// its text for the comparison: the entries, or the error.
+func fuzzHeader(_ bytes: UnsafeRawBufferPointer, plain: Bool) -> (SafetensorsHeader?, String) {
     do {
         let h = try SafetensorsReader.parseHeader(bytes: bytes, file: "fuzz.safetensors", plainEntries: plain)
-        return "\(h.metadata.sorted { $0.key < $1.key }) \(h.entries.map { "\($0.name) \($0.dtype) \($0.shape) \($0.begin) \($0.end)" })"
+        return (h, "\(h.metadata.sorted { $0.key < $1.key }) \(h.entries.map { "\($0.name) \($0.dtype) \($0.shape) \($0.begin) \($0.end)" })")
     } catch {
-        return "error \(String(describing: (error as? FormatError)?.kind)) \(error)"
+        return (nil, "error \(String(describing: (error as? FormatError)?.kind)) \(error)")
     }
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzSafetensors(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let bytes = UnsafeRawBufferPointer(start: data, count: size)
-    let header = try? SafetensorsReader.parseHeader(bytes: bytes, file: "fuzz.safetensors")
-    let plain = fuzzHeaderText(bytes, plain: true), general = fuzzHeaderText(bytes, plain: false)
+    let (header, plain) = fuzzHeader(bytes, plain: true)
+    let general = fuzzHeader(bytes, plain: false).1
     precondition(plain == general, "plain-entry reading differs: \(plain.prefix(300)) vs \(general.prefix(300))")
     do {
         let r = try SafetensorsReader.read(bytes: bytes, file: "fuzz.safetensors", source: nil)
